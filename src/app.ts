@@ -1,0 +1,234 @@
+// The app: a registry of tasks bound to one broker, the producer API, and the factory for workers.
+import type { Broker, CancelOutcome, NewTask, TaskFilter } from './broker/broker.js';
+import { connectBroker, maskUrl, resolveBrokerUrl } from './broker/connect.js';
+import { toMs, type Duration } from './duration.js';
+import type { CeleriacEvent, EventOf, EventType } from './events.js';
+import { newTaskId } from './ids.js';
+import { createLogger, type Logger } from './logger.js';
+import { resolveEnqueue, type EnqueueOptions } from './options.js';
+import { validateInput, type StandardSchemaV1 } from './schema.js';
+import { collectStats, type Stats } from './stats.js';
+import { Task, type TaskDefinition, type TaskDefinitionWithSchema, type TaskProducer } from './task.js';
+import { TaskRun, type TaskRunHost } from './task-run.js';
+import type { TaskInfo, WorkerInfo } from './types.js';
+import { TaskWaiters } from './waiters.js';
+import { Worker, type WorkerOptions } from './worker/worker.js';
+
+export interface CeleriacOptions {
+  /** Broker URL or instance; else env CELERIAC_BROKER_URL, else `sqlite:.celeriac/celeriac.db`. */
+  broker?: string | Broker;
+  /** A pino logger; default: JSON at level CELERIAC_LOG_LEVEL or 'warn'. */
+  logger?: Logger;
+  /** How long finished tasks and their results are kept; default '1d'. */
+  resultTtl?: Duration;
+}
+
+/** One item of {@link Celeriac.enqueueMany}. */
+export interface EnqueueItem {
+  task: string;
+  input?: unknown;
+  options?: EnqueueOptions;
+}
+
+type AnyTask = Task<any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/**
+ * A Celeriac app: define tasks, enqueue them, start workers.
+ * @example
+ * const app = new Celeriac({ broker: 'sqlite:./jobs.db' });
+ * const add = app.task({ name: 'math.add', run: (input: { a: number; b: number }) => input.a + input.b });
+ * const run = await add.enqueue({ a: 1, b: 2 });
+ */
+export class Celeriac implements TaskProducer, TaskRunHost {
+  readonly logger: Logger;
+  readonly resultTtlMs: number;
+  private readonly tasks = new Map<string, AnyTask>();
+  private readonly brokerUrl: string;
+  private brokerPromise: Promise<Broker> | undefined;
+  private waiters: TaskWaiters | undefined;
+  private readonly workers = new Set<Worker>();
+  private closed = false;
+
+  constructor(options: CeleriacOptions = {}) {
+    this.logger = options.logger ?? createLogger();
+    this.resultTtlMs = toMs(options.resultTtl ?? '1d', 'resultTtl');
+    if (typeof options.broker === 'object') {
+      this.brokerUrl = options.broker.url;
+      this.brokerPromise = Promise.resolve(options.broker);
+    } else {
+      this.brokerUrl = resolveBrokerUrl(options.broker);
+    }
+  }
+
+  /** The broker URL in use, password masked. */
+  get url(): string {
+    return maskUrl(this.brokerUrl);
+  }
+
+  /** The connected broker; opened on first use. */
+  broker(): Promise<Broker> {
+    if (this.closed) return Promise.reject(new Error('the Celeriac app is closed'));
+    this.brokerPromise ??= connectBroker(this.brokerUrl);
+    return this.brokerPromise;
+  }
+
+  /**
+   * Registers a task under a stable name.
+   * @example
+   * const summarize = app.task({
+   *   name: 'agent.summarize',
+   *   input: z.object({ text: z.string() }),
+   *   run: async (input, ctx) => ({ summary: input.text.slice(0, 10) }),
+   * });
+   */
+  task<Schema extends StandardSchemaV1, Output>(
+    definition: TaskDefinitionWithSchema<Schema, Output>,
+  ): Task<StandardSchemaV1.InferInput<Schema>, Awaited<Output>>;
+  task<Input = unknown, Output = unknown>(definition: TaskDefinition<Input, Output>): Task<Input, Awaited<Output>>;
+  task(definition: TaskDefinition<unknown, unknown> & { input?: StandardSchemaV1 }): AnyTask {
+    if (typeof definition.name !== 'string' || definition.name === '') {
+      throw new TypeError('a task needs a non-empty string name');
+    }
+    if (this.tasks.has(definition.name)) throw new Error(`a task named '${definition.name}' is already registered`);
+    if (typeof definition.run !== 'function') throw new TypeError(`task '${definition.name}' needs a run function`);
+    // Fail at definition time on bad defaults rather than at the first enqueue.
+    resolveEnqueue(definition, {}, Date.now());
+    const task = new Task(this, definition);
+    this.tasks.set(definition.name, task);
+    return task;
+  }
+
+  /** The task registered under `name`, if any. */
+  getRegisteredTask(name: string): AnyTask | undefined {
+    return this.tasks.get(name);
+  }
+
+  /** Names of every registered task. */
+  registeredTasks(): string[] {
+    return [...this.tasks.keys()].sort();
+  }
+
+  enqueueTask<Input, Output>(task: Task<Input, Output>, input: Input, options?: EnqueueOptions) {
+    return this.enqueue(task.name, input, options) as Promise<TaskRun<Output>>;
+  }
+
+  /**
+   * Enqueues a task by name, without needing its code. A task registered here is validated against its schema.
+   * @example
+   * await app.enqueue('agent.summarize', { text: 'hi' }, { priority: 'high' });
+   */
+  async enqueue(name: string, input: unknown, options: EnqueueOptions = {}): Promise<TaskRun> {
+    const [run] = await this.enqueueMany([{ task: name, input, options }]);
+    return run!;
+  }
+
+  /** Enqueues many tasks in one broker transaction; all are validated before any is stored. */
+  async enqueueMany(items: EnqueueItem[]): Promise<TaskRun[]> {
+    const now = Date.now();
+    const records: NewTask[] = [];
+    for (const item of items) records.push(this.prepare(item, now, await this.validate(item)));
+    const broker = await this.broker();
+    const outcomes = await broker.enqueue(records);
+    return outcomes.map((outcome) => new TaskRun(this, outcome.id, outcome.created));
+  }
+
+  /** The input to store: checked by the task's schema when this app knows the task and it has one. */
+  private validate(item: EnqueueItem): unknown {
+    if (typeof item.task !== 'string' || item.task === '') throw new TypeError('enqueue needs a task name');
+    const schema = this.tasks.get(item.task)?.definition.input;
+    return schema ? validateInput(item.task, schema, item.input) : item.input;
+  }
+
+  private prepare(item: EnqueueItem, now: number, input: unknown): NewTask {
+    const definition = this.tasks.get(item.task)?.definition ?? {};
+    const resolved = resolveEnqueue(definition, item.options ?? {}, now);
+    return { id: newTaskId(), name: item.task, input, createdAt: now, ...resolved };
+  }
+
+  async getTask(id: string): Promise<TaskInfo | null> {
+    return (await this.broker()).getTask(id);
+  }
+
+  /** Tasks by state, queue and name, for inspection. */
+  async listTasks(filter: TaskFilter = {}): Promise<TaskInfo[]> {
+    return (await this.broker()).listTasks(filter);
+  }
+
+  /** A handle to a task enqueued earlier, from its id. */
+  run<Output = unknown>(id: string): TaskRun<Output> {
+    return new TaskRun<Output>(this, id);
+  }
+
+  async cancel(id: string, reason = 'revoked'): Promise<CancelOutcome> {
+    return (await this.broker()).cancel(id, reason, Date.now());
+  }
+
+  async waitForTask(id: string, timeoutMs?: number): Promise<TaskInfo> {
+    this.waiters ??= new TaskWaiters(await this.broker());
+    return this.waiters.wait(id, timeoutMs);
+  }
+
+  async stats(): Promise<Stats> {
+    return collectStats(await this.broker());
+  }
+
+  /** Workers registered on the broker (live or recently seen). */
+  async listWorkers(): Promise<WorkerInfo[]> {
+    return (await this.broker()).listWorkers();
+  }
+
+  /** Deletes waiting tasks of `queue`, or of every queue; returns how many. */
+  async purge(queue?: string): Promise<number> {
+    return (await this.broker()).purge(queue, Date.now());
+  }
+
+  /**
+   * Subscribes to events from every process on the broker; `'*'` for all. Returns an unsubscribe function.
+   * @example
+   * const off = app.on('task.completed', (event) => console.log(event.taskId));
+   */
+  on<T extends EventType | '*'>(
+    type: T,
+    listener: (event: T extends EventType ? EventOf<T> : CeleriacEvent) => void,
+  ): () => void {
+    let unsubscribe: (() => void) | undefined;
+    let cancelled = false;
+    this.broker().then(
+      (broker) => {
+        if (cancelled) return;
+        unsubscribe = broker.subscribe((events) => {
+          for (const event of events) {
+            if (type === '*' || event.type === type) listener(event as never);
+          }
+        });
+      },
+      (error: Error) => this.logger.error({ err: error }, 'cannot subscribe to events'),
+    );
+    return () => {
+      cancelled = true;
+      unsubscribe?.();
+    };
+  }
+
+  /**
+   * A worker for this app's tasks; call `start()` on it.
+   * @example
+   * const worker = app.worker({ queues: ['agents', 'default'], concurrency: 16, name: 'w1@%h' });
+   * await worker.start();
+   */
+  worker(options: WorkerOptions = {}): Worker {
+    const worker = new Worker(this, options);
+    this.workers.add(worker);
+    return worker;
+  }
+
+  /** Closes workers made by this app (gracefully), then the broker connection. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await Promise.all([...this.workers].map((worker) => worker.close()));
+    this.closed = true;
+    this.waiters?.close();
+    const broker = await this.brokerPromise?.catch(() => undefined);
+    await broker?.close();
+  }
+}

@@ -1,0 +1,147 @@
+// The broker contract: every broker (SQLite today, Redis next) implements this interface, and the
+// conformance suite in test/conformance pins its semantics. Times are milliseconds since the epoch.
+import type { CeleriacEvent } from '../events.js';
+import type { TaskError } from '../errors.js';
+import type { ExecutionOptions, StateCounts, TaskInfo, TaskState, WorkerInfo } from '../types.js';
+
+/** A task to store. `runAt` in the future makes it `scheduled`; otherwise it is `queued`. */
+export interface NewTask {
+  id: string;
+  name: string;
+  queue: string;
+  priority: number;
+  input: unknown;
+  createdAt: number;
+  runAt?: number;
+  expiresAt?: number;
+  /** Idempotency key: while an unfinished task has this key, enqueue returns it instead. */
+  key?: string;
+  execution: ExecutionOptions;
+}
+
+export interface EnqueueOutcome {
+  id: string;
+  /** False when an unfinished task with the same key already existed; `id` is that task's. */
+  created: boolean;
+  state: TaskState;
+}
+
+/** A task handed to a worker under a lease. */
+export interface LeasedTask {
+  id: string;
+  name: string;
+  queue: string;
+  priority: number;
+  /** The decoded input; absent when `decodeError` is set. */
+  input: unknown;
+  /** Set when the stored record could not be decoded; the worker fails the task with it. */
+  decodeError?: string;
+  /** 1-based number of this attempt. */
+  attempt: number;
+  createdAt: number;
+  execution: ExecutionOptions;
+  leaseExpiresAt: number;
+}
+
+export interface LeaseRequest {
+  workerId: string;
+  /** Queues to take from; strict priority across them, FIFO within a priority. */
+  queues: string[];
+  limit: number;
+  leaseMs: number;
+  now: number;
+}
+
+export interface RenewOutcome {
+  /** Tasks this worker no longer holds (rescued after expiry, or gone). */
+  lost: string[];
+  /** Tasks whose cancellation was asked while they run. */
+  cancelRequested: string[];
+}
+
+/** How a worker ends an attempt. Ignored (returns false) if the worker no longer holds the lease. */
+export type Settlement =
+  | { kind: 'complete'; taskId: string; workerId: string; result: unknown; now: number }
+  | { kind: 'fail'; taskId: string; workerId: string; error: TaskError; now: number }
+  | { kind: 'retry'; taskId: string; workerId: string; error: TaskError; runAt: number; now: number }
+  | { kind: 'cancel'; taskId: string; workerId: string; reason: string; now: number };
+
+export type CancelOutcome =
+  /** It was waiting and is now `cancelled`. */
+  | 'cancelled'
+  /** It is running; its worker was asked to abort it. */
+  | 'requested'
+  /** It had already finished; nothing changed. */
+  | 'finished'
+  | 'not_found';
+
+export interface TaskFilter {
+  state?: TaskState;
+  queue?: string;
+  name?: string;
+  limit?: number;
+}
+
+/** What stats need of a finished task. */
+export interface FinishedSample {
+  queue: string;
+  state: TaskState;
+  readyAt: number;
+  startedAt?: number;
+  finishedAt: number;
+}
+
+export interface RetentionPolicy {
+  /** Finished tasks older than this are deleted. */
+  resultTtlMs: number;
+  /** Events older than this are deleted. */
+  eventTtlMs: number;
+  /** Workers silent for longer than this are dropped from the registry. */
+  workerTtlMs: number;
+}
+
+export type EventListener = (events: CeleriacEvent[]) => void;
+
+export interface Broker {
+  /** The URL it was opened from, with any password masked. */
+  readonly url: string;
+  /** Leases on SQLite are renewed by timers; brokers may suggest defaults. */
+  readonly kind: string;
+
+  enqueue(tasks: NewTask[]): Promise<EnqueueOutcome[]>;
+  lease(request: LeaseRequest): Promise<LeasedTask[]>;
+  renew(workerId: string, taskIds: string[], leaseMs: number, now: number): Promise<RenewOutcome>;
+  /** Hands active tasks back to their queue at once (graceful shutdown); the attempt is not counted. */
+  release(workerId: string, taskIds: string[], now: number): Promise<number>;
+  settle(settlements: Settlement[]): Promise<boolean[]>;
+  cancel(taskId: string, reason: string, now: number): Promise<CancelOutcome>;
+  progress(taskId: string, workerId: string, percent: number, meta: unknown, now: number): Promise<boolean>;
+
+  /** Moves scheduled and retrying tasks whose time has come to `queued`. */
+  promoteDue(now: number): Promise<number>;
+  /** When the next scheduled or retrying task falls due, or null. */
+  nextDueAt(): Promise<number | null>;
+  /** Returns tasks whose lease expired to their queue as a new attempt. */
+  rescueExpired(now: number): Promise<number>;
+  /** Deletes finished tasks, events and workers past retention. */
+  prune(now: number, policy: RetentionPolicy): Promise<number>;
+  /** Deletes waiting (queued, scheduled, retrying) tasks of a queue, or of every queue. */
+  purge(queue: string | undefined, now: number): Promise<number>;
+
+  getTask(id: string): Promise<TaskInfo | null>;
+  listTasks(filter: TaskFilter): Promise<TaskInfo[]>;
+  counts(): Promise<Record<string, StateCounts>>;
+  finishedSince(since: number, limit: number): Promise<FinishedSample[]>;
+
+  registerWorker(worker: WorkerInfo): Promise<void>;
+  heartbeat(workerId: string, stats: { active: number; processed: number; failed: number }, now: number): Promise<void>;
+  unregisterWorker(workerId: string, now: number): Promise<void>;
+  listWorkers(): Promise<WorkerInfo[]>;
+
+  /** Publishes worker events; task events are published by the operations that cause them. */
+  publish(events: CeleriacEvent[]): Promise<void>;
+  /** Receives every event published after subscribing, from any process, in order. */
+  subscribe(listener: EventListener): () => void;
+
+  close(): Promise<void>;
+}

@@ -1,0 +1,124 @@
+// The event log: each write transaction appends its events as one row; subscribers in any process
+// tail the table. A change to the database file (inotify through fs.watch) or a local commit wakes the
+// tail at once; a slow poll covers file systems without change notification.
+import { watch, type FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import type { EventListener } from '../../broker/broker.js';
+import type { CeleriacEvent } from '../../events.js';
+import type { Statements } from './database.js';
+
+const TAIL_BATCH = 500;
+const FALLBACK_POLL_MS = 500;
+
+export class EventLog {
+  private readonly listeners = new Set<EventListener>();
+  private pending: CeleriacEvent[] = [];
+  private lastSeen = 0;
+  private tailScheduled = false;
+  private watcher: FSWatcher | undefined;
+  private poller: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly statements: Statements,
+    /** The database file, or `:memory:` when only this process can see it. */
+    private readonly path: string,
+  ) {}
+
+  /** Queues an event to be written by the surrounding transaction's {@link flush}. */
+  add(event: CeleriacEvent): void {
+    this.pending.push(event);
+  }
+
+  /** Writes the events added during this transaction as one row. Call inside the transaction. */
+  flush(now: number): void {
+    if (this.pending.length === 0) return;
+    this.statements.get('append_events').run({ at: now, batch: JSON.stringify(this.pending) });
+    this.pending = [];
+  }
+
+  /** Drops events of a transaction that rolled back. */
+  discard(): void {
+    this.pending = [];
+  }
+
+  /** Called after a commit that wrote events: delivers them to local subscribers soon. */
+  committed(): void {
+    if (this.listeners.size > 0) this.scheduleTail();
+  }
+
+  subscribe(listener: EventListener): () => void {
+    if (this.listeners.size === 0) this.startWatching();
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0) this.stopWatching();
+    };
+  }
+
+  close(): void {
+    this.closed = true;
+    this.listeners.clear();
+    this.stopWatching();
+  }
+
+  private startWatching(): void {
+    this.lastSeen = this.statements.get('last_event_id').get()!.id as number;
+    if (this.path !== ':memory:') {
+      const file = basename(this.path);
+      try {
+        this.watcher = watch(dirname(this.path), { persistent: false }, (_type, changed) => {
+          if (!changed || changed.toString().startsWith(file)) this.scheduleTail();
+        });
+        this.watcher.on('error', () => this.stopWatcherOnly());
+      } catch {
+        this.watcher = undefined; // No change notification here: the poll below still delivers.
+      }
+      this.poller = setInterval(() => this.scheduleTail(), FALLBACK_POLL_MS);
+      this.poller.unref();
+    }
+  }
+
+  private stopWatcherOnly(): void {
+    this.watcher?.close();
+    this.watcher = undefined;
+  }
+
+  private stopWatching(): void {
+    this.stopWatcherOnly();
+    if (this.poller) clearInterval(this.poller);
+    this.poller = undefined;
+  }
+
+  private scheduleTail(): void {
+    if (this.tailScheduled || this.closed) return;
+    this.tailScheduled = true;
+    setImmediate(() => {
+      this.tailScheduled = false;
+      if (!this.closed && this.listeners.size > 0) this.tail();
+    });
+  }
+
+  private tail(): void {
+    for (;;) {
+      const rows = this.statements.get('events_after').all({ after: this.lastSeen, limit: TAIL_BATCH });
+      for (const row of rows) {
+        this.lastSeen = row.id as number;
+        let events: CeleriacEvent[];
+        try {
+          events = JSON.parse(row.batch as string) as CeleriacEvent[];
+        } catch {
+          continue; // A damaged event row must not stop delivery of the rest.
+        }
+        for (const listener of [...this.listeners]) {
+          try {
+            listener(events);
+          } catch {
+            // A subscriber's bug is its own; the others still get the events.
+          }
+        }
+      }
+      if (rows.length < TAIL_BATCH) return;
+    }
+  }
+}

@@ -1,0 +1,2 @@
+// The embedded SQLite broker (`sqlite:<path>`, `sqlite::memory:`).
+export { SqliteBroker } from './sqlite-broker.js';

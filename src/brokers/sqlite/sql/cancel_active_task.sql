@@ -1,0 +1,5 @@
+-- Ends an attempt that was cancelled while it ran.
+UPDATE tasks
+SET state = 'cancelled', error = @error, finished_at = @now, lease_expires_at = NULL
+WHERE id = @id AND state = 'active' AND worker_id = @workerId
+RETURNING name, queue, attempts

@@ -1,0 +1,2 @@
+-- Counts by queue and state.
+SELECT queue, state, count(*) AS n FROM tasks GROUP BY queue, state

@@ -1,0 +1,2 @@
+-- Removes a worker that went offline.
+DELETE FROM workers WHERE id = @id

@@ -1,0 +1,2 @@
+-- One task, every column.
+SELECT * FROM tasks WHERE id = @id

@@ -1,0 +1,2 @@
+-- Every registered worker.
+SELECT info, heartbeat_at FROM workers ORDER BY id

@@ -1,0 +1,2 @@
+-- Deletes events past retention.
+DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < @before LIMIT @limit)

@@ -1,0 +1,2 @@
+-- Drops workers silent for longer than retention.
+DELETE FROM workers WHERE heartbeat_at < @before

@@ -1,0 +1,2 @@
+-- The state of one task.
+SELECT state FROM tasks WHERE id = @id

@@ -1,0 +1,185 @@
+// The embedded SQLite broker: the Broker contract over one database file shared by the processes of
+// one machine. Every state change is one short IMMEDIATE transaction that also appends its events.
+import type {
+  Broker,
+  CancelOutcome,
+  EnqueueOutcome,
+  EventListener,
+  FinishedSample,
+  LeaseRequest,
+  LeasedTask,
+  NewTask,
+  RenewOutcome,
+  RetentionPolicy,
+  Settlement,
+  TaskFilter,
+} from '../../broker/broker.js';
+import { BrokerError } from '../../errors.js';
+import type { CeleriacEvent } from '../../events.js';
+import type { StateCounts, TaskInfo, WorkerInfo } from '../../types.js';
+import type { SqliteContext } from './context.js';
+import { openDatabase, parseSqliteUrl, Statements } from './database.js';
+import { enqueueTasks } from './enqueue.js';
+import { EventLog } from './event-log.js';
+import { leaseTasks, releaseTasks, renewLeases } from './lease.js';
+import * as maintenance from './maintenance.js';
+import * as reads from './reads.js';
+import { cancelTask, setProgress, settleTasks } from './settle.js';
+import * as registry from './workers.js';
+
+export class SqliteBroker implements Broker {
+  readonly kind = 'sqlite';
+  private readonly ctx: SqliteContext;
+  private readonly transaction: { immediate: <T>(write: () => T) => T };
+  private closed = false;
+
+  constructor(readonly url: string) {
+    const path = parseSqliteUrl(url);
+    const db = openDatabase(path);
+    const statements = new Statements(db);
+    this.ctx = { db, statements, events: new EventLog(statements, path) };
+    const run = db.transaction((write: () => unknown) => {
+      const result = write();
+      this.ctx.events.flush(Date.now());
+      return result;
+    });
+    this.transaction = { immediate: <T>(write: () => T) => run.immediate(write) as T };
+  }
+
+  /** Runs a write as one IMMEDIATE transaction and wakes event subscribers after it commits. */
+  private write<T>(operation: string, write: () => T): Promise<T> {
+    try {
+      this.assertOpen();
+      const result = this.transaction.immediate(write);
+      this.ctx.events.committed();
+      return Promise.resolve(result);
+    } catch (error) {
+      this.ctx.events.discard();
+      return Promise.reject(asBrokerError(operation, error));
+    }
+  }
+
+  private read<T>(operation: string, read: () => T): Promise<T> {
+    try {
+      this.assertOpen();
+      return Promise.resolve(read());
+    } catch (error) {
+      return Promise.reject(asBrokerError(operation, error));
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new BrokerError('the broker is closed');
+  }
+
+  enqueue(tasks: NewTask[]): Promise<EnqueueOutcome[]> {
+    if (tasks.length === 0) return Promise.resolve([]);
+    return this.write('enqueue', () => enqueueTasks(this.ctx, tasks, Date.now()));
+  }
+
+  lease(request: LeaseRequest): Promise<LeasedTask[]> {
+    return this.write('lease', () => leaseTasks(this.ctx, request));
+  }
+
+  renew(workerId: string, taskIds: string[], leaseMs: number, now: number): Promise<RenewOutcome> {
+    if (taskIds.length === 0) return Promise.resolve({ lost: [], cancelRequested: [] });
+    return this.write('renew', () => renewLeases(this.ctx, workerId, taskIds, leaseMs, now));
+  }
+
+  release(workerId: string, taskIds: string[], now: number): Promise<number> {
+    if (taskIds.length === 0) return Promise.resolve(0);
+    return this.write('release', () => releaseTasks(this.ctx, workerId, taskIds, now));
+  }
+
+  settle(settlements: Settlement[]): Promise<boolean[]> {
+    if (settlements.length === 0) return Promise.resolve([]);
+    return this.write('settle', () => settleTasks(this.ctx, settlements));
+  }
+
+  cancel(taskId: string, reason: string, now: number): Promise<CancelOutcome> {
+    return this.write('cancel', () => cancelTask(this.ctx, taskId, reason, now));
+  }
+
+  progress(taskId: string, workerId: string, percent: number, meta: unknown, now: number): Promise<boolean> {
+    return this.write('progress', () => setProgress(this.ctx, taskId, workerId, percent, meta, now));
+  }
+
+  promoteDue(now: number): Promise<number> {
+    return this.write('promote', () => maintenance.promoteDue(this.ctx, now));
+  }
+
+  nextDueAt(): Promise<number | null> {
+    return this.read('nextDueAt', () => maintenance.nextDueAt(this.ctx));
+  }
+
+  rescueExpired(now: number): Promise<number> {
+    return this.write('rescue', () => maintenance.rescueExpired(this.ctx, now));
+  }
+
+  prune(now: number, policy: RetentionPolicy): Promise<number> {
+    return this.write('prune', () => maintenance.prune(this.ctx, now, policy));
+  }
+
+  purge(queue: string | undefined): Promise<number> {
+    return this.write('purge', () => maintenance.purge(this.ctx, queue));
+  }
+
+  getTask(id: string): Promise<TaskInfo | null> {
+    return this.read('getTask', () => reads.getTask(this.ctx, id));
+  }
+
+  listTasks(filter: TaskFilter): Promise<TaskInfo[]> {
+    return this.read('listTasks', () => reads.listTasks(this.ctx, filter));
+  }
+
+  counts(): Promise<Record<string, StateCounts>> {
+    return this.read('counts', () => reads.counts(this.ctx));
+  }
+
+  finishedSince(since: number, limit: number): Promise<FinishedSample[]> {
+    return this.read('finishedSince', () => reads.finishedSince(this.ctx, since, limit));
+  }
+
+  registerWorker(worker: WorkerInfo): Promise<void> {
+    return this.write('registerWorker', () => registry.registerWorker(this.ctx, worker));
+  }
+
+  heartbeat(workerId: string, stats: { active: number; processed: number; failed: number }, now: number) {
+    return this.write('heartbeat', () => registry.heartbeat(this.ctx, workerId, stats, now));
+  }
+
+  unregisterWorker(workerId: string): Promise<void> {
+    return this.write('unregisterWorker', () => registry.unregisterWorker(this.ctx, workerId));
+  }
+
+  listWorkers(): Promise<WorkerInfo[]> {
+    return this.read('listWorkers', () => registry.listWorkers(this.ctx));
+  }
+
+  publish(events: CeleriacEvent[]): Promise<void> {
+    return this.write('publish', () => {
+      for (const event of events) this.ctx.events.add(event);
+    });
+  }
+
+  subscribe(listener: EventListener): () => void {
+    return this.ctx.events.subscribe(listener);
+  }
+
+  close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      this.ctx.events.close();
+      this.ctx.db.close();
+    }
+    return Promise.resolve();
+  }
+}
+
+function asBrokerError(operation: string, error: unknown): Error {
+  if (error instanceof BrokerError) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  const wrapped = new BrokerError(`SQLite broker could not ${operation}: ${reason}`);
+  (wrapped as Error & { cause?: unknown }).cause = error;
+  return wrapped;
+}

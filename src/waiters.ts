@@ -1,0 +1,76 @@
+// Waiting for tasks to finish: driven by the broker's events, never by polling.
+import type { Broker } from './broker/broker.js';
+import { TimeoutError } from './errors.js';
+import type { CeleriacEvent } from './events.js';
+import { isFinished, type TaskInfo } from './types.js';
+
+type Waiter = { resolve: (info: TaskInfo) => void; reject: (error: Error) => void };
+
+export class TaskWaiters {
+  private readonly waiters = new Map<string, Set<Waiter>>();
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(private readonly broker: Broker) {}
+
+  async wait(id: string, timeoutMs?: number): Promise<TaskInfo> {
+    let waiter!: Waiter;
+    const finished = new Promise<TaskInfo>((resolve, reject) => (waiter = { resolve, reject }));
+    this.add(id, waiter);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      // Subscribed first, then read: a finish between the two cannot be missed.
+      const current = await this.broker.getTask(id);
+      if (!current) throw new Error(`task ${id} not found (it may have been pruned)`);
+      if (isFinished(current.state)) return current;
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(
+          () => waiter.reject(new TimeoutError(`task ${id} did not finish within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+      }
+      return await finished;
+    } finally {
+      clearTimeout(timer);
+      this.remove(id, waiter);
+    }
+  }
+
+  close(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    for (const set of this.waiters.values()) {
+      for (const waiter of set) waiter.reject(new Error('the app was closed while waiting for a task'));
+    }
+    this.waiters.clear();
+  }
+
+  private add(id: string, waiter: Waiter): void {
+    this.unsubscribe ??= this.broker.subscribe((events) => this.onEvents(events));
+    let set = this.waiters.get(id);
+    if (!set) this.waiters.set(id, (set = new Set()));
+    set.add(waiter);
+  }
+
+  private remove(id: string, waiter: Waiter): void {
+    const set = this.waiters.get(id);
+    set?.delete(waiter);
+    if (set?.size === 0) this.waiters.delete(id);
+  }
+
+  private onEvents(events: CeleriacEvent[]): void {
+    for (const event of events) {
+      if (event.type !== 'task.completed' && event.type !== 'task.failed' && event.type !== 'task.cancelled') continue;
+      const set = this.waiters.get(event.taskId);
+      if (!set) continue;
+      this.broker.getTask(event.taskId).then(
+        (info) => {
+          if (!info) return;
+          for (const waiter of set) waiter.resolve(info);
+        },
+        (error: Error) => {
+          for (const waiter of set) waiter.reject(error);
+        },
+      );
+    }
+  }
+}

@@ -1,0 +1,341 @@
+// A worker: leases tasks from its queues into an async pool, runs them, renews their leases, and
+// shuts down gracefully. Maintenance services (promoter, rescuer, pruner) run alongside.
+import { hostname } from 'node:os';
+import type { Broker, LeasedTask } from '../broker/broker.js';
+import { toMs, type Duration } from '../duration.js';
+import { TaskCancelledError, WorkerShutdownError } from '../errors.js';
+import type { CeleriacEvent } from '../events.js';
+import { newTaskId } from '../ids.js';
+import type { Logger } from '../logger.js';
+import { DEFAULT_QUEUE } from '../options.js';
+import type { Task } from '../task.js';
+import type { WorkerInfo } from '../types.js';
+import { sleep, Wake } from '../wake.js';
+import { Acker } from './acker.js';
+import { Attempt, LeaseLostError } from './attempt.js';
+import { executeAttempt, type ExecutorEnv } from './executor.js';
+import { createPromoter } from './maintenance/promoter.js';
+import { createPruner } from './maintenance/pruner.js';
+import { createRescuer } from './maintenance/rescuer.js';
+import type { MaintenanceService, PeriodicService } from './maintenance/service.js';
+import { expandWorkerName } from './names.js';
+
+export interface WorkerOptions {
+  /** Queues to consume, strict priority across them; default ['default']. */
+  queues?: string[];
+  /** Attempts running at once; default 10. */
+  concurrency?: number;
+  /** Name with %h, %n, %d, %i expanded; default 'celeriac@%h'. */
+  name?: string;
+  /** How long a lease lasts without renewal; default '30s'. Renewed every third of it. */
+  leaseTime?: Duration;
+  /** How long close() lets active tasks finish before aborting them; default '30s'. */
+  shutdownTimeout?: Duration;
+  /** Default '2s'. */
+  heartbeatInterval?: Duration;
+  /** How often an idle worker looks for work when no event woke it; default '1s'. */
+  pollInterval?: Duration;
+  /** Run the promoter, rescuer and pruner in this worker; default true. */
+  maintenance?: boolean;
+  /** Close gracefully on SIGINT/SIGTERM, then let the signal take its course; default true. */
+  handleSignals?: boolean;
+  /** Logger for this worker; default the app's. */
+  logger?: Logger;
+}
+
+/** What a worker needs from its app. */
+export interface WorkerHost {
+  readonly logger: Logger;
+  readonly resultTtlMs: number;
+  broker(): Promise<Broker>;
+  getRegisteredTask(name: string): Task<unknown, unknown> | undefined;
+  registeredTasks(): string[];
+}
+
+const MAX_FETCH_BACKOFF_MS = 5_000;
+
+export class Worker {
+  readonly id = newTaskId();
+  readonly name: string;
+  readonly queues: string[];
+  readonly concurrency: number;
+  private readonly leaseMs: number;
+  private readonly shutdownMs: number;
+  private readonly heartbeatMs: number;
+  private readonly pollMs: number;
+  private readonly log: Logger;
+  private readonly active = new Map<string, Attempt>();
+  private readonly wake = new Wake();
+  private readonly stopping = new AbortController();
+  private broker!: Broker;
+  private acker!: Acker;
+  private services: MaintenanceService[] = [];
+  private promoter: PeriodicService | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private unsubscribe: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+  private signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
+  private startedAt = new Date();
+  private processed = 0;
+  private failed = 0;
+
+  constructor(
+    private readonly host: WorkerHost,
+    private readonly options: WorkerOptions = {},
+  ) {
+    this.queues = options.queues?.length ? [...new Set(options.queues)] : [DEFAULT_QUEUE];
+    this.concurrency = options.concurrency ?? 10;
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) {
+      throw new RangeError(`concurrency must be a positive integer, got ${options.concurrency}`);
+    }
+    this.name = expandWorkerName(options.name ?? 'celeriac@%h');
+    this.leaseMs = toMs(options.leaseTime ?? '30s', 'leaseTime');
+    this.shutdownMs = toMs(options.shutdownTimeout ?? '30s', 'shutdownTimeout');
+    this.heartbeatMs = toMs(options.heartbeatInterval ?? '2s', 'heartbeatInterval');
+    this.pollMs = toMs(options.pollInterval ?? '1s', 'pollInterval');
+    this.log = (options.logger ?? host.logger).child({ worker: this.name });
+  }
+
+  /** Tasks running now. */
+  get activeCount(): number {
+    return this.active.size;
+  }
+
+  /** Connects, registers, and starts fetching. Resolves once the worker is online. */
+  async start(): Promise<void> {
+    if (this.loop) return;
+    this.broker = await this.host.broker();
+    this.acker = new Acker(this.broker, this.log);
+    this.startedAt = new Date();
+    await this.broker.registerWorker(this.info());
+    await this.broker.publish([
+      {
+        type: 'worker.online',
+        workerId: this.id,
+        timestamp: Date.now(),
+        name: this.name,
+        hostname: hostname(),
+        pid: process.pid,
+        queues: this.queues,
+        concurrency: this.concurrency,
+      },
+    ]);
+    this.unsubscribe = this.broker.subscribe((events) => this.onEvents(events));
+    this.startServices();
+    this.every(Math.max(10, Math.floor(this.leaseMs / 3)), () => this.renewLeases());
+    this.every(this.heartbeatMs, () => this.heartbeat());
+    if (this.options.handleSignals ?? true) this.handleSignals();
+    this.loop = this.fetchLoop();
+    this.log.info({ queues: this.queues, concurrency: this.concurrency, broker: this.broker.url }, 'worker online');
+  }
+
+  /**
+   * Graceful shutdown: stop fetching, let active tasks finish up to the shutdown timeout, then abort
+   * the rest through `ctx.signal` and hand their leases back at once.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private info(): WorkerInfo {
+    return {
+      id: this.id,
+      name: this.name,
+      hostname: hostname(),
+      pid: process.pid,
+      queues: this.queues,
+      concurrency: this.concurrency,
+      tasks: this.host.registeredTasks(),
+      startedAt: this.startedAt,
+      heartbeatAt: new Date(),
+      heartbeatInterval: this.heartbeatMs,
+      active: this.active.size,
+      processed: this.processed,
+      failed: this.failed,
+    };
+  }
+
+  private startServices(): void {
+    if (this.options.maintenance === false) return;
+    this.promoter = createPromoter(this.broker, this.log);
+    const policy = { resultTtlMs: this.host.resultTtlMs, eventTtlMs: 10 * 60_000, workerTtlMs: 10 * 60_000 };
+    this.services = [this.promoter, createRescuer(this.broker, this.log, this.leaseMs), createPruner(this.broker, this.log, policy)];
+    for (const service of this.services) service.start();
+  }
+
+  private every(ms: number, job: () => Promise<void>): void {
+    const timer = setInterval(() => void job(), ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  private async fetchLoop(): Promise<void> {
+    let failures = 0;
+    // Keeps the process alive while the worker runs (its other timers are unref'd).
+    const keepAlive = setInterval(() => undefined, 1 << 30);
+    try {
+      while (!this.stopping.signal.aborted) {
+        const free = this.concurrency - this.active.size;
+        if (free <= 0) {
+          await this.wake.wait(this.pollMs);
+          continue;
+        }
+        let leased: LeasedTask[];
+        try {
+          leased = await this.broker.lease({ workerId: this.id, queues: this.queues, limit: free, leaseMs: this.leaseMs, now: Date.now() });
+          if (failures > 0) this.log.info('broker reachable again; fetching resumed');
+          failures = 0;
+        } catch (error) {
+          failures++;
+          const delay = Math.min(MAX_FETCH_BACKOFF_MS, 50 * 2 ** failures);
+          this.log.error({ err: error, retryInMs: delay }, 'cannot fetch tasks; retrying');
+          await sleep(delay, this.stopping.signal);
+          continue;
+        }
+        for (const task of leased) this.run(task);
+        if (leased.length < free) await this.wake.wait(this.pollMs);
+      }
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+
+  private run(task: LeasedTask): void {
+    const attempt = new Attempt(task);
+    this.active.set(task.id, attempt);
+    const env: ExecutorEnv = {
+      workerId: this.id,
+      broker: this.broker,
+      log: this.log,
+      findTask: (name) => this.host.getRegisteredTask(name),
+    };
+    void executeAttempt(attempt, env)
+      .then(async (settlement) => {
+        if (!settlement || attempt.handedBack) return;
+        if (settlement.kind === 'fail') {
+          this.failed++;
+          this.log.warn({ taskId: task.id, task: task.name, error: settlement.error.message }, 'task failed');
+        } else if (settlement.kind === 'retry') {
+          this.log.info({ taskId: task.id, task: task.name, error: settlement.error.message }, 'task will retry');
+        }
+        await this.acker.settle(settlement);
+        this.processed++;
+      })
+      .catch((error: unknown) => this.log.error({ err: error, taskId: task.id }, 'worker bug while settling a task'))
+      .finally(() => {
+        this.active.delete(task.id);
+        this.wake.notify();
+      });
+  }
+
+  private onEvents(events: CeleriacEvent[]): void {
+    for (const event of events) {
+      switch (event.type) {
+        case 'task.queued':
+          if (this.queues.includes(event.queue)) this.wake.notify();
+          break;
+        case 'task.scheduled':
+        case 'task.retrying': {
+          const runAt = event.runAt;
+          this.promoter?.poke(runAt - Date.now());
+          break;
+        }
+        case 'task.revoked':
+          this.active.get(event.taskId)?.stop(new TaskCancelledError('revoked'));
+          break;
+      }
+    }
+  }
+
+  private async renewLeases(): Promise<void> {
+    const ids = [...this.active.keys()];
+    if (ids.length === 0) return;
+    try {
+      const outcome = await this.broker.renew(this.id, ids, this.leaseMs, Date.now());
+      for (const id of outcome.cancelRequested) this.active.get(id)?.stop(new TaskCancelledError('revoked'));
+      for (const id of outcome.lost) {
+        const attempt = this.active.get(id);
+        if (!attempt) continue; // Settled meanwhile.
+        this.log.warn({ taskId: id }, 'lease lost (renewed too late?); abandoning the attempt');
+        attempt.stop(new LeaseLostError('the lease on this task expired and it was returned to its queue'));
+      }
+    } catch (error) {
+      this.log.error({ err: error }, 'cannot renew leases; will retry');
+    }
+  }
+
+  private async heartbeat(): Promise<void> {
+    const stats = { active: this.active.size, processed: this.processed, failed: this.failed };
+    try {
+      const now = Date.now();
+      await this.broker.heartbeat(this.id, stats, now);
+      await this.broker.publish([{ type: 'worker.heartbeat', workerId: this.id, timestamp: now, ...stats }]);
+    } catch (error) {
+      this.log.error({ err: error }, 'cannot send heartbeat; will retry');
+    }
+  }
+
+  private handleSignals(): void {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      const handler = () => {
+        this.log.info({ signal }, 'shutting down gracefully (send again to force)');
+        this.removeSignalHandlers();
+        process.once(signal, () => process.exit(130));
+        void this.close().then(() => {
+          // Let the signal take its default course unless the program handles it itself.
+          if (process.listenerCount(signal) <= 1) process.exit(0);
+        });
+      };
+      process.on(signal, handler);
+      this.signalHandlers.push([signal, handler]);
+    }
+  }
+
+  private removeSignalHandlers(): void {
+    for (const [signal, handler] of this.signalHandlers) process.off(signal, handler);
+    this.signalHandlers = [];
+  }
+
+  private async shutdown(): Promise<void> {
+    if (!this.loop) return;
+    this.stopping.abort();
+    this.wake.notify();
+    for (const service of this.services) service.stop();
+    await this.loop;
+    await this.finishOrHandBack();
+    await this.acker.drain(Date.now() + this.shutdownMs);
+    this.acker.stop();
+    for (const timer of this.timers) clearInterval(timer);
+    this.unsubscribe?.();
+    this.removeSignalHandlers();
+    try {
+      await this.broker.unregisterWorker(this.id, Date.now());
+      await this.broker.publish([{ type: 'worker.offline', workerId: this.id, timestamp: Date.now(), name: this.name }]);
+    } catch (error) {
+      this.log.error({ err: error }, 'cannot unregister the worker');
+    }
+    this.log.info({ processed: this.processed, failed: this.failed }, 'worker offline');
+  }
+
+  /** Waits for active attempts up to the shutdown timeout, then aborts and hands back the rest. */
+  private async finishOrHandBack(): Promise<void> {
+    const deadline = Date.now() + this.shutdownMs;
+    while (this.active.size > 0 && Date.now() < deadline) {
+      await this.wake.wait(deadline - Date.now());
+    }
+    if (this.active.size === 0) return;
+    const remaining = [...this.active.values()];
+    this.log.warn({ tasks: remaining.length }, 'shutdown timeout passed; aborting and handing back active tasks');
+    for (const attempt of remaining) {
+      attempt.handedBack = true;
+      attempt.stop(new WorkerShutdownError('the worker is shutting down'));
+    }
+    try {
+      await this.broker.release(this.id, remaining.map((attempt) => attempt.task.id), Date.now());
+    } catch (error) {
+      this.log.error({ err: error }, 'cannot hand tasks back; they return to their queue when their lease expires');
+    }
+  }
+}
