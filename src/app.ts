@@ -5,7 +5,7 @@ import { toMs, type Duration } from './duration.js';
 import type { CeleriacEvent, EventOf, EventType } from './events.js';
 import { newTaskId } from './ids.js';
 import { createLogger, type Logger } from './logger.js';
-import { resolveEnqueue, type EnqueueOptions } from './options.js';
+import { resolveEnqueue, type EnqueueOptions, type ResolvedEnqueue } from './options.js';
 import { validateInput, type StandardSchemaV1 } from './schema.js';
 import { collectStats, type Stats } from './stats.js';
 import { Task, type TaskDefinition, type TaskDefinitionWithSchema, type TaskProducer } from './task.js';
@@ -43,6 +43,7 @@ export class Celeriac implements TaskProducer, TaskRunHost {
   readonly logger: Logger;
   readonly resultTtlMs: number;
   private readonly tasks = new Map<string, AnyTask>();
+  private readonly resolvedDefaults = new Map<string, ResolvedEnqueue>();
   private readonly brokerUrl: string;
   private brokerPromise: Promise<Broker> | undefined;
   private waiters: TaskWaiters | undefined;
@@ -140,9 +141,22 @@ export class Celeriac implements TaskProducer, TaskRunHost {
   }
 
   private prepare(item: EnqueueItem, now: number, input: unknown): NewTask {
-    const definition = this.tasks.get(item.task)?.definition ?? {};
-    const resolved = resolveEnqueue(definition, item.options ?? {}, now);
+    const resolved = isEmpty(item.options) ? this.defaultsFor(item.task) : this.resolve(item.task, item.options!, now);
     return { id: newTaskId(), name: item.task, input, createdAt: now, ...resolved };
+  }
+
+  private resolve(name: string, options: EnqueueOptions, now: number): ResolvedEnqueue {
+    return resolveEnqueue(this.tasks.get(name)?.definition ?? {}, options, now);
+  }
+
+  /** A task's options when an enqueue overrides none: resolved once, shared by every such task. */
+  private defaultsFor(name: string): ResolvedEnqueue {
+    let resolved = this.resolvedDefaults.get(name);
+    if (!resolved) {
+      resolved = this.resolve(name, {}, 0);
+      this.resolvedDefaults.set(name, resolved);
+    }
+    return resolved;
   }
 
   async getTask(id: string): Promise<TaskInfo | null> {
@@ -196,11 +210,14 @@ export class Celeriac implements TaskProducer, TaskRunHost {
     this.broker().then(
       (broker) => {
         if (cancelled) return;
-        unsubscribe = broker.subscribe((events) => {
-          for (const event of events) {
-            if (type === '*' || event.type === type) listener(event as never);
-          }
-        });
+        unsubscribe = broker.subscribe(
+          (events) => {
+            for (const event of events) {
+              if (type === '*' || event.type === type) listener(event as never);
+            }
+          },
+          type === '*' ? {} : { types: [type as EventType] },
+        );
       },
       (error: Error) => this.logger.error({ err: error }, 'cannot subscribe to events'),
     );
@@ -231,4 +248,10 @@ export class Celeriac implements TaskProducer, TaskRunHost {
     const broker = await this.brokerPromise?.catch(() => undefined);
     await broker?.close();
   }
+}
+
+function isEmpty(options: EnqueueOptions | undefined): boolean {
+  if (!options) return true;
+  for (const key in options) if ((options as Record<string, unknown>)[key] !== undefined) return false;
+  return true;
 }

@@ -1,25 +1,28 @@
 // Task ids: UUID version 7 (time-ordered), so new rows land at the end of a broker's indexes.
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 
 let lastMs = 0;
 let counter = 0;
 
-/** A new UUIDv7 string; ids made in the same process sort in creation order. */
+/**
+ * A new UUIDv7 string: 48 bits of milliseconds, a 12-bit counter (ids made in one process in the same
+ * millisecond still sort in creation order), then the random bits of a v4 UUID (variant bits kept).
+ */
 export function newTaskId(): string {
+  const random = randomUUID();
   let now = Date.now();
-  if (now <= lastMs) {
-    counter = (counter + 1) & 0xfff;
-    if (counter === 0) lastMs += 1;
-    now = lastMs;
-  } else {
+  if (now > lastMs) {
     lastMs = now;
-    counter = randomBytes(2).readUInt16BE(0) & 0x7ff;
+    counter = Number.parseInt(random.slice(15, 17), 16); // A random start keeps ids hard to guess.
+  } else {
+    now = lastMs;
+    counter++;
+    if (counter > 0xfff) {
+      lastMs += 1;
+      now = lastMs;
+      counter = 0;
+    }
   }
-  const bytes = randomBytes(16);
-  bytes.writeUIntBE(now, 0, 6);
-  bytes[6] = 0x70 | (counter >> 8);
-  bytes[7] = counter & 0xff;
-  bytes[8] = 0x80 | (bytes[8]! & 0x3f);
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  const time = now.toString(16).padStart(12, '0');
+  return `${time.slice(0, 8)}-${time.slice(8)}-7${counter.toString(16).padStart(3, '0')}${random.slice(18)}`;
 }

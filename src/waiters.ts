@@ -45,7 +45,9 @@ export class TaskWaiters {
   }
 
   private add(id: string, waiter: Waiter): void {
-    this.unsubscribe ??= this.broker.subscribe((events) => this.onEvents(events));
+    this.unsubscribe ??= this.broker.subscribe((events) => this.onEvents(events), {
+      types: ['task.completed', 'task.failed', 'task.cancelled'],
+    });
     let set = this.waiters.get(id);
     if (!set) this.waiters.set(id, (set = new Set()));
     set.add(waiter);

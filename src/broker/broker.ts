@@ -1,6 +1,6 @@
 // The broker contract: every broker (SQLite today, Redis next) implements this interface, and the
 // conformance suite in test/conformance pins its semantics. Times are milliseconds since the epoch.
-import type { CeleriacEvent } from '../events.js';
+import type { CeleriacEvent, EventType } from '../events.js';
 import type { TaskError } from '../errors.js';
 import type { ExecutionOptions, StateCounts, TaskInfo, TaskState, WorkerInfo } from '../types.js';
 
@@ -102,6 +102,10 @@ export interface RetentionPolicy {
 
 export type EventListener = (events: CeleriacEvent[]) => void;
 
+export interface SubscribeOptions {
+  types?: readonly EventType[];
+}
+
 export interface Broker {
   /** The URL it was opened from, with any password masked. */
   readonly url: string;
@@ -140,8 +144,11 @@ export interface Broker {
 
   /** Publishes worker events; task events are published by the operations that cause them. */
   publish(events: CeleriacEvent[]): Promise<void>;
-  /** Receives every event published after subscribing, from any process, in order. */
-  subscribe(listener: EventListener): () => void;
+  /**
+   * Receives events published after subscribing, from any process, in order. With `types`, only
+   * batches holding at least one of them need be delivered (listeners still filter by type).
+   */
+  subscribe(listener: EventListener, options?: SubscribeOptions): () => void;
 
   close(): Promise<void>;
 }

@@ -7,30 +7,45 @@ export class LeaseLostError extends Error {
 }
 
 export class Attempt {
-  readonly controller = new AbortController();
-  /** Rejects when the attempt must end now, whatever its handler is doing (hard limit, cancel, lease lost). */
-  readonly interrupted: Promise<never>;
-  private interrupt!: (reason: Error) => void;
+  /** Made on first use: most short tasks never look at their signal. */
+  private controller: AbortController | undefined;
+  private abortReason: Error | undefined;
+  private onInterrupt: ((reason: Error) => void) | undefined;
+  private interruptedBy: Error | undefined;
   /** Set once the attempt was handed back to the queue: its outcome is no longer ours to store. */
   handedBack = false;
 
-  constructor(readonly task: LeasedTask) {
-    this.interrupted = new Promise<never>((_resolve, reject) => (this.interrupt = reject));
-    this.interrupted.catch(() => undefined); // Observed by perform(); never an unhandled rejection.
-  }
+  constructor(readonly task: LeasedTask) {}
 
   get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.abortReason) this.controller.abort(this.abortReason);
+    }
     return this.controller.signal;
   }
 
   /** Aborts `ctx.signal` with `reason` and lets the handler wind down by itself. */
   abort(reason: Error): void {
-    if (!this.controller.signal.aborted) this.controller.abort(reason);
+    if (this.abortReason) return;
+    this.abortReason = reason;
+    this.controller?.abort(reason);
   }
 
   /** Aborts `ctx.signal` and ends the attempt at once with `reason` as its outcome. */
   stop(reason: Error): void {
     this.abort(reason);
-    this.interrupt(reason);
+    if (this.interruptedBy) return;
+    this.interruptedBy = reason;
+    this.onInterrupt?.(reason);
+  }
+
+  /** Settles with the handler's outcome, or rejects as soon as the attempt is stopped. */
+  race<T>(running: Promise<T>): Promise<T> {
+    if (this.interruptedBy) return Promise.reject(this.interruptedBy);
+    return new Promise<T>((resolve, reject) => {
+      this.onInterrupt = reject;
+      running.then(resolve, reject);
+    });
   }
 }

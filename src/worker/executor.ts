@@ -69,8 +69,8 @@ async function perform(attempt: Attempt, task: Task<unknown, unknown>, input: un
     timers.push(setTimeout(() => attempt.stop(new TimeLimitError(`time limit of ${ms} ms exceeded`)), ms));
   }
   try {
-    const running = Promise.resolve().then(() => task.definition.run(input, contextFor(attempt, env)));
-    return await Promise.race([running, attempt.interrupted]);
+    const running = new Promise((resolve) => resolve(task.definition.run(input, contextFor(attempt, env))));
+    return await attempt.race(running);
   } finally {
     for (const timer of timers) clearTimeout(timer);
   }
@@ -78,6 +78,7 @@ async function perform(attempt: Attempt, task: Task<unknown, unknown>, input: un
 
 function contextFor(attempt: Attempt, env: ExecutorEnv): TaskContext {
   const { task } = attempt;
+  let log: Logger | undefined;
   return {
     id: task.id,
     name: task.name,
@@ -85,9 +86,14 @@ function contextFor(attempt: Attempt, env: ExecutorEnv): TaskContext {
     queue: task.queue,
     priority: task.priority,
     maxRetries: task.execution.retry.maxRetries,
-    signal: attempt.signal,
+    get signal() {
+      return attempt.signal;
+    },
     enqueuedAt: new Date(task.createdAt),
-    log: env.log.child({ taskId: task.id, task: task.name, attempt: task.attempt }),
+    // A child logger costs more than a no-op task: make it on first use.
+    get log() {
+      return (log ??= env.log.child({ taskId: task.id, task: task.name, attempt: task.attempt }));
+    },
     async progress(percent: number, meta?: unknown) {
       if (typeof percent !== 'number' || !(percent >= 0 && percent <= 100)) {
         throw new RangeError(`progress must be a number from 0 to 100, got ${percent}`);

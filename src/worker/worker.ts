@@ -69,6 +69,7 @@ export class Worker {
   private readonly stopping = new AbortController();
   private broker!: Broker;
   private acker!: Acker;
+  private executorEnv!: ExecutorEnv;
   private services: MaintenanceService[] = [];
   private promoter: PeriodicService | undefined;
   private timers: NodeJS.Timeout[] = [];
@@ -107,6 +108,12 @@ export class Worker {
     if (this.loop) return;
     this.broker = await this.host.broker();
     this.acker = new Acker(this.broker, this.log);
+    this.executorEnv = {
+      workerId: this.id,
+      broker: this.broker,
+      log: this.log,
+      findTask: (name) => this.host.getRegisteredTask(name),
+    };
     this.startedAt = new Date();
     await this.broker.registerWorker(this.info());
     await this.broker.publish([
@@ -121,7 +128,9 @@ export class Worker {
         concurrency: this.concurrency,
       },
     ]);
-    this.unsubscribe = this.broker.subscribe((events) => this.onEvents(events));
+    this.unsubscribe = this.broker.subscribe((events) => this.onEvents(events), {
+      types: ['task.queued', 'task.scheduled', 'task.retrying', 'task.revoked'],
+    });
     this.startServices();
     this.every(Math.max(10, Math.floor(this.leaseMs / 3)), () => this.renewLeases());
     this.every(this.heartbeatMs, () => this.heartbeat());
@@ -205,29 +214,28 @@ export class Worker {
   private run(task: LeasedTask): void {
     const attempt = new Attempt(task);
     this.active.set(task.id, attempt);
-    const env: ExecutorEnv = {
-      workerId: this.id,
-      broker: this.broker,
-      log: this.log,
-      findTask: (name) => this.host.getRegisteredTask(name),
-    };
-    void executeAttempt(attempt, env)
-      .then(async (settlement) => {
-        if (!settlement || attempt.handedBack) return;
-        if (settlement.kind === 'fail') {
-          this.failed++;
-          this.log.warn({ taskId: task.id, task: task.name, error: settlement.error.message }, 'task failed');
-        } else if (settlement.kind === 'retry') {
-          this.log.info({ taskId: task.id, task: task.name, error: settlement.error.message }, 'task will retry');
-        }
-        await this.acker.settle(settlement);
-        this.processed++;
-      })
-      .catch((error: unknown) => this.log.error({ err: error, taskId: task.id }, 'worker bug while settling a task'))
-      .finally(() => {
-        this.active.delete(task.id);
-        this.wake.notify();
-      });
+    void this.runAttempt(attempt);
+  }
+
+  private async runAttempt(attempt: Attempt): Promise<void> {
+    const { task } = attempt;
+    try {
+      const settlement = await executeAttempt(attempt, this.executorEnv);
+      if (!settlement || attempt.handedBack) return;
+      if (settlement.kind === 'fail') {
+        this.failed++;
+        this.log.warn({ taskId: task.id, task: task.name, error: settlement.error.message }, 'task failed');
+      } else if (settlement.kind === 'retry') {
+        this.log.info({ taskId: task.id, task: task.name, error: settlement.error.message }, 'task will retry');
+      }
+      await this.acker.settle(settlement);
+      this.processed++;
+    } catch (error) {
+      this.log.error({ err: error, taskId: task.id }, 'worker bug while settling a task');
+    } finally {
+      this.active.delete(task.id);
+      this.wake.notify();
+    }
   }
 
   private onEvents(events: CeleriacEvent[]): void {

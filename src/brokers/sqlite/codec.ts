@@ -29,9 +29,62 @@ function optionalDate(ms: unknown): Date | undefined {
   return typeof ms === 'number' ? new Date(ms) : undefined;
 }
 
+/**
+ * Execution options as a positional array, a fifth the size of the object form:
+ * [maxRetries, backoff, delay, maxDelay, jitter, timeLimit, softTimeLimit, ignoreResult].
+ */
+export function encodeExecution(execution: ExecutionOptions): string {
+  const { retry } = execution;
+  return JSON.stringify([
+    retry.maxRetries,
+    retry.backoff === 'fixed' ? 'f' : 'e',
+    retry.delay,
+    retry.maxDelay,
+    retry.jitter ? 1 : 0,
+    execution.timeLimit ?? null,
+    execution.softTimeLimit ?? null,
+    execution.ignoreResult ? 1 : 0,
+  ]);
+}
+
+type StoredExecution = [number, 'e' | 'f', number, number, 0 | 1, number | null, number | null, 0 | 1];
+
+/** Most tasks share a few option sets: decode each stored form once (bounded). */
+const decodedExecutions = new Map<string, Decoded<ExecutionOptions>>();
+
+export function decodeExecution(text: unknown): Decoded<ExecutionOptions> {
+  if (typeof text === 'string') {
+    let decoded = decodedExecutions.get(text);
+    if (!decoded) {
+      decoded = decodeExecutionText(text);
+      if (decodedExecutions.size >= 1_000) decodedExecutions.clear();
+      decodedExecutions.set(text, decoded);
+    }
+    return decoded;
+  }
+  return decodeExecutionText(text);
+}
+
+function decodeExecutionText(text: unknown): Decoded<ExecutionOptions> {
+  const decoded = decode<StoredExecution>(text, 'stored execution options');
+  if (!decoded.ok) return decoded;
+  const stored = decoded.value;
+  if (!Array.isArray(stored) || stored.length !== 8) {
+    return { ok: false, error: 'stored execution options have an unknown shape' };
+  }
+  const [maxRetries, backoff, delay, maxDelay, jitter, timeLimit, softTimeLimit, ignoreResult] = stored;
+  const execution: ExecutionOptions = {
+    retry: { maxRetries, backoff: backoff === 'f' ? 'fixed' : 'exponential', delay, maxDelay, jitter: jitter === 1 },
+    ignoreResult: ignoreResult === 1,
+  };
+  if (timeLimit !== null) execution.timeLimit = timeLimit;
+  if (softTimeLimit !== null) execution.softTimeLimit = softTimeLimit;
+  return { ok: true, value: execution };
+}
+
 export function rowToLeasedTask(row: TaskRow, leaseExpiresAt: number): LeasedTask {
   const input = decode(row.input, 'stored input');
-  const execution = decode<ExecutionOptions>(row.execution, 'stored execution options');
+  const execution = decodeExecution(row.execution);
   const task: LeasedTask = {
     id: row.id as string,
     name: row.name as string,

@@ -1,8 +1,20 @@
 // Enqueue: stores new tasks as queued or scheduled, honouring idempotency keys.
 import type { EnqueueOutcome, NewTask } from '../../broker/broker.js';
-import type { TaskState } from '../../types.js';
-import { encode } from './codec.js';
+import type { ExecutionOptions, TaskState } from '../../types.js';
+import { encode, encodeExecution as encodeExecutionRow } from './codec.js';
 import { reserveSeq, type SqliteContext } from './context.js';
+
+/** Tasks enqueued with the same options share one ExecutionOptions object: encode it once. */
+const encodedExecution = new WeakMap<ExecutionOptions, string>();
+
+function encodeExecution(execution: ExecutionOptions): string {
+  let encoded = encodedExecution.get(execution);
+  if (encoded === undefined) {
+    encoded = encodeExecutionRow(execution);
+    encodedExecution.set(execution, encoded);
+  }
+  return encoded;
+}
 
 export function enqueueTasks(ctx: SqliteContext, tasks: NewTask[], now: number): EnqueueOutcome[] {
   const insert = ctx.statements.get('insert_task');
@@ -27,7 +39,7 @@ export function enqueueTasks(ctx: SqliteContext, tasks: NewTask[], now: number):
       priority: task.priority,
       seq: seq++,
       input: encode(task.input),
-      execution: JSON.stringify(task.execution),
+      execution: encodeExecution(task.execution),
       maxRetries: task.execution.retry.maxRetries,
       createdAt: task.createdAt,
       runAt: scheduled ? task.runAt! : null,

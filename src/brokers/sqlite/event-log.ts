@@ -3,16 +3,21 @@
 // tail at once; a slow poll covers file systems without change notification.
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import type { EventListener } from '../../broker/broker.js';
+import type { EventListener, SubscribeOptions } from '../../broker/broker.js';
+import { kindBit, kindMask } from '../../event-kinds.js';
 import type { CeleriacEvent } from '../../events.js';
 import type { Statements } from './database.js';
+import { decodeBatch, encodeBatch } from './event-batch.js';
 
 const TAIL_BATCH = 500;
 const FALLBACK_POLL_MS = 500;
 
 export class EventLog {
-  private readonly listeners = new Set<EventListener>();
+  /** Each listener with the mask of event kinds it wants. */
+  private readonly listeners = new Map<EventListener, number>();
+  private wanted = 0;
   private pending: CeleriacEvent[] = [];
+  private pendingKinds = 0;
   private lastSeen = 0;
   private tailScheduled = false;
   private watcher: FSWatcher | undefined;
@@ -28,18 +33,21 @@ export class EventLog {
   /** Queues an event to be written by the surrounding transaction's {@link flush}. */
   add(event: CeleriacEvent): void {
     this.pending.push(event);
+    this.pendingKinds |= kindBit(event.type);
   }
 
   /** Writes the events added during this transaction as one row. Call inside the transaction. */
   flush(now: number): void {
     if (this.pending.length === 0) return;
-    this.statements.get('append_events').run({ at: now, batch: JSON.stringify(this.pending) });
+    this.statements.get('append_events').run({ at: now, kinds: this.pendingKinds, batch: encodeBatch(this.pending) });
     this.pending = [];
+    this.pendingKinds = 0;
   }
 
   /** Drops events of a transaction that rolled back. */
   discard(): void {
     this.pending = [];
+    this.pendingKinds = 0;
   }
 
   /** Called after a commit that wrote events: delivers them to local subscribers soon. */
@@ -47,13 +55,20 @@ export class EventLog {
     if (this.listeners.size > 0) this.scheduleTail();
   }
 
-  subscribe(listener: EventListener): () => void {
+  subscribe(listener: EventListener, options: SubscribeOptions = {}): () => void {
     if (this.listeners.size === 0) this.startWatching();
-    this.listeners.add(listener);
+    this.listeners.set(listener, kindMask(options.types));
+    this.updateWanted();
     return () => {
-      this.listeners.delete(listener);
+      if (!this.listeners.delete(listener)) return;
+      this.updateWanted();
       if (this.listeners.size === 0) this.stopWatching();
     };
+  }
+
+  private updateWanted(): void {
+    this.wanted = 0;
+    for (const mask of this.listeners.values()) this.wanted |= mask;
   }
 
   close(): void {
@@ -101,16 +116,21 @@ export class EventLog {
 
   private tail(): void {
     for (;;) {
-      const rows = this.statements.get('events_after').all({ after: this.lastSeen, limit: TAIL_BATCH });
+      const rows = this.statements
+        .get('events_after')
+        .all({ after: this.lastSeen, kinds: this.wanted, limit: TAIL_BATCH });
       for (const row of rows) {
         this.lastSeen = row.id as number;
+        const kinds = row.kinds as number;
+        if (row.batch === null) continue;
         let events: CeleriacEvent[];
         try {
-          events = JSON.parse(row.batch as string) as CeleriacEvent[];
+          events = decodeBatch(row.batch as string);
         } catch {
           continue; // A damaged event row must not stop delivery of the rest.
         }
-        for (const listener of [...this.listeners]) {
+        for (const [listener, mask] of [...this.listeners]) {
+          if ((mask & kinds) === 0) continue;
           try {
             listener(events);
           } catch {

@@ -1,81 +1,63 @@
 // Leases: handing queued tasks to a worker, renewing what it holds, and taking them back.
 import type { LeaseRequest, LeasedTask, RenewOutcome } from '../../broker/broker.js';
-import { rowToLeasedTask } from './codec.js';
+import { rowToLeasedTask, type TaskRow } from './codec.js';
 import { CANCELLED_TYPE, reserveSeq, type SqliteContext } from './context.js';
 
-interface Candidate {
-  id: string;
-  priority: number;
-  seq: number;
-  expiresAt: number | null;
-}
-
-/** The best `limit` queued tasks across the queues: one index seek per queue, merged here. */
-function nextCandidates(ctx: SqliteContext, queues: string[], limit: number): Candidate[] {
-  const nextReady = ctx.statements.get('next_ready');
-  const candidates: Candidate[] = [];
-  for (const queue of queues) {
-    for (const row of nextReady.all({ queue, limit })) {
-      candidates.push({
-        id: row.id as string,
-        priority: row.priority as number,
-        seq: row.seq as number,
-        expiresAt: row.expires_at as number | null,
-      });
-    }
-  }
-  if (queues.length > 1) candidates.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
-  return candidates.slice(0, limit);
-}
-
+/**
+ * Leases up to `limit` tasks: strict priority across the queues, FIFO within a priority. Queued tasks
+ * whose expiry passed are cancelled first, so they are never leased.
+ */
 export function leaseTasks(ctx: SqliteContext, request: LeaseRequest): LeasedTask[] {
-  const { workerId, queues, limit, leaseMs, now } = request;
-  const leaseExpiresAt = now + leaseMs;
-  const lease = ctx.statements.get('lease_task');
-  const leased: LeasedTask[] = [];
-  // Tasks found expired are cancelled instead of leased, so look again until the batch is full.
-  while (leased.length < limit) {
-    const candidates = nextCandidates(ctx, queues, limit - leased.length);
-    if (candidates.length === 0) break;
-    const before = leased.length;
-    let expired = 0;
-    for (const candidate of candidates) {
-      if (candidate.expiresAt !== null && candidate.expiresAt <= now) {
-        expireTask(ctx, candidate.id, now);
-        expired++;
-        continue;
-      }
-      const row = lease.get({ id: candidate.id, workerId, leaseExpiresAt, now });
-      if (!row) continue;
-      const task = rowToLeasedTask(row, leaseExpiresAt);
-      leased.push(task);
-      ctx.events.add({
-        type: 'task.started',
-        taskId: task.id,
-        name: task.name,
-        queue: task.queue,
-        timestamp: now,
-        workerId,
-        attempt: task.attempt,
-      });
-    }
-    if (leased.length === before && expired === 0) break;
-  }
-  return leased;
+  const { workerId, now } = request;
+  expireQueued(ctx, now);
+  const leaseExpiresAt = now + request.leaseMs;
+  const rows =
+    request.queues.length === 1
+      ? ctx.statements.get('lease_next').all({ queue: request.queues[0], limit: request.limit, workerId, leaseExpiresAt, now })
+      : leaseAcrossQueues(ctx, request, leaseExpiresAt);
+  rows.sort((a, b) => (b.priority as number) - (a.priority as number) || (a.seq as number) - (b.seq as number));
+  return rows.map((row) => {
+    const task = rowToLeasedTask(row, leaseExpiresAt);
+    ctx.events.add({
+      type: 'task.started',
+      taskId: task.id,
+      name: task.name,
+      queue: task.queue,
+      timestamp: now,
+      workerId,
+      attempt: task.attempt,
+    });
+    return task;
+  });
 }
 
-function expireTask(ctx: SqliteContext, id: string, now: number): void {
-  const error = { type: CANCELLED_TYPE, message: 'expired' };
-  const row = ctx.statements.get('expire_task').get({ id, now, error: JSON.stringify(error) });
-  if (!row) return;
-  ctx.events.add({
-    type: 'task.cancelled',
-    taskId: id,
-    name: row.name as string,
-    queue: row.queue as string,
-    timestamp: now,
-    reason: 'expired',
-  });
+/** Several queues: the best `limit` heads of each (one index seek per queue), merged, then leased. */
+function leaseAcrossQueues(ctx: SqliteContext, request: LeaseRequest, leaseExpiresAt: number): TaskRow[] {
+  const nextReady = ctx.statements.get('next_ready');
+  const candidates: TaskRow[] = [];
+  for (const queue of request.queues) candidates.push(...nextReady.all({ queue, limit: request.limit }));
+  candidates.sort((a, b) => (b.priority as number) - (a.priority as number) || (a.seq as number) - (b.seq as number));
+  const lease = ctx.statements.get('lease_task');
+  const rows: TaskRow[] = [];
+  for (const candidate of candidates.slice(0, request.limit)) {
+    const row = lease.get({ id: candidate.id, workerId: request.workerId, leaseExpiresAt, now: request.now });
+    if (row) rows.push(row);
+  }
+  return rows;
+}
+
+function expireQueued(ctx: SqliteContext, now: number): void {
+  const error = JSON.stringify({ type: CANCELLED_TYPE, message: 'expired' });
+  for (const row of ctx.statements.get('expired_queued').all({ now, error })) {
+    ctx.events.add({
+      type: 'task.cancelled',
+      taskId: row.id as string,
+      name: row.name as string,
+      queue: row.queue as string,
+      timestamp: now,
+      reason: 'expired',
+    });
+  }
 }
 
 export function renewLeases(

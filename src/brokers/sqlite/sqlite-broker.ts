@@ -12,6 +12,7 @@ import type {
   RenewOutcome,
   RetentionPolicy,
   Settlement,
+  SubscribeOptions,
   TaskFilter,
 } from '../../broker/broker.js';
 import { BrokerError } from '../../errors.js';
@@ -162,8 +163,8 @@ export class SqliteBroker implements Broker {
     });
   }
 
-  subscribe(listener: EventListener): () => void {
-    return this.ctx.events.subscribe(listener);
+  subscribe(listener: EventListener, options?: SubscribeOptions): () => void {
+    return this.ctx.events.subscribe(listener, options);
   }
 
   close(): Promise<void> {

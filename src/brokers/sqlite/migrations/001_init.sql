@@ -36,10 +36,10 @@ CREATE INDEX tasks_ready ON tasks (queue, priority DESC, seq) WHERE state = 'que
 CREATE INDEX tasks_due ON tasks (run_at) WHERE state IN ('scheduled', 'retrying');
 -- Rescue of expired leases.
 CREATE INDEX tasks_leases ON tasks (lease_expires_at) WHERE state = 'active';
--- Retention pruning and stats over recently finished tasks.
-CREATE INDEX tasks_finished ON tasks (finished_at) WHERE finished_at IS NOT NULL;
--- Counts by queue and state.
-CREATE INDEX tasks_queue_state ON tasks (queue, state);
+-- Retention pruning, stats over recently finished tasks, and (covering) counts of finished tasks.
+CREATE INDEX tasks_finished ON tasks (finished_at, queue, state) WHERE finished_at IS NOT NULL;
+-- Expiry of queued tasks that were not started in time.
+CREATE INDEX tasks_expiring ON tasks (expires_at) WHERE state = 'queued' AND expires_at IS NOT NULL;
 -- Idempotency: one unfinished task per key.
 CREATE UNIQUE INDEX tasks_key ON tasks (idem_key)
   WHERE idem_key IS NOT NULL AND state NOT IN ('completed', 'failed', 'cancelled');
@@ -48,6 +48,8 @@ CREATE UNIQUE INDEX tasks_key ON tasks (idem_key)
 CREATE TABLE events (
   id    INTEGER PRIMARY KEY AUTOINCREMENT,
   at    INTEGER NOT NULL,
+  -- One bit per event type in the batch (see event-kinds.ts), so a tail can skip batches it ignores.
+  kinds INTEGER NOT NULL,
   batch TEXT    NOT NULL
 );
 

@@ -1,2 +1,2 @@
--- Appends the events of one transaction as a JSON array.
-INSERT INTO events (at, batch) VALUES (@at, @batch)
+-- Appends the events of one transaction as a JSON array, with a bitmask of their types.
+INSERT INTO events (at, kinds, batch) VALUES (@at, @kinds, @batch)

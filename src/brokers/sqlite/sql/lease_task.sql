@@ -3,4 +3,4 @@ UPDATE tasks
 SET state = 'active', worker_id = @workerId, lease_expires_at = @leaseExpiresAt,
     attempts = attempts + 1, started_at = @now, progress = NULL, cancel_requested = 0
 WHERE id = @id AND state = 'queued'
-RETURNING id, name, queue, priority, input, execution, attempts, created_at
+RETURNING id, name, queue, priority, seq, input, execution, attempts, created_at

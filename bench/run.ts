@@ -1,0 +1,48 @@
+// npm run bench: runs every benchmark, prints a table and writes bench/results/latest.json.
+// Environment: BENCH_TASKS (20000), BENCH_ROUNDS (3), BENCH_LATENCY_SAMPLES (1000), BENCH_MEMORY_TASKS (100000),
+// BENCH_ONLY=name,name to run some.
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { cpus } from 'node:os';
+import * as sqlite from './sqlite/scenarios.js';
+import { formatRate } from './support.js';
+
+const only = process.env.BENCH_ONLY?.split(',');
+const want = (name: string) => !only || only.includes(name);
+const results: Record<string, unknown> = {
+  machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
+  at: new Date().toISOString(),
+};
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+
+if (want('enqueue')) {
+  const r = await sqlite.bulkEnqueue();
+  results.bulkEnqueue = r;
+  console.log(`sqlite  bulk enqueue         ${formatRate(r.perSecond)}  (rounds: ${r.rounds.map(formatRate).join(', ')})`);
+}
+if (want('processing')) {
+  const r = await sqlite.processing();
+  results.processing = r;
+  console.log(`sqlite  processing (c=50)    ${formatRate(r.perSecond)}  (rounds: ${r.rounds.map(formatRate).join(', ')})`);
+}
+if (want('latency')) {
+  const r = await sqlite.latencyInProcess();
+  results.latencyInProcess = r;
+  console.log(`sqlite  latency in-process   p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms`);
+}
+if (want('latency-x')) {
+  const r = await sqlite.latencyCrossProcess();
+  results.latencyCrossProcess = r;
+  console.log(`sqlite  latency cross-proc   p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms`);
+}
+if (want('memory')) {
+  const r = await sqlite.memory();
+  results.memory = r;
+  const first = r.samples[0]!;
+  const last = r.samples[r.samples.length - 1]!;
+  console.log(
+    `sqlite  worker memory        heap ${mb(first.heapUsed)} after ${first.ran} -> ${mb(last.heapUsed)} after ${last.ran}; ` +
+      `rss ${mb(first.rss)} -> ${mb(last.rss)}`,
+  );
+}
+mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+writeFileSync(new URL('./results/latest.json', import.meta.url), JSON.stringify(results, null, 2));
