@@ -44,5 +44,13 @@ if (want('memory')) {
       `rss ${mb(first.rss)} -> ${mb(last.rss)}`,
   );
 }
+if (want('depth')) {
+  const r = await sqlite.leaseAtDepth();
+  results.leaseAtDepth = r;
+  console.log(
+    `sqlite  lease+ack 50 tasks     ${r.shallowMs.toFixed(3)} ms with 10,000 queued, ${r.deepMs.toFixed(3)} ms with ` +
+      `${r.depth.toLocaleString('en-US')} queued (filled at ${formatRate(r.enqueuePerSecond)})`,
+  );
+}
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
 writeFileSync(new URL('./results/latest.json', import.meta.url), JSON.stringify(results, null, 2));

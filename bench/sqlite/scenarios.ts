@@ -1,6 +1,7 @@
 // The SQLite broker benchmarks of docs/benchmarks.md: no-op tasks, 20,000 tasks, concurrency 50.
 import { fileURLToPath } from 'node:url';
-import { Celeriac, createLogger } from '../../src/index.js';
+import { Celeriac, connectBroker, createLogger } from '../../src/index.js';
+import { newTaskId } from '../../src/ids.js';
 import { clockMs, JsonChild, median, quantile, tempDatabase } from '../support.js';
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 20_000);
@@ -126,6 +127,56 @@ export async function memory(): Promise<{ samples: Array<{ ran: number; heapUsed
   } finally {
     await child.stop();
     await app.close();
+    db.cleanup();
+  }
+}
+
+/**
+ * Lease-next at depth: median time to lease (and complete) 50 tasks with QUEUE_DEPTH queued, against the
+ * same with 10,000 queued. O(log n) indexes keep the two close.
+ */
+export async function leaseAtDepth(): Promise<{ depth: number; shallowMs: number; deepMs: number; enqueuePerSecond: number }> {
+  const depth = Number(process.env.BENCH_QUEUE_DEPTH ?? 1_000_000);
+  const shallowMs = await medianLeaseMs(10_000);
+  const started = performance.now();
+  const deepMs = await medianLeaseMs(depth, (count) => count / ((performance.now() - started) / 1000));
+  return { depth, shallowMs, deepMs, enqueuePerSecond: lastFillRate };
+}
+
+let lastFillRate = 0;
+
+async function medianLeaseMs(depth: number, rate?: (count: number) => number): Promise<number> {
+  const db = tempDatabase();
+  const broker = await connectBroker(db.url);
+  try {
+    const execution = { retry: { maxRetries: 0, backoff: 'exponential' as const, delay: 1000, maxDelay: 60_000, jitter: true }, ignoreResult: false };
+    for (let filled = 0; filled < depth; filled += 50_000) {
+      const count = Math.min(50_000, depth - filled);
+      const now = Date.now();
+      await broker.enqueue(
+        Array.from({ length: count }, (_, i) => ({
+          id: newTaskId(),
+          name: 'bench.noop',
+          queue: 'default',
+          priority: i % 16,
+          input: { i },
+          createdAt: now,
+          execution,
+        })),
+      );
+    }
+    if (rate) lastFillRate = rate(depth);
+    const samples: number[] = [];
+    for (let round = 0; round < 100; round++) {
+      const startedAt = performance.now();
+      const now = Date.now();
+      const leased = await broker.lease({ workerId: 'bench', queues: ['default'], limit: 50, leaseMs: 30_000, now });
+      await broker.settle(leased.map((task) => ({ kind: 'complete', taskId: task.id, workerId: 'bench', result: null, now })));
+      samples.push(performance.now() - startedAt);
+    }
+    return median(samples);
+  } finally {
+    await broker.close();
     db.cleanup();
   }
 }

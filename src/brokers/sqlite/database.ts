@@ -19,7 +19,7 @@ export function parseSqliteUrl(url: string): string {
 }
 
 export function openDatabase(path: string): Db {
-  let db: Db;
+  let db: Db | undefined;
   try {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     db = new Database(path);
@@ -30,6 +30,7 @@ export function openDatabase(path: string): Db {
     db.pragma('cache_size = -65536');
     migrate(db);
   } catch (error) {
+    db?.close(); // Opened but unusable (not a database, read-only, newer schema): do not leak the handle.
     const reason = error instanceof Error ? error.message : String(error);
     throw new BrokerError(`cannot open SQLite broker at ${path}: ${reason}`);
   }

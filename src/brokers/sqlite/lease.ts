@@ -31,6 +31,12 @@ export function leaseTasks(ctx: SqliteContext, request: LeaseRequest): LeasedTas
   });
 }
 
+/** Whether any of the queues has a task to lease; lets an idle worker's poll stay read-only. */
+export function hasReadyTask(ctx: SqliteContext, queues: string[]): boolean {
+  const hasReady = ctx.statements.get('has_ready');
+  return queues.some((queue) => hasReady.get({ queue }) !== undefined);
+}
+
 /** Several queues: the best `limit` heads of each (one index seek per queue), merged, then leased. */
 function leaseAcrossQueues(ctx: SqliteContext, request: LeaseRequest, leaseExpiresAt: number): TaskRow[] {
   const nextReady = ctx.statements.get('next_ready');

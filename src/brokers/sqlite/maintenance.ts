@@ -30,6 +30,10 @@ export function nextDueAt(ctx: SqliteContext): number | null {
   return (ctx.statements.get('next_due_at').get()!.at as number | null) ?? null;
 }
 
+export function hasExpiredLease(ctx: SqliteContext, now: number): boolean {
+  return ctx.statements.get('has_expired_lease').get({ now }) !== undefined;
+}
+
 export function rescueExpired(ctx: SqliteContext, now: number): number {
   const expired = ctx.statements.get('expired_leases').all({ now, limit: BATCH });
   if (expired.length === 0) return 0;

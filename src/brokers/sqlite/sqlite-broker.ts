@@ -22,7 +22,7 @@ import type { SqliteContext } from './context.js';
 import { openDatabase, parseSqliteUrl, Statements } from './database.js';
 import { enqueueTasks } from './enqueue.js';
 import { EventLog } from './event-log.js';
-import { leaseTasks, releaseTasks, renewLeases } from './lease.js';
+import { hasReadyTask, leaseTasks, releaseTasks, renewLeases } from './lease.js';
 import * as maintenance from './maintenance.js';
 import * as reads from './reads.js';
 import { cancelTask, setProgress, settleTasks } from './settle.js';
@@ -47,26 +47,30 @@ export class SqliteBroker implements Broker {
     this.transaction = { immediate: <T>(write: () => T) => run.immediate(write) as T };
   }
 
-  /** Runs a write as one IMMEDIATE transaction and wakes event subscribers after it commits. */
-  private write<T>(operation: string, write: () => T): Promise<T> {
+  /** Runs an operation, turning any failure into a rejected BrokerError. */
+  private run<T>(operation: string, body: () => T): Promise<T> {
     try {
       this.assertOpen();
-      const result = this.transaction.immediate(write);
-      this.ctx.events.committed();
-      return Promise.resolve(result);
+      return Promise.resolve(body());
     } catch (error) {
       this.ctx.events.discard();
       return Promise.reject(asBrokerError(operation, error));
     }
   }
 
+  /** One IMMEDIATE transaction; wakes event subscribers after it commits. */
+  private transact<T>(write: () => T): T {
+    const result = this.transaction.immediate(write);
+    this.ctx.events.committed();
+    return result;
+  }
+
+  private write<T>(operation: string, write: () => T): Promise<T> {
+    return this.run(operation, () => this.transact(write));
+  }
+
   private read<T>(operation: string, read: () => T): Promise<T> {
-    try {
-      this.assertOpen();
-      return Promise.resolve(read());
-    } catch (error) {
-      return Promise.reject(asBrokerError(operation, error));
-    }
+    return this.run(operation, read);
   }
 
   private assertOpen(): void {
@@ -79,7 +83,10 @@ export class SqliteBroker implements Broker {
   }
 
   lease(request: LeaseRequest): Promise<LeasedTask[]> {
-    return this.write('lease', () => leaseTasks(this.ctx, request));
+    // Nothing queued: answer from a read, without taking the write lock.
+    return this.run('lease', () =>
+      request.limit > 0 && hasReadyTask(this.ctx, request.queues) ? this.transact(() => leaseTasks(this.ctx, request)) : [],
+    );
   }
 
   renew(workerId: string, taskIds: string[], leaseMs: number, now: number): Promise<RenewOutcome> {
@@ -106,7 +113,10 @@ export class SqliteBroker implements Broker {
   }
 
   promoteDue(now: number): Promise<number> {
-    return this.write('promote', () => maintenance.promoteDue(this.ctx, now));
+    return this.run('promote', () => {
+      const next = maintenance.nextDueAt(this.ctx);
+      return next === null || next > now ? 0 : this.transact(() => maintenance.promoteDue(this.ctx, now));
+    });
   }
 
   nextDueAt(): Promise<number | null> {
@@ -114,7 +124,9 @@ export class SqliteBroker implements Broker {
   }
 
   rescueExpired(now: number): Promise<number> {
-    return this.write('rescue', () => maintenance.rescueExpired(this.ctx, now));
+    return this.run('rescue', () =>
+      maintenance.hasExpiredLease(this.ctx, now) ? this.transact(() => maintenance.rescueExpired(this.ctx, now)) : 0,
+    );
   }
 
   prune(now: number, policy: RetentionPolicy): Promise<number> {
