@@ -118,6 +118,11 @@ export interface Broker {
   /** Hands active tasks back to their queue at once (graceful shutdown); the attempt is not counted. */
   release(workerId: string, taskIds: string[], now: number): Promise<number>;
   settle(settlements: Settlement[]): Promise<boolean[]>;
+  /**
+   * Settles attempts and leases more in one step (a busy worker's "ack and fetch next"): the same
+   * outcome as `settle` then `lease`, in one transaction or round trip where the broker can.
+   */
+  settleAndLease(settlements: Settlement[], next: LeaseRequest): Promise<{ held: boolean[]; leased: LeasedTask[] }>;
   cancel(taskId: string, reason: string, now: number): Promise<CancelOutcome>;
   progress(taskId: string, workerId: string, percent: number, meta: unknown, now: number): Promise<boolean>;
 

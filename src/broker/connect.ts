@@ -28,7 +28,7 @@ export async function connectBroker(url: string): Promise<Broker> {
       throw new BrokerError(`the Redis broker is not available in this version of Celeriac (URL '${maskUrl(url)}')`);
     default:
       throw new BrokerError(
-        `unsupported broker URL '${maskUrl(url)}': expected sqlite:<path>, sqlite::memory: or redis://host:port`,
+        `unsupported broker URL '${maskUrl(url)}': expected sqlite:<path> or sqlite::memory:`,
       );
   }
 }

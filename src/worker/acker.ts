@@ -1,12 +1,21 @@
 // Settles finished attempts in batches: every settlement made in one turn of the event loop goes to the
-// broker in one call. If the broker fails, the batch is kept and retried with backoff: nothing is lost.
-import type { Broker, Settlement } from '../broker/broker.js';
+// broker in one call, which also leases the next tasks when the worker has room (ack and fetch next).
+// If the broker fails, the batch is kept and retried with backoff: nothing is lost.
+import type { Broker, LeaseRequest, LeasedTask, Settlement } from '../broker/broker.js';
 import type { Logger } from '../logger.js';
 import { sleep } from '../wake.js';
 
 interface Pending {
   settlement: Settlement;
   resolve: (held: boolean) => void;
+}
+
+/** How the acker borrows the worker's fetching: a lease request for the room a batch frees, then its result. */
+export interface Refill {
+  /** A lease request for `settling` slots about to free up (plus any free now), or undefined to only settle. */
+  request(settling: number): LeaseRequest | undefined;
+  /** Called with what was leased (possibly nothing), or with undefined when the call failed. */
+  leased(tasks: LeasedTask[] | undefined): void;
 }
 
 const MAX_BACKOFF_MS = 5_000;
@@ -21,6 +30,7 @@ export class Acker {
   constructor(
     private readonly broker: Broker,
     private readonly log: Logger,
+    private readonly refill?: Refill,
   ) {}
 
   /** Resolves once stored: true if the worker still held the task, false if its lease was lost. */
@@ -43,6 +53,7 @@ export class Acker {
     }
   }
 
+  /** After this, a batch the broker refuses is given up (its leases expire and the tasks run again). */
   stop(): void {
     this.stopped = true;
   }
@@ -57,23 +68,39 @@ export class Acker {
     if (this.batch.length === 0) return;
     const batch = this.batch;
     this.batch = [];
+    const settlements = batch.map((pending) => pending.settlement);
+    const next = this.stopped ? undefined : this.refill?.request(batch.length);
     try {
-      const held = await this.broker.settle(batch.map((pending) => pending.settlement));
-      if (this.failures > 0) this.log.info('broker reachable again; settlements stored');
+      let held: boolean[];
+      if (next) {
+        const outcome = await this.broker.settleAndLease(settlements, next).catch((error: unknown) => {
+          this.refill!.leased(undefined);
+          throw error;
+        });
+        held = outcome.held;
+        this.refill!.leased(outcome.leased);
+      } else {
+        held = await this.broker.settle(settlements);
+      }
+      if (this.failures > 0) this.log.info('broker reachable again; results stored');
       this.failures = 0;
       batch.forEach((pending, i) => pending.resolve(held[i] ?? false));
     } catch (error) {
-      this.failures++;
-      const delay = Math.min(MAX_BACKOFF_MS, 50 * 2 ** this.failures);
-      this.log.error({ err: error, retryInMs: delay, tasks: batch.length }, 'cannot store task results; will retry');
-      this.batch = batch.concat(this.batch);
-      if (this.stopped) {
-        batch.forEach((pending) => pending.resolve(false));
-        this.batch = [];
-        return;
-      }
-      this.scheduled = true;
-      setTimeout(() => void this.flush(), delay);
+      this.retryLater(batch, error);
     }
+  }
+
+  private retryLater(batch: Pending[], error: unknown): void {
+    this.failures++;
+    const delay = Math.min(MAX_BACKOFF_MS, 50 * 2 ** this.failures);
+    if (this.stopped) {
+      this.log.error({ err: error, tasks: batch.length }, 'cannot store task results; their leases will expire');
+      batch.forEach((pending) => pending.resolve(false));
+      return;
+    }
+    this.log.error({ err: error, retryInMs: delay, tasks: batch.length }, 'cannot store task results; will retry');
+    this.batch = batch.concat(this.batch);
+    this.scheduled = true;
+    setTimeout(() => void this.flush(), delay);
   }
 }

@@ -1,7 +1,7 @@
 // A worker: leases tasks from its queues into an async pool, runs them, renews their leases, and
 // shuts down gracefully. Maintenance services (promoter, rescuer, pruner) run alongside.
 import { hostname } from 'node:os';
-import type { Broker, LeasedTask } from '../broker/broker.js';
+import type { Broker, LeaseRequest, LeasedTask } from '../broker/broker.js';
 import { toMs, type Duration } from '../duration.js';
 import { TaskCancelledError, WorkerShutdownError } from '../errors.js';
 import type { CeleriacEvent } from '../events.js';
@@ -75,6 +75,8 @@ export class Worker {
   private timers: NodeJS.Timeout[] = [];
   private unsubscribe: (() => void) | undefined;
   private loop: Promise<void> | undefined;
+  /** A lease is in flight (from the fetch loop or the acker): never two at once. */
+  private leasing = false;
   private closing: Promise<void> | undefined;
   private signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
   private startedAt = new Date();
@@ -107,7 +109,10 @@ export class Worker {
   async start(): Promise<void> {
     if (this.loop) return;
     this.broker = await this.host.broker();
-    this.acker = new Acker(this.broker, this.log);
+    this.acker = new Acker(this.broker, this.log, {
+      request: (settling) => this.refillRequest(settling),
+      leased: (tasks) => this.refilled(tasks),
+    });
     this.executorEnv = {
       workerId: this.id,
       broker: this.broker,
@@ -166,6 +171,21 @@ export class Worker {
     };
   }
 
+  /** A lease for the acker to make with its next batch, unless a lease is already in flight. */
+  private refillRequest(settling: number): LeaseRequest | undefined {
+    if (this.stopping.signal.aborted || this.leasing) return undefined;
+    const limit = this.concurrency - this.active.size + settling;
+    if (limit <= 0) return undefined;
+    this.leasing = true;
+    return { workerId: this.id, queues: this.queues, limit, leaseMs: this.leaseMs, now: Date.now() };
+  }
+
+  private refilled(tasks: LeasedTask[] | undefined): void {
+    this.leasing = false;
+    for (const task of tasks ?? []) this.run(task);
+    this.wake.notify();
+  }
+
   private startServices(): void {
     if (this.options.maintenance === false) return;
     this.promoter = createPromoter(this.broker, this.log);
@@ -187,11 +207,12 @@ export class Worker {
     try {
       while (!this.stopping.signal.aborted) {
         const free = this.concurrency - this.active.size;
-        if (free <= 0) {
+        if (free <= 0 || this.leasing) {
           await this.wake.wait(this.pollMs);
           continue;
         }
         let leased: LeasedTask[];
+        this.leasing = true;
         try {
           leased = await this.broker.lease({ workerId: this.id, queues: this.queues, limit: free, leaseMs: this.leaseMs, now: Date.now() });
           if (failures > 0) this.log.info('broker reachable again; fetching resumed');
@@ -202,6 +223,8 @@ export class Worker {
           this.log.error({ err: error, retryInMs: delay }, 'cannot fetch tasks; retrying');
           await sleep(delay, this.stopping.signal);
           continue;
+        } finally {
+          this.leasing = false;
         }
         for (const task of leased) this.run(task);
         if (leased.length < free) await this.wake.wait(this.pollMs);

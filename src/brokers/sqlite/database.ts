@@ -25,7 +25,9 @@ export function openDatabase(path: string): Db {
     db = new Database(path);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
-    db.pragma('busy_timeout = 10000');
+    // A blocked write stalls this process's event loop (better-sqlite3 is synchronous): keep the wait
+    // well under a lease's renewal margin.
+    db.pragma('busy_timeout = 5000');
     db.pragma('temp_store = MEMORY');
     db.pragma('cache_size = -65536');
     migrate(db);

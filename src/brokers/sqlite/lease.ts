@@ -89,7 +89,10 @@ export function releaseTasks(ctx: SqliteContext, workerId: string, taskIds: stri
   let released = 0;
   for (const id of taskIds) {
     const row = release.get({ id, workerId, seq: seq++, now });
-    if (!row) continue;
+    if (!row) {
+      finishCancellation(ctx, id, workerId, now);
+      continue;
+    }
     released++;
     ctx.events.add({
       type: 'task.queued',
@@ -101,4 +104,19 @@ export function releaseTasks(ctx: SqliteContext, workerId: string, taskIds: stri
     });
   }
   return released;
+}
+
+/** A task handed back while its cancellation was pending is cancelled rather than queued again. */
+function finishCancellation(ctx: SqliteContext, id: string, workerId: string, now: number): void {
+  const error = JSON.stringify({ type: CANCELLED_TYPE, message: 'revoked' });
+  const row = ctx.statements.get('cancel_requested_task').get({ id, workerId, now, error });
+  if (!row) return;
+  ctx.events.add({
+    type: 'task.cancelled',
+    taskId: id,
+    name: row.name as string,
+    queue: row.queue as string,
+    timestamp: now,
+    reason: 'revoked',
+  });
 }

@@ -104,6 +104,10 @@ export class SqliteBroker implements Broker {
     return this.write('settle', () => settleTasks(this.ctx, settlements));
   }
 
+  settleAndLease(settlements: Settlement[], next: LeaseRequest): Promise<{ held: boolean[]; leased: LeasedTask[] }> {
+    return this.write('settle', () => ({ held: settleTasks(this.ctx, settlements), leased: leaseTasks(this.ctx, next) }));
+  }
+
   cancel(taskId: string, reason: string, now: number): Promise<CancelOutcome> {
     return this.write('cancel', () => cancelTask(this.ctx, taskId, reason, now));
   }
@@ -192,7 +196,5 @@ export class SqliteBroker implements Broker {
 function asBrokerError(operation: string, error: unknown): Error {
   if (error instanceof BrokerError) return error;
   const reason = error instanceof Error ? error.message : String(error);
-  const wrapped = new BrokerError(`SQLite broker could not ${operation}: ${reason}`);
-  (wrapped as Error & { cause?: unknown }).cause = error;
-  return wrapped;
+  return new BrokerError(`SQLite broker could not ${operation}: ${reason}`);
 }

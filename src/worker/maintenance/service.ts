@@ -13,6 +13,8 @@ export interface MaintenanceService {
  */
 export class PeriodicService implements MaintenanceService {
   private timer: NodeJS.Timeout | undefined;
+  /** When the pending timer fires (ms since epoch); a poke never postpones it. */
+  private dueAt = Number.POSITIVE_INFINITY;
   private running = false;
   private busy = false;
 
@@ -34,15 +36,18 @@ export class PeriodicService implements MaintenanceService {
     clearTimeout(this.timer);
   }
 
-  /** Runs the job again soon, unless it is running now. */
+  /** Runs the job again within `delayMs`, unless it is running now or already due sooner. */
   poke(delayMs = 0): void {
     if (!this.running || this.busy) return;
+    if (Date.now() + delayMs >= this.dueAt) return;
     this.schedule(delayMs);
   }
 
   private schedule(delayMs: number): void {
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.run(), Math.max(0, delayMs));
+    const delay = Math.max(0, delayMs);
+    this.dueAt = Date.now() + delay;
+    this.timer = setTimeout(() => void this.run(), delay);
     this.timer.unref();
   }
 

@@ -1,0 +1,5 @@
+-- Ends an active task whose cancellation was asked, when its worker hands it back instead of running it.
+UPDATE tasks
+SET state = 'cancelled', error = @error, finished_at = @now, lease_expires_at = NULL
+WHERE id = @id AND state = 'active' AND worker_id = @workerId AND cancel_requested = 1
+RETURNING name, queue
