@@ -9,6 +9,8 @@ type Waiter = { resolve: (info: TaskInfo) => void; reject: (error: Error) => voi
 export class TaskWaiters {
   private readonly waiters = new Map<string, Set<Waiter>>();
   private unsubscribe: (() => void) | undefined;
+  /** Event subscriptions do not keep the process alive; pending waits must. */
+  private hold: NodeJS.Timeout | undefined;
 
   constructor(private readonly broker: Broker) {}
 
@@ -42,6 +44,8 @@ export class TaskWaiters {
       for (const waiter of set) waiter.reject(new Error('the app was closed while waiting for a task'));
     }
     this.waiters.clear();
+    clearInterval(this.hold);
+    this.hold = undefined;
   }
 
   private add(id: string, waiter: Waiter): void {
@@ -51,12 +55,17 @@ export class TaskWaiters {
     let set = this.waiters.get(id);
     if (!set) this.waiters.set(id, (set = new Set()));
     set.add(waiter);
+    this.hold ??= setInterval(() => undefined, 1 << 30);
   }
 
   private remove(id: string, waiter: Waiter): void {
     const set = this.waiters.get(id);
     set?.delete(waiter);
     if (set?.size === 0) this.waiters.delete(id);
+    if (this.waiters.size === 0) {
+      clearInterval(this.hold);
+      this.hold = undefined;
+    }
   }
 
   private onEvents(events: CeleriacEvent[]): void {

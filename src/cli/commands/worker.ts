@@ -1,0 +1,97 @@
+// `celeriac worker -A ./tasks.ts`: runs a worker for the module's app until SIGINT/SIGTERM, then shuts
+// down gracefully (finish active tasks up to --shutdown-timeout, hand the rest back) and exits 0.
+// A second signal exits at once (130/143); the leases of tasks still held then expire and they rerun.
+import { Option, type Command } from 'commander';
+import type { Celeriac, Logger, Worker } from '../../index.js';
+import { ExitCode } from '../exit-codes.js';
+import { LiveStatus } from '../live-status.js';
+import { loadApp } from '../load-app.js';
+import { parseDuration, parseList, parseLogLevel, parsePositiveInt, withCommonOptions, type CommonOptions, type Finish } from '../options.js';
+import { createWorkerLogger, type LogFormat } from '../worker-logger.js';
+
+interface WorkerFlags extends CommonOptions {
+  queues?: string[];
+  concurrency?: number;
+  name?: string;
+  logLevel?: string;
+  logFormat: LogFormat;
+  leaseTime?: string;
+  shutdownTimeout?: string;
+  heartbeatInterval?: string;
+  maintenance: boolean;
+  status: boolean;
+}
+
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+
+export function workerCommand(program: Command, finish: Finish): void {
+  const command = program
+    .command('worker')
+    .description('run a worker for the tasks of the -A app module')
+    .option('-Q, --queues <list>', "queues to consume, comma-separated, strict priority in this order (default: 'default')", parseList)
+    .option('-c, --concurrency <n>', 'tasks run at once (default: 10)', parsePositiveInt)
+    .option('-n, --name <name>', 'worker name; %h host, %n short host, %d domain, %i pid (default: celeriac@%h)')
+    .option('-l, --log-level <level>', 'trace|debug|info|warn|error|fatal|silent (default: $CELERIAC_LOG_LEVEL, else info)', parseLogLevel)
+    .addOption(new Option('--log-format <format>', 'pretty on a terminal, JSON lines otherwise').choices(['auto', 'json', 'pretty']).default('auto'))
+    .option('--lease-time <duration>', 'lease on each active task, renewed every third of it (default: 30s)', parseDuration)
+    .option('--shutdown-timeout <duration>', 'on shutdown, how long active tasks may finish (default: 30s)', parseDuration)
+    .option('--heartbeat-interval <duration>', 'between heartbeats (default: 2s)', parseDuration)
+    .option('--no-maintenance', 'do not run the promoter, rescuer and pruner in this worker')
+    .option('--no-status', 'no live count line on a terminal');
+  withCommonOptions(command, { json: false }).action(async (flags: WorkerFlags) => finish(await runWorker(flags)));
+}
+
+async function runWorker(flags: WorkerFlags): Promise<number> {
+  const { app } = await loadApp(flags, { requireModule: true });
+  const status = new LiveStatus(process.stderr, flags.status);
+  const level = flags.logLevel ?? parseLogLevel(process.env.CELERIAC_LOG_LEVEL || 'info');
+  const logger = createWorkerLogger({ level, format: flags.logFormat, status });
+  const stop = stopSignal(logger);
+  try {
+    const worker = app.worker(workerOptions(flags, logger));
+    await worker.start();
+    status.start(app, worker);
+    await stop;
+    await shutdown(app, worker, status);
+    return ExitCode.Ok;
+  } catch (error) {
+    status.stop();
+    await app.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+function workerOptions(flags: WorkerFlags, logger: Logger): Parameters<Celeriac['worker']>[0] {
+  return {
+    queues: flags.queues,
+    concurrency: flags.concurrency,
+    name: flags.name,
+    leaseTime: flags.leaseTime,
+    shutdownTimeout: flags.shutdownTimeout,
+    heartbeatInterval: flags.heartbeatInterval,
+    maintenance: flags.maintenance,
+    handleSignals: false,
+    logger,
+  };
+}
+
+/** Resolves on the first SIGINT/SIGTERM; a second one exits at once. */
+function stopSignal(logger: Logger): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      logger.info({ signal }, 'shutting down gracefully (send the signal again to stop at once)');
+      for (const again of ['SIGINT', 'SIGTERM'] as const) process.once(again, () => process.exit(SIGNAL_EXIT[again]));
+      resolve(signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+async function shutdown(app: Celeriac, worker: Worker, status: LiveStatus): Promise<void> {
+  await worker.close();
+  status.stop();
+  await app.close();
+}

@@ -1,0 +1,179 @@
+// Broker cases: enqueue, and leasing (priority, FIFO, queues, limit, exclusivity, renew, release).
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import type { LeasedTask } from '../../../src/broker/broker.js';
+import type { Broker } from '../../../src/index.js';
+import { enqueueOne, leaseRequest, newTask, NO_RETRY } from './records.js';
+import type { Cases } from './world.js';
+
+/** Leases one task at a time until the queues are empty; returns their ids in lease order. */
+async function drain(broker: Broker, queues: string[], workerId = 'w-drain'): Promise<LeasedTask[]> {
+  const leased: LeasedTask[] = [];
+  for (;;) {
+    const [task] = await broker.lease(leaseRequest(workerId, { queues }));
+    if (!task) return leased;
+    leased.push(task);
+  }
+}
+
+export function brokerLeasingCases(cases: Cases): void {
+  cases.case('enqueue stores one or many tasks and returns their ids in order', async (world) => {
+    const broker = await world.broker();
+    const [one] = await broker.enqueue([newTask({ name: 'conformance.one', input: { text: 'hi' }, priority: 10 })]);
+    assert.ok(one);
+    assert.equal(one.created, true);
+    assert.equal(one.state, 'queued');
+
+    const many = [newTask(), newTask({ queue: 'other' }), newTask({ priority: 0 })];
+    const outcomes = await broker.enqueue(many);
+    assert.deepEqual(
+      outcomes.map((o) => [o.id, o.created, o.state]),
+      many.map((t) => [t.id, true, 'queued']),
+    );
+
+    const info = await broker.getTask(one.id);
+    assert.ok(info);
+    assert.equal(info.id, one.id);
+    assert.equal(info.name, 'conformance.one');
+    assert.equal(info.queue, 'default');
+    assert.equal(info.state, 'queued');
+    assert.equal(info.priority, 10);
+    assert.deepEqual(info.input, { text: 'hi' });
+    assert.equal(info.attempts, 0);
+    assert.equal(info.maxRetries, 0);
+    assert.ok(info.createdAt instanceof Date);
+    assert.deepEqual(info.errors, []);
+    assert.equal(await broker.getTask(randomUUID()), null);
+  });
+
+  cases.case('enqueue with a future runAt stores the task as scheduled, not leasable', async (world) => {
+    const broker = await world.broker();
+    const runAt = Date.now() + 60_000;
+    const [outcome] = await broker.enqueue([newTask({ runAt })]);
+    assert.equal(outcome?.state, 'scheduled');
+    const info = await broker.getTask(outcome.id);
+    assert.equal(info?.state, 'scheduled');
+    assert.equal(info?.scheduledFor?.getTime(), runAt);
+    assert.deepEqual(await broker.lease(leaseRequest('w1', { limit: 10 })), []);
+  });
+
+  cases.case('leases strictly by priority across all 16 levels, FIFO within a priority', async (world) => {
+    const broker = await world.broker();
+    // Two tasks per level, levels scrambled, enqueued over three calls.
+    const tasks = Array.from({ length: 32 }, (_, i) => newTask({ priority: (i * 7) % 16, input: { i } }));
+    await broker.enqueue(tasks.slice(0, 10));
+    await broker.enqueue(tasks.slice(10, 11));
+    await broker.enqueue(tasks.slice(11));
+    const expected = tasks
+      .map((task, order) => ({ id: task.id, priority: task.priority, order }))
+      .sort((a, b) => b.priority - a.priority || a.order - b.order)
+      .map((task) => task.id);
+    const leased = await drain(broker, ['default']);
+    assert.deepEqual(
+      leased.map((task) => task.id),
+      expected,
+    );
+    assert.deepEqual(
+      leased.map((task) => task.priority),
+      [...Array(16).keys()].reverse().flatMap((p) => [p, p]),
+    );
+  });
+
+  cases.case('leases by priority across several queues, only from the queues asked for', async (world) => {
+    const broker = await world.broker();
+    const plan: Array<[string, number]> = [
+      ['a', 1], ['b', 9], ['c', 15], ['a', 9], ['b', 1], ['a', 15], ['b', 15], ['c', 9], ['a', 1], ['b', 9],
+    ];
+    const tasks = plan.map(([queue, priority], i) => newTask({ queue, priority, input: { i } }));
+    await broker.enqueue(tasks);
+    const leased = await drain(broker, ['a', 'b']);
+    assert.equal(leased.length, 8);
+    assert.ok(leased.every((task) => task.queue !== 'c'), 'leased a task of a queue it did not ask for');
+    const priorities = leased.map((task) => task.priority);
+    assert.deepEqual(priorities, [...priorities].sort((x, y) => y - x), 'priority is strict across queues');
+    for (const queue of ['a', 'b']) {
+      for (const priority of [1, 9, 15]) {
+        const enqueued = tasks.filter((t) => t.queue === queue && t.priority === priority).map((t) => t.id);
+        const got = leased.filter((t) => t.queue === queue && t.priority === priority).map((t) => t.id);
+        assert.deepEqual(got, enqueued, `FIFO within queue ${queue}, priority ${priority}`);
+      }
+    }
+    const leftInC = await broker.listTasks({ queue: 'c', state: 'queued' });
+    assert.equal(leftInC.length, 2);
+  });
+
+  cases.case('lease returns at most limit tasks, the best ones first', async (world) => {
+    const broker = await world.broker();
+    const tasks = [0, 3, 15, 7, 12].map((priority) => newTask({ priority }));
+    await broker.enqueue(tasks);
+    const first = await broker.lease(leaseRequest('w1', { limit: 3 }));
+    assert.equal(first.length, 3);
+    assert.deepEqual(first.map((task) => task.priority).sort((a, b) => b - a), [15, 12, 7]);
+    const rest = await broker.lease(leaseRequest('w1', { limit: 10 }));
+    assert.deepEqual(rest.map((task) => task.priority).sort((a, b) => b - a), [3, 0]);
+    assert.deepEqual(await broker.lease(leaseRequest('w1', { limit: 10 })), []);
+  });
+
+  cases.case('a leased task carries its record and is not leased again while its lease is held', async (world) => {
+    const broker = await world.broker();
+    const execution = { ...NO_RETRY, timeLimit: 5_000, softTimeLimit: 4_000 };
+    const task = newTask({ name: 'conformance.leased', input: { deep: { list: [1, 2] } }, priority: 12, execution });
+    await broker.enqueue([task]);
+    const now = Date.now();
+    const [leased] = await broker.lease(leaseRequest('w1', { now, leaseMs: 10_000 }));
+    assert.ok(leased);
+    assert.equal(leased.id, task.id);
+    assert.equal(leased.name, 'conformance.leased');
+    assert.equal(leased.queue, 'default');
+    assert.equal(leased.priority, 12);
+    assert.deepEqual(leased.input, { deep: { list: [1, 2] } });
+    assert.equal(leased.attempt, 1);
+    assert.equal(leased.createdAt, task.createdAt);
+    assert.deepEqual(leased.execution, execution);
+    assert.equal(leased.leaseExpiresAt, now + 10_000);
+    assert.equal(leased.decodeError, undefined);
+
+    assert.deepEqual(await broker.lease(leaseRequest('w2', { now: now + 9_000 })), []);
+    assert.deepEqual(await broker.lease(leaseRequest('w1', { now: now + 9_000 })), []);
+    const info = await broker.getTask(task.id);
+    assert.equal(info?.state, 'active');
+    assert.equal(info?.workerId, 'w1');
+    assert.equal(info?.attempts, 1);
+    assert.ok(info?.startedAt instanceof Date);
+  });
+
+  cases.case('renew extends the lease of its holder only', async (world) => {
+    const broker = await world.broker();
+    const id = await enqueueOne(broker);
+    const t0 = Date.now();
+    await broker.lease(leaseRequest('w1', { now: t0, leaseMs: 1_000 }));
+    assert.deepEqual(await broker.renew('w1', [id], 5_000, t0 + 500), { lost: [], cancelRequested: [] });
+    assert.equal(await broker.rescueExpired(t0 + 2_000), 0, 'the renewed lease must still hold');
+    assert.equal((await broker.getTask(id))?.state, 'active');
+
+    const stranger = await broker.renew('w2', [id], 60_000, t0 + 600);
+    assert.deepEqual(stranger.lost, [id], 'a worker that does not hold the lease has lost it');
+    const unknown = randomUUID();
+    assert.deepEqual((await broker.renew('w1', [id, unknown], 5_000, t0 + 700)).lost, [unknown]);
+
+    assert.equal(await broker.rescueExpired(t0 + 5_701), 1, 'the stranger did not extend the lease');
+    assert.deepEqual((await broker.renew('w1', [id], 5_000, t0 + 5_800)).lost, [id]);
+  });
+
+  cases.case('release hands a task back at once without counting the attempt', async (world) => {
+    const broker = await world.broker();
+    const id = await enqueueOne(broker);
+    const [first] = await broker.lease(leaseRequest('w1'));
+    assert.equal(first?.attempt, 1);
+    assert.equal(await broker.release('w2', [id], Date.now()), 0, 'only the holder can release');
+    assert.equal(await broker.release('w1', [id], Date.now()), 1);
+    const info = await broker.getTask(id);
+    assert.equal(info?.state, 'queued');
+    assert.equal(info?.attempts, 0);
+    assert.deepEqual(info?.errors, []);
+    const [again] = await broker.lease(leaseRequest('w2'));
+    assert.equal(again?.id, id, 'leasable again at once, without waiting for the lease to expire');
+    assert.equal(again?.attempt, 1);
+    assert.equal(await broker.release('w1', [id], Date.now()), 0, 'a former holder cannot release it');
+  });
+}

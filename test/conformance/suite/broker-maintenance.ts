@@ -1,0 +1,191 @@
+// Broker cases: promotion of due tasks, rescue of expired leases, expiry, retention, purge and reads.
+import assert from 'node:assert/strict';
+import { recordBroker } from '../../support/events.js';
+import { emptyCounts } from '../../../src/types.js';
+import { enqueueAndLease, enqueueOne, KEEP_EVERYTHING, leaseRequest } from './records.js';
+import type { Cases } from './world.js';
+
+const BOOM = { type: 'Error', message: 'boom' };
+
+export function brokerMaintenanceCases(cases: Cases): void {
+  cases.case('promoteDue moves scheduled tasks to their queue only when due; nextDueAt names the earliest', async (world) => {
+    const broker = await world.broker();
+    const t0 = Date.now();
+    assert.equal(await broker.nextDueAt(), null);
+    const late = await enqueueOne(broker, { runAt: t0 + 60_000 });
+    const early = await enqueueOne(broker, { runAt: t0 + 30_000 });
+    assert.equal(await broker.nextDueAt(), t0 + 30_000);
+    assert.equal(await broker.promoteDue(t0 + 29_999), 0);
+    assert.equal((await broker.getTask(early))?.state, 'scheduled');
+    assert.equal(await broker.promoteDue(t0 + 30_000), 1);
+    assert.equal((await broker.getTask(early))?.state, 'queued');
+    assert.equal((await broker.getTask(late))?.state, 'scheduled');
+    assert.equal(await broker.nextDueAt(), t0 + 60_000);
+    const [leased] = await broker.lease(leaseRequest('w1', { now: t0 + 30_000, limit: 10 }));
+    assert.equal(leased?.id, early);
+    assert.equal(await broker.promoteDue(t0 + 90_000), 1);
+    assert.equal(await broker.nextDueAt(), null);
+    assert.equal((await broker.getTask(late))?.state, 'queued');
+  });
+
+  cases.case('rescueExpired returns expired leases to their queue as a new attempt, recording WorkerLostError', async (world) => {
+    const broker = await world.broker();
+    const events = recordBroker(broker);
+    world.defer(() => events.stop());
+    const t0 = Date.now();
+    const id = await enqueueAndLease(broker, 'w-dead', {}, { now: t0, leaseMs: 100 });
+    const held = await enqueueAndLease(broker, 'w-live', {}, { now: t0, leaseMs: 60_000 });
+    assert.equal(await broker.rescueExpired(t0 + 50), 0, 'a lease still held is not rescued');
+    assert.equal(await broker.rescueExpired(t0 + 1_000), 1);
+    assert.equal((await broker.getTask(held))?.state, 'active');
+
+    const info = await broker.getTask(id);
+    assert.equal(info?.state, 'queued');
+    assert.equal(info?.errors.length, 1);
+    assert.equal(info?.errors[0]?.type, 'WorkerLostError');
+    assert.equal(info?.errors[0]?.attempt, 1);
+    await events.waitFor((e) => e.type === 'task.queued' && e.taskId === id, 2, 10_000, 'enqueue and rescue events');
+
+    const [again] = await broker.lease(leaseRequest('w2', { now: t0 + 1_000 }));
+    assert.equal(again?.id, id);
+    assert.equal(again?.attempt, 2, 'the lost attempt counts');
+    assert.equal((await broker.getTask(id))?.attempts, 2);
+  });
+
+  cases.case('a task not started before it expires is cancelled with reason expired instead of leased', async (world) => {
+    const broker = await world.broker();
+    const events = recordBroker(broker);
+    world.defer(() => events.stop());
+    const t0 = Date.now();
+    const expiring = await enqueueOne(broker, { priority: 15, expiresAt: t0 + 1_000 });
+    const later = await enqueueOne(broker, { priority: 15, expiresAt: t0 + 60_000 });
+    const plain = await enqueueOne(broker, { priority: 0 });
+
+    const [first] = await broker.lease(leaseRequest('w1', { now: t0 + 2_000 }));
+    assert.equal(first?.id, later, 'the expired task is skipped, the next one leased');
+    const info = await broker.getTask(expiring);
+    assert.equal(info?.state, 'cancelled');
+    assert.match(info?.error?.message ?? '', /expired/);
+    const event = await events.waitForTask(expiring, 'task.cancelled');
+    assert.equal(event.type === 'task.cancelled' && event.reason, 'expired');
+    const [second] = await broker.lease(leaseRequest('w1', { now: t0 + 2_000 }));
+    assert.equal(second?.id, plain);
+  });
+
+  cases.case('prune deletes finished tasks past retention and keeps recent and unfinished ones', async (world) => {
+    const broker = await world.broker();
+    const t0 = Date.now();
+    const completed = await enqueueAndLease(broker, 'w1');
+    const failed = await enqueueAndLease(broker, 'w1');
+    const active = await enqueueAndLease(broker, 'w1');
+    const queued = await enqueueOne(broker);
+    const cancelled = await enqueueOne(broker, { runAt: t0 + 60_000 });
+    await broker.settle([
+      { kind: 'complete', taskId: completed, workerId: 'w1', result: 1, now: t0 },
+      { kind: 'fail', taskId: failed, workerId: 'w1', error: BOOM, now: t0 },
+    ]);
+    await broker.cancel(cancelled, 'no', t0);
+    const policy = { ...KEEP_EVERYTHING, resultTtlMs: 5_000 };
+
+    assert.equal(await broker.prune(t0 + 4_000, policy), 0);
+    for (const id of [completed, failed, cancelled]) assert.ok(await broker.getTask(id), 'recent tasks are kept');
+
+    const recent = await enqueueAndLease(broker, 'w1', { priority: 15 });
+    await broker.settle([{ kind: 'complete', taskId: recent, workerId: 'w1', result: 2, now: t0 + 8_000 }]);
+    assert.ok((await broker.prune(t0 + 10_000, policy)) >= 3);
+    for (const id of [completed, failed, cancelled]) assert.equal(await broker.getTask(id), null);
+    for (const id of [active, queued, recent]) assert.ok(await broker.getTask(id), 'unfinished and recent tasks stay');
+  });
+
+  cases.case('purge deletes the waiting tasks of one queue, or of every queue, never active or finished ones', async (world) => {
+    const broker = await world.broker();
+    const now = Date.now();
+    const active = await enqueueAndLease(broker, 'w1', { queue: 'a' });
+    const done = await enqueueAndLease(broker, 'w1', { queue: 'a' });
+    await broker.settle([{ kind: 'complete', taskId: done, workerId: 'w1', result: 1, now }]);
+    const retrying = await enqueueAndLease(broker, 'w1', { queue: 'a' });
+    await broker.settle([{ kind: 'retry', taskId: retrying, workerId: 'w1', error: BOOM, runAt: now + 60_000, now }]);
+    await enqueueOne(broker, { queue: 'a' });
+    await enqueueOne(broker, { queue: 'a' });
+    await enqueueOne(broker, { queue: 'a', runAt: now + 60_000 });
+    const otherQueue = await enqueueOne(broker, { queue: 'b' });
+
+    assert.equal(await broker.purge('a', now), 4);
+    assert.deepEqual((await broker.listTasks({ queue: 'a' })).map((t) => t.id).sort(), [active, done].sort());
+    assert.equal((await broker.getTask(otherQueue))?.state, 'queued');
+    assert.equal(await broker.purge(undefined, now), 1);
+    assert.equal(await broker.getTask(otherQueue), null);
+    assert.equal(await broker.purge(undefined, now), 0);
+  });
+
+  cases.case('counts tasks by queue and state', async (world) => {
+    const broker = await world.broker();
+    const now = Date.now();
+    const settle = async (queue: string, kind: 'complete' | 'fail' | 'retry' | 'cancel') => {
+      const taskId = await enqueueAndLease(broker, 'w1', { queue });
+      const base = { taskId, workerId: 'w1', now };
+      if (kind === 'complete') await broker.settle([{ kind, ...base, result: 1 }]);
+      if (kind === 'fail') await broker.settle([{ kind, ...base, error: BOOM }]);
+      if (kind === 'retry') await broker.settle([{ kind, ...base, error: BOOM, runAt: now + 60_000 }]);
+      if (kind === 'cancel') await broker.settle([{ kind, ...base, reason: 'x' }]);
+    };
+    await settle('a', 'complete');
+    await settle('a', 'complete');
+    await settle('a', 'fail');
+    await settle('a', 'retry');
+    await settle('a', 'cancel');
+    await enqueueAndLease(broker, 'w1', { queue: 'a' });
+    await enqueueOne(broker, { queue: 'a', runAt: now + 60_000 });
+    await enqueueOne(broker, { queue: 'a' });
+    await enqueueOne(broker, { queue: 'a' });
+    await enqueueOne(broker, { queue: 'b' });
+
+    const counts = await broker.counts();
+    assert.deepEqual(
+      { ...emptyCounts(), ...counts.a },
+      { scheduled: 1, queued: 2, active: 1, retrying: 1, completed: 2, failed: 1, cancelled: 1 },
+    );
+    assert.deepEqual({ ...emptyCounts(), ...counts.b }, { ...emptyCounts(), queued: 1 });
+    for (const [queue, byState] of Object.entries(counts)) {
+      if (queue === 'a' || queue === 'b') continue;
+      assert.ok(Object.values(byState).every((n) => n === 0), `unexpected tasks counted in queue ${queue}`);
+    }
+  });
+
+  cases.case('listTasks filters by state, queue and name, oldest first, up to a limit', async (world) => {
+    const broker = await world.broker();
+    const a1 = await enqueueOne(broker, { queue: 'a', name: 'x' });
+    const a2 = await enqueueOne(broker, { queue: 'a', name: 'y' });
+    const b1 = await enqueueOne(broker, { queue: 'b', name: 'x' });
+    const active = await enqueueAndLease(broker, 'w1', { queue: 'c', name: 'x' });
+    const ids = async (filter: Parameters<typeof broker.listTasks>[0]) => (await broker.listTasks(filter)).map((t) => t.id);
+    assert.deepEqual(await ids({}), [a1, a2, b1, active]);
+    assert.deepEqual(await ids({ queue: 'a' }), [a1, a2]);
+    assert.deepEqual(await ids({ name: 'x' }), [a1, b1, active]);
+    assert.deepEqual(await ids({ state: 'active' }), [active]);
+    assert.deepEqual(await ids({ state: 'queued', name: 'x' }), [a1, b1]);
+    assert.deepEqual(await ids({ limit: 2 }), [a1, a2]);
+  });
+
+  cases.case('finishedSince returns recent finishes with their queue, state and timings', async (world) => {
+    const broker = await world.broker();
+    const t0 = Date.now();
+    const one = await enqueueAndLease(broker, 'w1', { queue: 'a' }, { now: t0 });
+    const two = await enqueueAndLease(broker, 'w1', { queue: 'b' }, { now: t0 });
+    await broker.settle([
+      { kind: 'complete', taskId: one, workerId: 'w1', result: 1, now: t0 + 10 },
+      { kind: 'fail', taskId: two, workerId: 'w1', error: BOOM, now: t0 + 20 },
+    ]);
+    const samples = await broker.finishedSince(t0, 100);
+    assert.equal(samples.length, 2);
+    const byQueue = Object.fromEntries(samples.map((s) => [s.queue, s]));
+    assert.equal(byQueue.a?.state, 'completed');
+    assert.equal(byQueue.a?.startedAt, t0);
+    assert.equal(byQueue.a?.finishedAt, t0 + 10);
+    assert.ok(typeof byQueue.a?.readyAt === 'number' && byQueue.a.readyAt <= t0 + 10);
+    assert.equal(byQueue.b?.state, 'failed');
+    assert.equal(byQueue.b?.finishedAt, t0 + 20);
+    assert.deepEqual((await broker.finishedSince(t0 + 15, 100)).map((s) => s.queue), ['b']);
+    assert.equal((await broker.finishedSince(t0, 1)).length, 1);
+  });
+}

@@ -1,0 +1,229 @@
+// Broker cases: settling attempts (complete, fail, retry, cancel), lost leases, cancellation, progress.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { recordBroker } from '../../support/events.js';
+import { enqueueAndLease, enqueueOne, leaseRequest, newTask } from './records.js';
+import type { Cases } from './world.js';
+
+const BOOM = { type: 'Error', message: 'boom' };
+
+export function brokerSettlingCases(cases: Cases): void {
+  cases.case('settle complete stores the result and finishes the task', async (world) => {
+    const broker = await world.broker();
+    const id = await enqueueAndLease(broker, 'w1');
+    const now = Date.now();
+    const result = { summary: 'done', n: [1, 2, 3] };
+    assert.deepEqual(await broker.settle([{ kind: 'complete', taskId: id, workerId: 'w1', result, now }]), [true]);
+    const info = await broker.getTask(id);
+    assert.equal(info?.state, 'completed');
+    assert.deepEqual(info?.result, result);
+    assert.equal(info?.attempts, 1);
+    assert.equal(info?.finishedAt?.getTime(), now);
+    assert.equal(info?.error, undefined);
+    assert.deepEqual(await broker.lease(leaseRequest('w2', { limit: 10 })), []);
+  });
+
+  cases.case('settle fail stores the error on error and errors, with its attempt', async (world) => {
+    const broker = await world.broker();
+    const id = await enqueueAndLease(broker, 'w1');
+    const now = Date.now();
+    const error = { type: 'TypeError', message: 'bad thing', stack: 'TypeError: bad thing\n    at x' };
+    assert.deepEqual(await broker.settle([{ kind: 'fail', taskId: id, workerId: 'w1', error, now }]), [true]);
+    const info = await broker.getTask(id);
+    assert.equal(info?.state, 'failed');
+    assert.deepEqual(info?.error, error);
+    assert.equal(info?.finishedAt?.getTime(), now);
+    assert.equal(info?.errors.length, 1);
+    const [kept] = info!.errors;
+    assert.equal(kept?.type, 'TypeError');
+    assert.equal(kept?.message, 'bad thing');
+    assert.equal(kept?.at.getTime(), now);
+    assert.equal(kept?.attempt, 1, 'each kept error names the attempt it belongs to');
+  });
+
+  cases.case('settle retry holds the task until runAt, then it runs as the next attempt', async (world) => {
+    const broker = await world.broker();
+    const id = await enqueueAndLease(broker, 'w1');
+    const now = Date.now();
+    const runAt = now + 60_000;
+    assert.deepEqual(await broker.settle([{ kind: 'retry', taskId: id, workerId: 'w1', error: BOOM, runAt, now }]), [true]);
+    const info = await broker.getTask(id);
+    assert.equal(info?.state, 'retrying');
+    assert.equal(info?.scheduledFor?.getTime(), runAt);
+    assert.deepEqual(info?.error, BOOM);
+    assert.deepEqual(
+      info?.errors.map((e) => [e.type, e.message, e.attempt, e.at.getTime()]),
+      [['Error', 'boom', 1, now]],
+    );
+    assert.equal(await broker.nextDueAt(), runAt);
+    assert.deepEqual(await broker.lease(leaseRequest('w1', { limit: 10 })), [], 'not leasable while retrying');
+    assert.equal(await broker.promoteDue(runAt - 1), 0);
+    assert.equal((await broker.getTask(id))?.state, 'retrying');
+    assert.equal(await broker.promoteDue(runAt), 1);
+    assert.equal((await broker.getTask(id))?.state, 'queued');
+    assert.equal(await broker.nextDueAt(), null);
+    const [again] = await broker.lease(leaseRequest('w2', { now: runAt }));
+    assert.equal(again?.id, id);
+    assert.equal(again?.attempt, 2);
+  });
+
+  cases.case('settle cancel ends an active task as cancelled', async (world) => {
+    const broker = await world.broker();
+    const id = await enqueueAndLease(broker, 'w1');
+    const now = Date.now();
+    assert.deepEqual(await broker.settle([{ kind: 'cancel', taskId: id, workerId: 'w1', reason: 'revoked', now }]), [true]);
+    const info = await broker.getTask(id);
+    assert.equal(info?.state, 'cancelled');
+    assert.equal(info?.finishedAt?.getTime(), now);
+    assert.match(info?.error?.message ?? '', /revoked/);
+  });
+
+  cases.case('settle by a worker that lost the lease returns false and changes nothing', async (world) => {
+    const broker = await world.broker();
+    const t0 = Date.now();
+    const id = await enqueueAndLease(broker, 'w1', {}, { now: t0, leaseMs: 100 });
+    assert.equal(await broker.rescueExpired(t0 + 1_000), 1);
+    const [again] = await broker.lease(leaseRequest('w2', { now: t0 + 1_000 }));
+    assert.equal(again?.id, id);
+
+    const late = t0 + 1_100;
+    assert.deepEqual(await broker.settle([{ kind: 'complete', taskId: id, workerId: 'w1', result: 'stale', now: late }]), [false]);
+    assert.deepEqual(await broker.settle([{ kind: 'fail', taskId: id, workerId: 'w1', error: BOOM, now: late }]), [false]);
+    assert.deepEqual(
+      await broker.settle([{ kind: 'retry', taskId: id, workerId: 'w1', error: BOOM, runAt: late, now: late }]),
+      [false],
+    );
+    assert.deepEqual(await broker.settle([{ kind: 'cancel', taskId: id, workerId: 'w1', reason: 'x', now: late }]), [false]);
+    assert.equal(await broker.progress(id, 'w1', 50, undefined, late), false);
+    const during = await broker.getTask(id);
+    assert.equal(during?.state, 'active');
+    assert.equal(during?.workerId, 'w2');
+    assert.equal(during?.result, undefined);
+    assert.equal(during?.errors.length, 1, 'only the lost attempt is recorded');
+
+    const outcome = await broker.settle([
+      { kind: 'fail', taskId: id, workerId: 'w1', error: BOOM, now: late },
+      { kind: 'complete', taskId: id, workerId: 'w2', result: 'fresh', now: late },
+    ]);
+    assert.deepEqual(outcome, [false, true]);
+    const after = await broker.getTask(id);
+    assert.equal(after?.state, 'completed');
+    assert.equal(after?.result, 'fresh');
+    assert.deepEqual(after?.errors.map((e) => e.type), ['WorkerLostError']);
+  });
+
+  cases.case('settling a task that is not active returns false', async (world) => {
+    const broker = await world.broker();
+    const queued = await enqueueOne(broker);
+    const now = Date.now();
+    assert.deepEqual(await broker.settle([{ kind: 'complete', taskId: queued, workerId: 'w1', result: 1, now }]), [false]);
+    assert.equal((await broker.getTask(queued))?.state, 'queued');
+
+    const id = await enqueueAndLease(broker, 'w1', { priority: 15 });
+    assert.deepEqual(await broker.settle([{ kind: 'complete', taskId: id, workerId: 'w1', result: 1, now }]), [true]);
+    assert.deepEqual(await broker.settle([{ kind: 'fail', taskId: id, workerId: 'w1', error: BOOM, now }]), [false]);
+    assert.deepEqual(await broker.settle([{ kind: 'complete', taskId: randomUUID(), workerId: 'w1', result: 1, now }]), [false]);
+    const info = await broker.getTask(id);
+    assert.equal(info?.state, 'completed');
+    assert.equal(info?.result, 1);
+  });
+
+  cases.case('cancel of a waiting task (queued, scheduled or retrying) cancels it at once', async (world) => {
+    const broker = await world.broker();
+    const events = recordBroker(broker);
+    world.defer(() => events.stop());
+    const queued = await enqueueOne(broker);
+    const scheduled = await enqueueOne(broker, { runAt: Date.now() + 60_000 });
+    const retrying = await enqueueAndLease(broker, 'w1', { priority: 15 });
+    const now = Date.now();
+    await broker.settle([{ kind: 'retry', taskId: retrying, workerId: 'w1', error: BOOM, runAt: now + 60_000, now }]);
+
+    for (const id of [queued, scheduled, retrying]) {
+      assert.equal(await broker.cancel(id, 'not wanted', now), 'cancelled');
+      const info = await broker.getTask(id);
+      assert.equal(info?.state, 'cancelled');
+      assert.match(info?.error?.message ?? '', /not wanted/);
+      const event = await events.waitForTask(id, 'task.cancelled');
+      assert.equal(event.type === 'task.cancelled' && event.reason, 'not wanted');
+    }
+    assert.equal(await broker.promoteDue(now + 120_000), 0);
+    assert.deepEqual(await broker.lease(leaseRequest('w1', { limit: 10, now: now + 120_000 })), []);
+  });
+
+  cases.case('cancel of an active task is requested and reported to its holder by renew', async (world) => {
+    const broker = await world.broker();
+    const id = await enqueueAndLease(broker, 'w1');
+    const now = Date.now();
+    assert.equal(await broker.cancel(id, 'revoked', now), 'requested');
+    assert.equal((await broker.getTask(id))?.state, 'active', 'the holder decides when it stops');
+    assert.deepEqual(await broker.renew('w1', [id], 30_000, now + 10), { lost: [], cancelRequested: [id] });
+    assert.deepEqual(await broker.settle([{ kind: 'cancel', taskId: id, workerId: 'w1', reason: 'revoked', now: now + 20 }]), [
+      true,
+    ]);
+    assert.equal((await broker.getTask(id))?.state, 'cancelled');
+  });
+
+  cases.case('cancel of a finished or unknown task changes nothing', async (world) => {
+    const broker = await world.broker();
+    const id = await enqueueAndLease(broker, 'w1');
+    const now = Date.now();
+    await broker.settle([{ kind: 'complete', taskId: id, workerId: 'w1', result: 'ok', now }]);
+    assert.equal(await broker.cancel(id, 'too late', now), 'finished');
+    const info = await broker.getTask(id);
+    assert.equal(info?.state, 'completed');
+    assert.equal(info?.result, 'ok');
+    assert.equal(await broker.cancel(randomUUID(), 'who?', now), 'not_found');
+  });
+
+  cases.case('a task whose cancel was requested ends cancelled when its lease expires', async (world) => {
+    const broker = await world.broker();
+    const t0 = Date.now();
+    const id = await enqueueAndLease(broker, 'w1', {}, { now: t0, leaseMs: 100 });
+    assert.equal(await broker.cancel(id, 'revoked', t0 + 10), 'requested');
+    await broker.rescueExpired(t0 + 1_000);
+    assert.equal((await broker.getTask(id))?.state, 'cancelled', 'a dead worker must not make it run again');
+    assert.deepEqual(await broker.lease(leaseRequest('w2', { now: t0 + 1_000 })), []);
+  });
+
+  cases.case('progress is recorded only for the holder of the lease', async (world) => {
+    const broker = await world.broker();
+    const queued = await enqueueOne(broker, { priority: 0 });
+    const id = await enqueueAndLease(broker, 'w1', { priority: 15 });
+    const now = Date.now();
+    assert.equal(await broker.progress(queued, 'w1', 10, undefined, now), false);
+    assert.equal(await broker.progress(id, 'w2', 10, undefined, now), false);
+    assert.equal((await broker.getTask(id))?.progress, undefined);
+    assert.equal(await broker.progress(id, 'w1', 40, { stage: 'reading' }, now), true);
+    assert.deepEqual((await broker.getTask(id))?.progress, { percent: 40, meta: { stage: 'reading' } });
+    assert.equal(await broker.progress(id, 'w1', 60, undefined, now), true);
+    assert.equal((await broker.getTask(id))?.progress?.percent, 60);
+    await broker.settle([{ kind: 'complete', taskId: id, workerId: 'w1', result: null, now }]);
+    assert.equal(await broker.progress(id, 'w1', 90, undefined, now), false);
+  });
+
+  cases.case('an idempotency key returns the unfinished task, and a new task once it finished', async (world) => {
+    const broker = await world.broker();
+    const first = newTask({ key: 'order-42' });
+    const [created] = await broker.enqueue([first]);
+    assert.deepEqual(created, { id: first.id, created: true, state: 'queued' });
+
+    const [again] = await broker.enqueue([newTask({ key: 'order-42' })]);
+    assert.deepEqual(again, { id: first.id, created: false, state: 'queued' });
+    const batch = await broker.enqueue([newTask({ key: 'batch-key' }), newTask({ key: 'batch-key' })]);
+    assert.equal(batch[0]?.created, true);
+    assert.equal(batch[1]?.created, false);
+    assert.equal(batch[1]?.id, batch[0]?.id, 'the same key twice in one batch makes one task');
+    assert.equal((await broker.getTask(first.id))?.key, 'order-42');
+
+    const [leased] = await broker.lease(leaseRequest('w1', { limit: 1, now: Date.now() }));
+    assert.equal(leased?.id, first.id);
+    const [whileActive] = await broker.enqueue([newTask({ key: 'order-42' })]);
+    assert.deepEqual(whileActive, { id: first.id, created: false, state: 'active' });
+
+    await broker.settle([{ kind: 'complete', taskId: first.id, workerId: 'w1', result: 1, now: Date.now() }]);
+    const fresh = newTask({ key: 'order-42' });
+    const [afterFinish] = await broker.enqueue([fresh]);
+    assert.deepEqual(afterFinish, { id: fresh.id, created: true, state: 'queued' });
+    assert.equal((await broker.listTasks({ limit: 100 })).filter((t) => t.key === 'order-42').length, 2);
+  });
+}
