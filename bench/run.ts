@@ -44,6 +44,11 @@ if (want('memory')) {
       `rss ${mb(first.rss)} -> ${mb(last.rss)}`,
   );
 }
+if (want('idle')) {
+  const r = await sqlite.idleWorker();
+  results.idleWorker = r;
+  console.log(`sqlite  idle worker CPU      ${r.cpuMsPerSecond.toFixed(2)} ms per second (over ${r.seconds} s)`);
+}
 if (want('depth')) {
   const r = await sqlite.leaseAtDepth();
   results.leaseAtDepth = r;

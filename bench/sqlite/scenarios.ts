@@ -180,3 +180,18 @@ async function medianLeaseMs(depth: number, rate?: (count: number) => number): P
     db.cleanup();
   }
 }
+
+/** CPU time an idle worker process spends per second, over IDLE_SECONDS. */
+export async function idleWorker(): Promise<{ cpuMsPerSecond: number; seconds: number }> {
+  const seconds = Number(process.env.BENCH_IDLE_SECONDS ?? 10);
+  const db = tempDatabase();
+  const child = new JsonChild(CHILD, [db.url, 'idle', String(seconds)]);
+  try {
+    await child.next('online');
+    const report = await child.next('idle', (seconds + 33) * 1000);
+    return { cpuMsPerSecond: report.cpuMsPerSecond as number, seconds };
+  } finally {
+    await child.stop();
+    db.cleanup();
+  }
+}

@@ -33,6 +33,18 @@ function sampleMemory(): void {
 const worker = app.worker({ concurrency: 50, handleSignals: false });
 await worker.start();
 console.log(JSON.stringify({ type: 'online' }));
+if (mode === 'idle') {
+  // CPU an idle worker spends per second: its polls, timers and heartbeats.
+  // Measured from 3 s after start-up, so compilation and start-up garbage collection are not counted.
+  const seconds = Number(expected) || 10;
+  setTimeout(() => {
+    const before = process.cpuUsage();
+    setTimeout(() => {
+      const used = process.cpuUsage(before);
+      console.log(JSON.stringify({ type: 'idle', cpuMsPerSecond: (used.user + used.system) / 1000 / seconds, seconds }));
+    }, seconds * 1000);
+  }, 3_000);
+}
 process.once('SIGTERM', () => {
   void app.close().then(() => process.exit(0));
 });
