@@ -127,7 +127,10 @@ export class Celeriac implements TaskProducer, TaskRunHost {
   async enqueueMany(items: EnqueueItem[]): Promise<TaskRun[]> {
     const now = Date.now();
     const records: NewTask[] = [];
-    for (const item of items) records.push(this.prepare(item, now, await this.validate(item)));
+    // Validate everything before storing anything; await only the schemas that are asynchronous.
+    const validated = items.map((item) => this.validate(item));
+    const inputs = validated.some((input) => input instanceof Promise) ? await Promise.all(validated) : validated;
+    items.forEach((item, i) => records.push(this.prepare(item, now, inputs[i])));
     const broker = await this.broker();
     const outcomes = await broker.enqueue(records);
     return outcomes.map((outcome) => new TaskRun(this, outcome.id, outcome.created));

@@ -4,15 +4,21 @@ import { ValidationError, type ValidationIssue } from './errors.js';
 
 export type { StandardSchemaV1 };
 
-/** Validates `input` against a task's schema; returns the parsed value or throws ValidationError. */
-export async function validateInput<S extends StandardSchemaV1>(
+/**
+ * Validates `input` against a task's schema; returns the parsed value or throws ValidationError.
+ * Synchronous schemas (most) answer synchronously; asynchronous ones return a promise.
+ */
+export function validateInput<S extends StandardSchemaV1>(
   taskName: string,
   schema: S | undefined,
   input: unknown,
-): Promise<StandardSchemaV1.InferOutput<S>> {
+): StandardSchemaV1.InferOutput<S> | Promise<StandardSchemaV1.InferOutput<S>> {
   if (!schema) return input as StandardSchemaV1.InferOutput<S>;
-  let result = schema['~standard'].validate(input);
-  if (result instanceof Promise) result = await result;
+  const result = schema['~standard'].validate(input);
+  return result instanceof Promise ? result.then((settled) => unwrap(taskName, settled)) : unwrap(taskName, result);
+}
+
+function unwrap<T>(taskName: string, result: StandardSchemaV1.Result<T>): T {
   if (result.issues) throw new ValidationError(taskName, result.issues.map(toIssue));
   return result.value;
 }

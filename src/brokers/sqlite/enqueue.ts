@@ -24,32 +24,32 @@ export function enqueueTasks(ctx: SqliteContext, tasks: NewTask[], now: number):
   return tasks.map((task) => {
     if (task.key !== undefined) {
       const existing = batchKeys.get(task.key) ?? findByKey.get({ key: task.key });
-      if (existing) {
-        const outcome = { id: existing.id as string, created: false, state: existing.state as TaskState };
-        return outcome;
-      }
+      if (existing) return { id: existing.id as string, created: false, state: existing.state as TaskState };
     }
     const scheduled = task.runAt !== undefined && task.runAt > now;
     const state: TaskState = scheduled ? 'scheduled' : 'queued';
-    insert.run({
-      id: task.id,
-      name: task.name,
-      queue: task.queue,
+    // In the order of the statement's positional parameters.
+    insert.run(
+      task.id,
+      task.name,
+      task.queue,
       state,
-      priority: task.priority,
-      seq: seq++,
-      input: encode(task.input),
-      execution: encodeExecution(task.execution),
-      maxRetries: task.execution.retry.maxRetries,
-      createdAt: task.createdAt,
-      runAt: scheduled ? task.runAt! : null,
-      readyAt: scheduled ? task.runAt! : now,
-      expiresAt: task.expiresAt ?? null,
-      key: task.key ?? null,
-    });
-    const common = { taskId: task.id, name: task.name, queue: task.queue, timestamp: now, priority: task.priority };
+      task.priority,
+      seq++,
+      encode(task.input),
+      encodeExecution(task.execution),
+      task.execution.retry.maxRetries,
+      task.createdAt,
+      scheduled ? task.runAt! : null,
+      scheduled ? task.runAt! : now,
+      task.expiresAt ?? null,
+      task.key ?? null,
+    );
+    const { id: taskId, name, queue, priority } = task;
     ctx.events.add(
-      scheduled ? { type: 'task.scheduled', ...common, runAt: task.runAt! } : { type: 'task.queued', ...common },
+      scheduled
+        ? { type: 'task.scheduled', taskId, name, queue, timestamp: now, priority, runAt: task.runAt! }
+        : { type: 'task.queued', taskId, name, queue, timestamp: now, priority },
     );
     const outcome: EnqueueOutcome = { id: task.id, created: true, state };
     if (task.key !== undefined) batchKeys.set(task.key, outcome);
