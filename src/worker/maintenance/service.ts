@@ -17,6 +17,8 @@ export class PeriodicService implements MaintenanceService {
   private dueAt = Number.POSITIVE_INFINITY;
   private running = false;
   private busy = false;
+  /** The earliest time a poke asked for while the job was running; honoured when it ends. */
+  private pokedFor = Number.POSITIVE_INFINITY;
 
   constructor(
     readonly name: string,
@@ -36,9 +38,13 @@ export class PeriodicService implements MaintenanceService {
     clearTimeout(this.timer);
   }
 
-  /** Runs the job again within `delayMs`, unless it is running now or already due sooner. */
+  /** Runs the job again within `delayMs`, unless already due sooner; a poke during a run waits for its end. */
   poke(delayMs = 0): void {
-    if (!this.running || this.busy) return;
+    if (!this.running) return;
+    if (this.busy) {
+      this.pokedFor = Math.min(this.pokedFor, Date.now() + delayMs);
+      return;
+    }
     if (Date.now() + delayMs >= this.dueAt) return;
     this.schedule(delayMs);
   }
@@ -62,6 +68,8 @@ export class PeriodicService implements MaintenanceService {
     } finally {
       this.busy = false;
     }
+    next = Math.min(next, this.pokedFor - Date.now());
+    this.pokedFor = Number.POSITIVE_INFINITY;
     if (this.running) this.schedule(next);
   }
 }
