@@ -15,3 +15,23 @@ export function reserveSeq(ctx: SqliteContext, count: number): number {
 }
 
 export const CANCELLED_TYPE = 'TaskCancelledError';
+
+/** The fields every task event carries, from a row that RETURNING gave back with name and queue. */
+export function taskFields(taskId: unknown, row: Record<string, unknown>, now: number) {
+  return { taskId: taskId as string, name: row.name as string, queue: row.queue as string, timestamp: now };
+}
+
+/** Records that a task became ready to run (enqueue, promotion, rescue, hand-back). */
+export function addQueued(ctx: SqliteContext, taskId: unknown, row: Record<string, unknown>, now: number): void {
+  ctx.events.add({ type: 'task.queued', ...taskFields(taskId, row, now), priority: row.priority as number });
+}
+
+/** Records that a task ended cancelled. */
+export function addCancelled(ctx: SqliteContext, taskId: unknown, row: Record<string, unknown>, now: number, reason: string): void {
+  ctx.events.add({ type: 'task.cancelled', ...taskFields(taskId, row, now), reason });
+}
+
+/** The stored error of a cancelled task. */
+export function cancelledError(reason: string): string {
+  return JSON.stringify({ type: CANCELLED_TYPE, message: reason });
+}

@@ -1,7 +1,7 @@
 // Leases: handing queued tasks to a worker, renewing what it holds, and taking them back.
 import type { LeaseRequest, LeasedTask, RenewOutcome } from '../../broker/broker.js';
 import { rowToLeasedTask, type TaskRow } from './codec.js';
-import { CANCELLED_TYPE, reserveSeq, type SqliteContext } from './context.js';
+import { addCancelled, addQueued, cancelledError, reserveSeq, type SqliteContext } from './context.js';
 
 /**
  * Leases up to `limit` tasks: strict priority across the queues, FIFO within a priority. Queued tasks
@@ -53,16 +53,9 @@ function leaseAcrossQueues(ctx: SqliteContext, request: LeaseRequest, leaseExpir
 }
 
 function expireQueued(ctx: SqliteContext, now: number): void {
-  const error = JSON.stringify({ type: CANCELLED_TYPE, message: 'expired' });
+  const error = cancelledError('expired');
   for (const row of ctx.statements.get('expired_queued').all({ now, error })) {
-    ctx.events.add({
-      type: 'task.cancelled',
-      taskId: row.id as string,
-      name: row.name as string,
-      queue: row.queue as string,
-      timestamp: now,
-      reason: 'expired',
-    });
+    addCancelled(ctx, row.id, row, now, 'expired');
   }
 }
 
@@ -94,29 +87,13 @@ export function releaseTasks(ctx: SqliteContext, workerId: string, taskIds: stri
       continue;
     }
     released++;
-    ctx.events.add({
-      type: 'task.queued',
-      taskId: id,
-      name: row.name as string,
-      queue: row.queue as string,
-      timestamp: now,
-      priority: row.priority as number,
-    });
+    addQueued(ctx, id, row, now);
   }
   return released;
 }
 
 /** A task handed back while its cancellation was pending is cancelled rather than queued again. */
 function finishCancellation(ctx: SqliteContext, id: string, workerId: string, now: number): void {
-  const error = JSON.stringify({ type: CANCELLED_TYPE, message: 'revoked' });
-  const row = ctx.statements.get('cancel_requested_task').get({ id, workerId, now, error });
-  if (!row) return;
-  ctx.events.add({
-    type: 'task.cancelled',
-    taskId: id,
-    name: row.name as string,
-    queue: row.queue as string,
-    timestamp: now,
-    reason: 'revoked',
-  });
+  const row = ctx.statements.get('cancel_requested_task').get({ id, workerId, now, error: cancelledError('revoked') });
+  if (row) addCancelled(ctx, id, row, now, 'revoked');
 }

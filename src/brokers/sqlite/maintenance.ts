@@ -1,6 +1,6 @@
 // Maintenance operations: promote due tasks, rescue expired leases, prune past retention, purge.
 import type { RetentionPolicy } from '../../broker/broker.js';
-import { CANCELLED_TYPE, reserveSeq, type SqliteContext } from './context.js';
+import { addCancelled, addQueued, cancelledError, reserveSeq, type SqliteContext } from './context.js';
 
 const BATCH = 1000;
 
@@ -14,14 +14,7 @@ export function promoteDue(ctx: SqliteContext, now: number): number {
     const row = promote.get({ id, seq: seq++, now });
     if (!row) continue;
     promoted++;
-    ctx.events.add({
-      type: 'task.queued',
-      taskId: id as string,
-      name: row.name as string,
-      queue: row.queue as string,
-      timestamp: now,
-      priority: row.priority as number,
-    });
+    addQueued(ctx, id, row, now);
   }
   return promoted;
 }
@@ -38,26 +31,15 @@ export function rescueExpired(ctx: SqliteContext, now: number): number {
   const expired = ctx.statements.get('expired_leases').all({ now, limit: BATCH });
   if (expired.length === 0) return 0;
   const rescue = ctx.statements.get('rescue_task');
-  const cancel = ctx.statements.get('cancel_active_task');
+  const cancel = ctx.statements.get('cancel_requested_task');
   let seq = reserveSeq(ctx, expired.length);
   let rescued = 0;
   for (const lost of expired) {
     const workerId = lost.worker_id as string;
     if (lost.cancel_requested) {
       // It was being cancelled when its worker died: finish the cancellation instead of running it again.
-      const reason = 'revoked';
-      const error = JSON.stringify({ type: CANCELLED_TYPE, message: reason });
-      const row = cancel.get({ id: lost.id, workerId, now, error });
-      if (row) {
-        ctx.events.add({
-          type: 'task.cancelled',
-          taskId: lost.id as string,
-          name: row.name as string,
-          queue: row.queue as string,
-          timestamp: now,
-          reason,
-        });
-      }
+      const row = cancel.get({ id: lost.id, workerId, now, error: cancelledError('revoked') });
+      if (row) addCancelled(ctx, lost.id, row, now, 'revoked');
       continue;
     }
     const attemptError = JSON.stringify({
@@ -68,14 +50,7 @@ export function rescueExpired(ctx: SqliteContext, now: number): number {
     const row = rescue.get({ id: lost.id, seq: seq++, now, attemptError });
     if (!row) continue;
     rescued++;
-    ctx.events.add({
-      type: 'task.queued',
-      taskId: lost.id as string,
-      name: row.name as string,
-      queue: row.queue as string,
-      timestamp: now,
-      priority: row.priority as number,
-    });
+    addQueued(ctx, lost.id, row, now);
   }
   return rescued;
 }

@@ -3,7 +3,7 @@ import type { CancelOutcome, Settlement } from '../../broker/broker.js';
 import type { TaskError } from '../../errors.js';
 import type { TaskEvent } from '../../events.js';
 import { encode } from './codec.js';
-import { CANCELLED_TYPE, type SqliteContext } from './context.js';
+import { addCancelled, cancelledError, taskFields, type SqliteContext } from './context.js';
 
 export function settleTasks(ctx: SqliteContext, settlements: Settlement[]): boolean[] {
   return settlements.map((settlement) => settleOne(ctx, settlement));
@@ -36,7 +36,7 @@ function settleOne(ctx: SqliteContext, s: Settlement): boolean {
     case 'cancel':
       row = ctx.statements
         .get('cancel_active_task')
-        .get({ ...key, error: JSON.stringify({ type: CANCELLED_TYPE, message: s.reason }) });
+        .get({ ...key, error: cancelledError(s.reason) });
       event = (base) => ({ ...base, type: 'task.cancelled', reason: s.reason });
       break;
   }
@@ -51,29 +51,14 @@ function attemptError(error: TaskError, now: number): string {
 }
 
 export function cancelTask(ctx: SqliteContext, id: string, reason: string, now: number): CancelOutcome {
-  const error = JSON.stringify({ type: CANCELLED_TYPE, message: reason });
-  const waiting = ctx.statements.get('cancel_waiting_task').get({ id, now, error });
+  const waiting = ctx.statements.get('cancel_waiting_task').get({ id, now, error: cancelledError(reason) });
   if (waiting) {
-    ctx.events.add({
-      type: 'task.cancelled',
-      taskId: id,
-      name: waiting.name as string,
-      queue: waiting.queue as string,
-      timestamp: now,
-      reason,
-    });
+    addCancelled(ctx, id, waiting, now, reason);
     return 'cancelled';
   }
   const active = ctx.statements.get('request_cancel').get({ id });
   if (active) {
-    ctx.events.add({
-      type: 'task.revoked',
-      taskId: id,
-      name: active.name as string,
-      queue: active.queue as string,
-      timestamp: now,
-      workerId: active.worker_id as string,
-    });
+    ctx.events.add({ type: 'task.revoked', ...taskFields(id, active, now), workerId: active.worker_id as string });
     return 'requested';
   }
   return ctx.statements.get('task_state').get({ id }) ? 'finished' : 'not_found';
@@ -92,10 +77,7 @@ export function setProgress(
   if (!row) return false;
   ctx.events.add({
     type: 'task.progress',
-    taskId: id,
-    name: row.name as string,
-    queue: row.queue as string,
-    timestamp: now,
+    ...taskFields(id, row, now),
     workerId,
     percent,
     ...(meta === undefined ? {} : { meta }),
