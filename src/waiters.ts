@@ -4,12 +4,17 @@ import { TimeoutError } from './errors.js';
 import type { CeleriacEvent } from './events.js';
 import { isFinished, type TaskInfo } from './types.js';
 
+const RECHECK_MS = 5_000;
+
 type Waiter = { resolve: (info: TaskInfo) => void; reject: (error: Error) => void };
 
 export class TaskWaiters {
   private readonly waiters = new Map<string, Set<Waiter>>();
   private unsubscribe: (() => void) | undefined;
-  /** Event subscriptions do not keep the process alive; pending waits must. */
+  /**
+   * Keeps the process alive while waits are pending (event subscriptions do not), and re-reads their
+   * tasks now and then: an event lost while a broker connection was down must not leave a wait hanging.
+   */
   private hold: NodeJS.Timeout | undefined;
 
   constructor(private readonly broker: Broker) {}
@@ -55,7 +60,7 @@ export class TaskWaiters {
     let set = this.waiters.get(id);
     if (!set) this.waiters.set(id, (set = new Set()));
     set.add(waiter);
-    this.hold ??= setInterval(() => undefined, 1 << 30);
+    this.hold ??= setInterval(() => this.recheck(), RECHECK_MS);
   }
 
   private remove(id: string, waiter: Waiter): void {
@@ -65,6 +70,17 @@ export class TaskWaiters {
     if (this.waiters.size === 0) {
       clearInterval(this.hold);
       this.hold = undefined;
+    }
+  }
+
+  private recheck(): void {
+    for (const [id, set] of this.waiters) {
+      this.broker.getTask(id).then(
+        (info) => {
+          if (info && isFinished(info.state)) for (const waiter of set) waiter.resolve(info);
+        },
+        () => undefined, // The broker is down: the next recheck or event will tell.
+      );
     }
   }
 

@@ -136,6 +136,12 @@ export interface Broker {
   prune(now: number, policy: RetentionPolicy): Promise<number>;
   /** Deletes waiting (queued, scheduled, retrying) tasks of a queue, or of every queue. */
   purge(queue: string | undefined, now: number): Promise<number>;
+  /**
+   * Optional: takes, or keeps, the leadership of a maintenance service ('promoter', 'rescuer',
+   * 'pruner') for `ttlMs`, so that one process at a time runs it; resolves whether `holderId` leads.
+   * A broker without it lets every worker run maintenance (the operations are idempotent).
+   */
+  acquireLeadership?(service: string, holderId: string, ttlMs: number): Promise<boolean>;
 
   getTask(id: string): Promise<TaskInfo | null>;
   listTasks(filter: TaskFilter): Promise<TaskInfo[]>;

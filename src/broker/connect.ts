@@ -13,6 +13,7 @@ export function resolveBrokerUrl(url: string | undefined): string {
  * Opens the broker a URL names.
  * @example
  * const broker = await connectBroker('sqlite:./jobs.db');
+ * const shared = await connectBroker('redis://:secret@localhost:6379/0?prefix=myapp');
  */
 export async function connectBroker(url: string): Promise<Broker> {
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
@@ -24,11 +25,16 @@ export async function connectBroker(url: string): Promise<Broker> {
     case 'redis':
     case 'rediss':
     case 'redis+sentinel':
+    case 'rediss+sentinel':
     case 'redis+cluster':
-      throw new BrokerError(`the Redis broker is not available in this version of Celeriac (URL '${maskUrl(url)}')`);
+    case 'rediss+cluster': {
+      const { RedisBroker } = await import('../brokers/redis/index.js');
+      return RedisBroker.connect(url, maskUrl(url));
+    }
     default:
       throw new BrokerError(
-        `unsupported broker URL '${maskUrl(url)}': expected sqlite:<path> or sqlite::memory:`,
+        `unsupported broker URL '${maskUrl(url)}': expected sqlite:<path>, sqlite::memory:, redis://host:port[/db], ` +
+          'rediss://…, redis+sentinel://… or redis+cluster://…',
       );
   }
 }

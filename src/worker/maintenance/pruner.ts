@@ -1,15 +1,18 @@
 // Deletes finished tasks, events and dead workers past retention, so the broker stays bounded.
 import type { Broker, RetentionPolicy } from '../../broker/broker.js';
 import type { Logger } from '../../logger.js';
+import { leadership } from './leadership.js';
 import { PeriodicService } from './service.js';
 
 const EVERY_MS = 60_000;
 
 export function createPruner(broker: Broker, log: Logger, policy: RetentionPolicy): PeriodicService {
+  const leads = leadership(broker, 'pruner', 3 * EVERY_MS);
   return new PeriodicService(
     'pruner',
     EVERY_MS,
     async () => {
+      if (!(await leads())) return;
       const pruned = await broker.prune(Date.now(), policy);
       if (pruned > 0) log.debug({ pruned }, 'pruned finished tasks past retention');
     },

@@ -1,0 +1,103 @@
+// Converts between task hashes (and script replies) and the shapes of the broker contract. Stored JSON
+// that cannot be decoded never throws: a leased task carries a decodeError, a read shows what it can.
+// Execution options use the SQLite broker's compact positional form, so both brokers store the same text.
+import type { LeasedTask } from '../../broker/broker.js';
+import type { AttemptError, ExecutionOptions, TaskInfo, TaskState } from '../../types.js';
+import { decode, decodeExecution, encode, encodeExecution as encodeExecutionText } from '../sqlite/codec.js';
+
+export { encode };
+
+/** Tasks enqueued with the same options share one ExecutionOptions object: encode it once. */
+const encodedExecutions = new WeakMap<ExecutionOptions, string>();
+
+export function encodeExecution(execution: ExecutionOptions): string {
+  let encoded = encodedExecutions.get(execution);
+  if (encoded === undefined) {
+    encoded = encodeExecutionText(execution);
+    encodedExecutions.set(execution, encoded);
+  }
+  return encoded;
+}
+
+/** Used only to fail a task whose execution options are unreadable: no retries. */
+const FALLBACK_EXECUTION: ExecutionOptions = {
+  retry: { maxRetries: 0, backoff: 'exponential', delay: 1000, maxDelay: 600_000, jitter: false },
+  ignoreResult: false,
+};
+
+/** Fields per task in the lease script's reply. */
+export const LEASED_FIELDS = 8;
+
+/** One task of a lease reply: id, score, name, priority, input, execution, attempt, createdAt. */
+export function leasedTask(reply: unknown[], at: number, queue: string, leaseExpiresAt: number): { task: LeasedTask; score: number } {
+  const [id, score, name, priority, input, execution, attempt, createdAt] = reply.slice(at, at + LEASED_FIELDS);
+  const decodedInput = decode(input, 'stored input');
+  const decodedExecution = decodeExecution(execution);
+  const task: LeasedTask = {
+    id: String(id),
+    name: typeof name === 'string' ? name : '',
+    queue,
+    priority: toNumber(priority),
+    input: decodedInput.ok ? decodedInput.value : undefined,
+    attempt: toNumber(attempt),
+    createdAt: toNumber(createdAt),
+    execution: decodedExecution.ok ? decodedExecution.value : FALLBACK_EXECUTION,
+    leaseExpiresAt,
+  };
+  const problem = !decodedInput.ok ? decodedInput.error : !decodedExecution.ok ? decodedExecution.error : undefined;
+  if (!task.name) task.decodeError = `task record ${task.id} cannot be decoded: its name is missing`;
+  else if (problem) task.decodeError = `task record ${task.id} cannot be decoded: ${problem}`;
+  return { task, score: toNumber(score) };
+}
+
+/** A task hash (HGETALL) as users see it; null when the hash is empty (no such task). */
+export function hashToTaskInfo(id: string, queue: string, hash: Record<string, string>): TaskInfo | null {
+  if (!hash.state) return null;
+  const execution = decodeExecution(hash.exec);
+  const info: TaskInfo = {
+    id,
+    name: hash.name ?? '',
+    queue,
+    state: hash.state as TaskState,
+    priority: toNumber(hash.priority),
+    input: optionalJson(hash.input),
+    attempts: toNumber(hash.attempts),
+    maxRetries: execution.ok ? execution.value.retry.maxRetries : 0,
+    createdAt: new Date(toNumber(hash.created)),
+    errors: storedErrors(hash.errors),
+  };
+  const result = optionalJson(hash.result);
+  if (result !== undefined) info.result = result;
+  const error = optionalJson<TaskInfo['error']>(hash.error);
+  if (error) info.error = error;
+  const progress = optionalJson<TaskInfo['progress']>(hash.progress);
+  if (progress) info.progress = progress;
+  if (hash.worker) info.workerId = hash.worker;
+  if (hash.key) info.key = hash.key;
+  setDate(info, 'scheduledFor', hash.runAt);
+  setDate(info, 'startedAt', hash.started);
+  setDate(info, 'finishedAt', hash.finished);
+  setDate(info, 'expiresAt', hash.expires);
+  return info;
+}
+
+function storedErrors(text: string | undefined): AttemptError[] {
+  const errors = optionalJson<Array<AttemptError & { at: number }>>(text);
+  if (!Array.isArray(errors)) return [];
+  return errors.map((entry) => ({ ...entry, at: new Date(entry.at) }));
+}
+
+function optionalJson<T = unknown>(text: string | undefined): T | undefined {
+  if (text === undefined) return undefined;
+  const decoded = decode<T>(text, 'field');
+  return decoded.ok ? decoded.value : (text as T);
+}
+
+function setDate(info: TaskInfo, field: 'scheduledFor' | 'startedAt' | 'finishedAt' | 'expiresAt', ms: string | undefined): void {
+  if (ms !== undefined && ms !== '') info[field] = new Date(toNumber(ms));
+}
+
+export function toNumber(value: unknown): number {
+  const n = typeof value === 'number' ? value : Number(value);
+  return Number.isFinite(n) ? n : 0;
+}

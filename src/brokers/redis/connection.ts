@@ -1,0 +1,159 @@
+// Connections to Redis: one command connection (auto-pipelined, scripts defined) and one subscriber
+// connection for events, for a standalone server, a Sentinel group or a Cluster. ioredis reconnects by
+// itself with capped backoff and resubscribes; the broker never logs, it only turns failures into
+// BrokerErrors. Opening fails fast, with a clear reason, when the server cannot be used.
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { BrokerError } from '../../errors.js';
+import { defineScripts } from './scripts.js';
+import type { RedisTarget } from './url.js';
+
+export type Client = Redis | Cluster;
+
+export interface Connections {
+  /** Commands and scripts. */
+  client: Client;
+  /** Subscribed to the events channel only. */
+  subscriber: Client;
+}
+
+/** How long opening may take before it fails. */
+const CONNECT_TIMEOUT_MS = 5_000;
+/** Reconnection delays: 100 ms doubling up to 2 s, with a little jitter. */
+const MAX_RECONNECT_DELAY_MS = 2_000;
+/**
+ * Reconnection attempts a command waits through before it fails (about 5 s): a short blip is invisible,
+ * a longer outage reaches the worker, which logs it and retries with its own backoff.
+ */
+const COMMAND_RETRIES = 5;
+
+function retryStrategy(times: number): number {
+  return Math.min(MAX_RECONNECT_DELAY_MS, 100 * 2 ** Math.max(0, times - 1)) + Math.floor(Math.random() * 100);
+}
+
+function nodeOptions(target: RedisTarget, host: string | undefined): RedisOptions {
+  return {
+    ...(target.username ? { username: target.username } : {}),
+    ...(target.password ? { password: target.password } : {}),
+    ...(target.tls ? { tls: host ? { servername: host } : {} } : {}),
+    connectionName: 'celeriac',
+    connectTimeout: CONNECT_TIMEOUT_MS,
+  };
+}
+
+function createClient(target: RedisTarget, subscriber: boolean): Client {
+  const behaviour = {
+    lazyConnect: true,
+    enableOfflineQueue: true,
+    // A subscriber only waits for messages; commands wait through reconnections, fail after a while.
+    maxRetriesPerRequest: subscriber ? null : COMMAND_RETRIES,
+    enableAutoPipelining: !subscriber,
+  };
+  switch (target.mode) {
+    case 'standalone':
+      return new Redis({
+        ...nodeOptions(target, target.host),
+        ...behaviour,
+        host: target.host,
+        port: target.port,
+        db: target.db,
+        retryStrategy,
+      });
+    case 'sentinel':
+      return new Redis({
+        ...nodeOptions(target, undefined),
+        ...behaviour,
+        sentinels: target.sentinels,
+        name: target.masterName,
+        db: target.db,
+        retryStrategy,
+        sentinelRetryStrategy: retryStrategy,
+      });
+    case 'cluster': {
+      const options: ClusterOptions = {
+        lazyConnect: true,
+        enableOfflineQueue: true,
+        enableAutoPipelining: !subscriber,
+        clusterRetryStrategy: retryStrategy,
+        redisOptions: { ...nodeOptions(target, undefined), maxRetriesPerRequest: behaviour.maxRetriesPerRequest },
+      };
+      return new Cluster(target.nodes, options);
+    }
+  }
+}
+
+/** Opens both connections and subscribes to the events channel; rejects with a BrokerError. */
+export async function openConnections(target: RedisTarget, channel: string, masked: string): Promise<Connections> {
+  const client = createClient(target, false);
+  const subscriber = createClient(target, true);
+  defineScripts(client);
+  try {
+    await Promise.all([ready(client, masked), ready(subscriber, masked)]);
+    await withTimeout(subscriber.subscribe(channel), masked);
+    return { client, subscriber };
+  } catch (error) {
+    client.disconnect();
+    subscriber.disconnect();
+    throw error;
+  }
+}
+
+/** Connects and checks the server answers PING; the reason of a failure becomes the error message. */
+async function ready(client: Client, masked: string): Promise<void> {
+  let lastError: Error | undefined;
+  // Always listened to: an unhandled 'error' event would make ioredis print to the console.
+  client.on('error', (error: Error) => (lastError = error));
+  try {
+    await withTimeout(
+      client.connect().then(() => client.ping()),
+      masked,
+      () => lastError,
+    );
+  } catch (error) {
+    throw connectError(error instanceof BrokerError ? error : (lastError ?? error), masked);
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, masked: string, cause: () => Error | undefined = () => undefined): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      const last = cause();
+      reject(last ? connectError(last, masked) : new BrokerError(
+        `cannot use the Redis broker at ${masked}: no answer within ${CONNECT_TIMEOUT_MS / 1000} s ` +
+          '(is the host reachable, and is it a Redis server?)',
+      ));
+    }, CONNECT_TIMEOUT_MS);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** A BrokerError that says why opening failed in the user's words. */
+export function connectError(error: unknown, masked: string): BrokerError {
+  if (error instanceof BrokerError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: string } | undefined)?.code;
+  let reason = message;
+  if (code === 'ECONNREFUSED') reason = 'connection refused (is redis-server running on that host and port?)';
+  else if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') reason = 'host not found';
+  else if (/NOAUTH/.test(message)) reason = 'the server requires a password (NOAUTH); put it in the URL: redis://:password@host';
+  else if (/WRONGPASS|invalid password|invalid username/i.test(message)) {
+    reason = `authentication failed (${message.split('\n')[0]}); check the user and password in the URL`;
+  } else if (/Protocol error|Unknown RESP type|unknown command|ERR wrong number/i.test(message)) {
+    reason = `the server does not speak the Redis protocol (${message.split('\n')[0]}); is it a Redis server?`;
+  }
+  return new BrokerError(`cannot use the Redis broker at ${masked}: ${reason}`);
+}
+
+/** Closes a connection: waits briefly for pending replies, then drops it whatever happens. */
+export async function closeClient(client: Client): Promise<void> {
+  if (client.status === 'end') return;
+  let timer: NodeJS.Timeout | undefined;
+  const grace = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, 1_000);
+    timer.unref();
+  });
+  const ready = client.status === 'ready';
+  await Promise.race([ready ? client.quit().then(() => undefined, () => undefined) : Promise.resolve(), grace]);
+  clearTimeout(timer);
+  client.disconnect();
+}

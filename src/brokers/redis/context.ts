@@ -1,0 +1,104 @@
+// What the Redis broker's operation modules share: the connection, the key layout, the event hub, and
+// the index of which queue each task lives in (`{P}:ids`, with a local cache of the tasks this instance
+// leased, so a busy worker's renew and settle cost no lookup).
+import type { Client } from './connection.js';
+import type { EventHub } from './events.js';
+import type { Keys } from './keys.js';
+import { runScript, type ScriptName } from './scripts.js';
+
+export interface RedisContext {
+  client: Client;
+  keys: Keys;
+  events: EventHub;
+  queues: TaskQueues;
+}
+
+/** Largest number of tasks a single script call handles, so no call blocks Redis for long. */
+export const SCRIPT_BATCH = 1_000;
+
+/** Runs a script that publishes events: numbers the call, and marks it acknowledged once it replied. */
+export async function publishing<T>(
+  ctx: RedisContext,
+  calls: (header: string) => Array<Promise<T>>,
+): Promise<T[]> {
+  const { header, n } = ctx.events.nextCall();
+  const results = await Promise.all(calls(header));
+  ctx.events.acked(n);
+  return results;
+}
+
+/** A script call on the context's client. */
+export function script<T>(ctx: RedisContext, name: ScriptName, keys: string[], args: Array<string | number>): Promise<T> {
+  return runScript<T>(ctx.client, name, keys, args);
+}
+
+/** Which queue a task belongs to: the cache first, then `{P}:ids`. */
+export class TaskQueues {
+  private readonly cache = new Map<string, string>();
+  private static readonly MAX = 200_000;
+
+  constructor(
+    private readonly client: Client,
+    private readonly idsKey: string,
+  ) {}
+
+  remember(id: string, queue: string): void {
+    if (this.cache.size >= TaskQueues.MAX) this.cache.clear();
+    this.cache.set(id, queue);
+  }
+
+  forget(id: string): void {
+    this.cache.delete(id);
+  }
+
+  /** The queue of each id when all are cached (no round trip), else undefined. */
+  cached(ids: string[]): Map<string, string | undefined> | undefined {
+    const found = new Map<string, string | undefined>();
+    for (const id of ids) {
+      const queue = this.cache.get(id);
+      if (queue === undefined) return undefined;
+      found.set(id, queue);
+    }
+    return found;
+  }
+
+  /** The queue of each id (undefined when the task is unknown). */
+  async lookup(ids: string[]): Promise<Map<string, string | undefined>> {
+    const found = new Map<string, string | undefined>();
+    const missing: string[] = [];
+    for (const id of ids) {
+      const queue = this.cache.get(id);
+      if (queue === undefined) missing.push(id);
+      else found.set(id, queue);
+    }
+    if (missing.length > 0) {
+      const queues = await this.client.hmget(this.idsKey, ...missing);
+      missing.forEach((id, i) => found.set(id, queues[i] ?? undefined));
+    }
+    return found;
+  }
+
+  async queueOf(id: string): Promise<string | undefined> {
+    return (await this.lookup([id])).get(id);
+  }
+}
+
+/** Groups items by queue, keeping each item's index in the original list. */
+export function byQueue<T>(items: T[], queueOf: (item: T) => string | undefined): Map<string, Array<{ item: T; index: number }>> {
+  const groups = new Map<string, Array<{ item: T; index: number }>>();
+  items.forEach((item, index) => {
+    const queue = queueOf(item);
+    if (queue === undefined) return;
+    let group = groups.get(queue);
+    if (!group) groups.set(queue, (group = []));
+    group.push({ item, index });
+  });
+  return groups;
+}
+
+/** Splits a list into chunks of at most `size`. */
+export function chunks<T>(items: T[], size = SCRIPT_BATCH): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}

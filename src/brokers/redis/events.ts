@@ -1,0 +1,112 @@
+// Events over Redis pub/sub: scripts publish one message per call on `P:events`, and one subscriber
+// connection per broker instance hands them to local listeners in order. A message is
+// "<origin>:<n> <types> <body>", the body in the grouped form of event-batch.ts (events differing only
+// by task id share one object). The origin names the publishing broker instance and n its call,
+// so a listener never receives what this instance published before it subscribed (pub/sub replies and
+// messages travel on different connections and may arrive in either order); the types let a message
+// nobody wants skip JSON parsing.
+import { randomUUID } from 'node:crypto';
+import type { EventListener, SubscribeOptions } from '../../broker/broker.js';
+import type { CeleriacEvent } from '../../events.js';
+import { decodeBatch, encodeBatch } from '../sqlite/event-batch.js';
+import type { Client } from './connection.js';
+
+interface Subscription {
+  types: ReadonlySet<string> | null;
+  /** This instance's calls up to this number were acknowledged before subscribing: not delivered. */
+  skipUpTo: number;
+}
+
+export class EventHub {
+  private readonly origin = randomUUID().slice(0, 13);
+  private readonly listeners = new Map<EventListener, Subscription>();
+  private sent = 0;
+  private acknowledged = 0;
+  private closed = false;
+
+  constructor(
+    private readonly subscriber: Client,
+    private readonly channel: string,
+  ) {
+    subscriber.on('message', (from: string, message: string) => {
+      if (from === this.channel) this.deliver(message);
+    });
+  }
+
+  /** Numbers the next publishing call; pass the header to its script, then {@link acked} its number. */
+  nextCall(): { header: string; n: number } {
+    const n = ++this.sent;
+    return { header: `${this.origin}:${n}`, n };
+  }
+
+  /** A publishing call got its reply: what it published is now "before" any later subscription. */
+  acked(n: number): void {
+    if (n > this.acknowledged) this.acknowledged = n;
+  }
+
+  /** The message for events published directly (worker events). */
+  message(header: string, events: CeleriacEvent[]): string {
+    const types = [...new Set(events.map((event) => event.type))].join(',');
+    return `${header} ${types} ${encodeBatch(events)}`;
+  }
+
+  subscribe(listener: EventListener, options: SubscribeOptions = {}): () => void {
+    if (this.closed) return () => undefined;
+    const types = options.types && options.types.length > 0 ? new Set<string>(options.types) : null;
+    this.listeners.set(listener, { types, skipUpTo: this.acknowledged });
+    return () => void this.listeners.delete(listener);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.listeners.clear();
+  }
+
+  private deliver(message: string): void {
+    if (this.listeners.size === 0) return;
+    const header = parseHeader(message);
+    if (!header) return; // Not ours (something else published on the channel): ignore it.
+    const own = header.origin === this.origin ? header.n : Number.POSITIVE_INFINITY;
+    let events: CeleriacEvent[] | undefined;
+    for (const [listener, subscription] of [...this.listeners]) {
+      if (own <= subscription.skipUpTo) continue;
+      if (subscription.types && !header.types.some((type) => subscription.types!.has(type))) continue;
+      events ??= parseEvents(message, header.bodyAt);
+      if (!events) return;
+      try {
+        listener(events);
+      } catch {
+        // A subscriber's bug is its own; the others still get the events.
+      }
+    }
+  }
+}
+
+interface Header {
+  origin: string;
+  n: number;
+  types: string[];
+  bodyAt: number;
+}
+
+function parseHeader(message: string): Header | undefined {
+  const first = message.indexOf(' ');
+  const second = message.indexOf(' ', first + 1);
+  if (first < 0 || second < 0) return undefined;
+  const tag = message.slice(0, first);
+  const colon = tag.lastIndexOf(':');
+  return {
+    origin: tag.slice(0, colon),
+    n: Number(tag.slice(colon + 1)),
+    types: message.slice(first + 1, second).split(','),
+    bodyAt: second + 1,
+  };
+}
+
+function parseEvents(message: string, at: number): CeleriacEvent[] | undefined {
+  try {
+    return decodeBatch(message.slice(at));
+  } catch {
+    return undefined; // A damaged message must not stop delivery of the rest.
+  }
+}

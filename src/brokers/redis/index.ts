@@ -1,0 +1,2 @@
+// The Redis broker (`redis://`, `rediss://`, `redis+sentinel://`, `redis+cluster://`).
+export { RedisBroker } from './redis-broker.js';

@@ -1,0 +1,80 @@
+// The key layout. Every key of one queue shares the hash tag `{P:queue}`, so each script touches one
+// slot and a Redis Cluster never raises CROSSSLOT; global keys share the tag `{P}`.
+//   {P:q}:t:<id>        task HASH                     {P:q}:queued     ZSET (15-priority)*2^48 + seq
+//   {P:q}:seq           FIFO counter                  {P:q}:scheduled  ZSET runAt
+//   {P:q}:retrying      ZSET runAt                    {P:q}:active     ZSET lease expiry
+//   {P:q}:expiring      ZSET expiry of queued tasks   {P:q}:completed|failed|cancelled  ZSET finishedAt
+//   {P:q}:keys          HASH idempotency key -> id
+//   {P}:queues SET of queue names   {P}:ids HASH id -> queue   {P}:workers HASH   {P}:leader:<service>
+//   channel P:events
+import type { TaskState } from '../../types.js';
+
+export class QueueKeys {
+  readonly taskPrefix: string;
+  readonly queued: string;
+  readonly seq: string;
+  readonly scheduled: string;
+  readonly retrying: string;
+  readonly active: string;
+  readonly expiring: string;
+  readonly completed: string;
+  readonly failed: string;
+  readonly cancelled: string;
+  readonly keys: string;
+
+  constructor(
+    prefix: string,
+    readonly queue: string,
+  ) {
+    const tag = `{${prefix}:${queue}}`;
+    this.taskPrefix = `${tag}:t:`;
+    this.queued = `${tag}:queued`;
+    this.seq = `${tag}:seq`;
+    this.scheduled = `${tag}:scheduled`;
+    this.retrying = `${tag}:retrying`;
+    this.active = `${tag}:active`;
+    this.expiring = `${tag}:expiring`;
+    this.completed = `${tag}:completed`;
+    this.failed = `${tag}:failed`;
+    this.cancelled = `${tag}:cancelled`;
+    this.keys = `${tag}:keys`;
+  }
+
+  task(id: string): string {
+    return this.taskPrefix + id;
+  }
+
+  /** The sorted set holding the tasks of a state. */
+  ofState(state: TaskState): string {
+    return this[state];
+  }
+}
+
+export class Keys {
+  readonly queues: string;
+  readonly ids: string;
+  readonly workers: string;
+  readonly channel: string;
+  private readonly perQueue = new Map<string, QueueKeys>();
+
+  constructor(readonly prefix: string) {
+    this.queues = `{${prefix}}:queues`;
+    this.ids = `{${prefix}}:ids`;
+    this.workers = `{${prefix}}:workers`;
+    this.channel = `${prefix}:events`;
+  }
+
+  queue(name: string): QueueKeys {
+    let keys = this.perQueue.get(name);
+    if (!keys) {
+      keys = new QueueKeys(this.prefix, name);
+      if (this.perQueue.size >= 10_000) this.perQueue.clear();
+      this.perQueue.set(name, keys);
+    }
+    return keys;
+  }
+
+  leader(service: string): string {
+    return `{${this.prefix}}:leader:${service}`;
+  }
+}

@@ -1,0 +1,21 @@
+-- prune: deletes finished tasks of one queue that finished before a time (retention), a batch at a
+-- time, with their idempotency key entries.
+-- KEYS[1] completed ZSET   KEYS[2] failed ZSET   KEYS[3] cancelled ZSET   KEYS[4] idempotency keys HASH
+-- ARGV[1] task key prefix   ARGV[2] delete what finished before this   ARGV[3] limit per state
+-- Returns the ids deleted (the caller removes them from the global id index).
+local prefix, before, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local deleted = {}
+
+for k = 1, 3 do
+  local ids = redis.call('ZRANGEBYSCORE', KEYS[k], '-inf', '(' .. before, 'LIMIT', 0, limit)
+  for _, id in ipairs(ids) do
+    local task_key = prefix .. id
+    local key = redis.call('HGET', task_key, 'key')
+    if key and redis.call('HGET', KEYS[4], key) == id then redis.call('HDEL', KEYS[4], key) end
+    redis.call('DEL', task_key)
+    redis.call('ZREM', KEYS[k], id)
+    deleted[#deleted + 1] = id
+  end
+end
+
+return deleted

@@ -1,0 +1,23 @@
+-- purge: deletes waiting (queued, scheduled, retrying) tasks of one queue, a batch at a time.
+-- KEYS[1] queued ZSET   KEYS[2] scheduled ZSET   KEYS[3] retrying ZSET   KEYS[4] expiring ZSET
+-- KEYS[5] idempotency keys HASH
+-- ARGV[1] task key prefix   ARGV[2] limit per state
+-- Returns the ids deleted (the caller removes them from the global id index; it calls again while a
+-- full batch came back).
+local prefix, limit = ARGV[1], tonumber(ARGV[2])
+local deleted = {}
+
+for k = 1, 3 do
+  local ids = redis.call('ZRANGE', KEYS[k], 0, limit - 1)
+  for _, id in ipairs(ids) do
+    local task_key = prefix .. id
+    local key = redis.call('HGET', task_key, 'key')
+    if key and redis.call('HGET', KEYS[5], key) == id then redis.call('HDEL', KEYS[5], key) end
+    redis.call('DEL', task_key)
+    redis.call('ZREM', KEYS[k], id)
+    redis.call('ZREM', KEYS[4], id)
+    deleted[#deleted + 1] = id
+  end
+end
+
+return deleted

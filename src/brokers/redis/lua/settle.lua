@@ -1,0 +1,70 @@
+-- settle: ends attempts of one queue's tasks: complete, fail, retry later, or cancel. Each settlement
+-- applies only while the task is active and held by the settling worker. Publishes task.completed,
+-- task.failed, task.retrying and task.cancelled.
+-- KEYS[1] active ZSET   KEYS[2] completed ZSET   KEYS[3] failed ZSET   KEYS[4] cancelled ZSET
+-- KEYS[5] retrying ZSET
+-- ARGV[1] task key prefix   ARGV[2] queue   ARGV[3] events channel   ARGV[4] event header
+-- then 7 per settlement: kind, task id, worker id, now, and by kind:
+--   complete: result JSON, '', ''          fail: error JSON, attempt error JSON, ''
+--   retry: error JSON, attempt error JSON, runAt          cancel: reason, '', ''
+-- Returns, per settlement: 1 if applied, 0 if the worker no longer held the task.
+-- @include events
+-- @include task
+-- @include zbatch
+
+local prefix, queue = ARGV[1], ARGV[2]
+local out = {}
+local completed = {} -- the task.completed fields after the common ones, by worker and attempt
+
+local function completed_extra(worker, attempt)
+  local key = worker .. ':' .. attempt
+  local extra = completed[key]
+  if not extra then
+    extra = ',"workerId":' .. json_string(worker) .. ',"attempt":' .. attempt
+    completed[key] = extra
+  end
+  return extra
+end
+
+local function finish(task_key, id, state, finished_key, now, fields)
+  redis.call('HSET', task_key, 'state', state, 'finished', now, unpack(fields))
+  zrem_later(KEYS[1], id)
+  zadd_later(finished_key, now, id)
+end
+
+local function settle(kind, id, worker, now, a, b, c)
+  local task_key = prefix .. id
+  local f = redis.call('HMGET', task_key, 'state', 'worker', 'name', 'attempts')
+  if f[1] ~= 'active' or f[2] ~= worker then return 0 end
+  local name, attempt = f[3], tonumber(f[4]) or 0
+  if kind == 'complete' then
+    finish(task_key, id, 'completed', KEYS[2], now, { 'result', a })
+    if attempt > 1 then redis.call('HDEL', task_key, 'error') end
+    task_event('task.completed', id, name, queue, now, completed_extra(worker, attempt))
+  elseif kind == 'fail' then
+    finish(task_key, id, 'failed', KEYS[3], now, { 'error', a })
+    append_error(task_key, b, attempt)
+    task_event('task.failed', id, name, queue, now, ',"attempt":' .. attempt .. ',"error":' .. a)
+  elseif kind == 'retry' then
+    redis.call('HSET', task_key, 'state', 'retrying', 'runAt', c, 'error', a)
+    redis.call('HDEL', task_key, 'worker', 'progress', 'cancel')
+    append_error(task_key, b, attempt)
+    zrem_later(KEYS[1], id)
+    zadd_later(KEYS[5], c, id)
+    task_event('task.retrying', id, name, queue, now, ',"attempt":' .. attempt .. ',"error":' .. a .. ',"runAt":' .. c)
+  elseif kind == 'cancel' then
+    finish(task_key, id, 'cancelled', KEYS[4], now, { 'error', cancelled_error(a) })
+    cancelled_event(id, name, queue, now, a)
+  else
+    error('unknown settlement kind ' .. tostring(kind))
+  end
+  return 1
+end
+
+for i = 5, #ARGV, 7 do
+  out[#out + 1] = settle(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6])
+end
+
+flush_zsets()
+publish_events(ARGV[3], ARGV[4])
+return out

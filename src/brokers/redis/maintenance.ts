@@ -1,0 +1,106 @@
+// Maintenance: promote due tasks, rescue expired leases, prune past retention, purge waiting tasks,
+// and the leadership that lets one process at a time run each maintenance service. Each runs one
+// script per known queue (`{P}:queues`), all sent in one round trip.
+import type { RetentionPolicy } from '../../broker/broker.js';
+import { chunks, publishing, script, type RedisContext } from './context.js';
+import { pruneWorkers } from './workers.js';
+
+const BATCH = 1_000;
+
+export function knownQueues(ctx: RedisContext): Promise<string[]> {
+  return ctx.client.smembers(ctx.keys.queues);
+}
+
+function sum(values: Array<number | string>): number {
+  return values.reduce<number>((total, n) => total + Number(n), 0);
+}
+
+export async function promoteDue(ctx: RedisContext, now: number): Promise<number> {
+  const queues = await knownQueues(ctx);
+  if (queues.length === 0) return 0;
+  const promoted = await publishing(ctx, (header) =>
+    queues.map((queue) => {
+      const keys = ctx.keys.queue(queue);
+      return script<number>(ctx, 'promote', [keys.scheduled, keys.retrying, keys.queued, keys.seq, keys.expiring], [
+        keys.taskPrefix, queue, now, BATCH, ctx.keys.channel, header,
+      ]);
+    }),
+  );
+  return sum(promoted);
+}
+
+/** The earliest runAt of any scheduled or retrying task, or null. */
+export async function nextDueAt(ctx: RedisContext): Promise<number | null> {
+  const queues = await knownQueues(ctx);
+  const heads = await Promise.all(
+    queues.flatMap((queue) => {
+      const keys = ctx.keys.queue(queue);
+      return [keys.scheduled, keys.retrying].map((key) => ctx.client.zrange(key, '0', '0', 'WITHSCORES'));
+    }),
+  );
+  let next: number | null = null;
+  for (const head of heads) {
+    if (head.length < 2) continue;
+    const at = Number(head[1]);
+    if (next === null || at < next) next = at;
+  }
+  return next;
+}
+
+export async function rescueExpired(ctx: RedisContext, now: number): Promise<number> {
+  const queues = await knownQueues(ctx);
+  if (queues.length === 0) return 0;
+  const rescued = await publishing(ctx, (header) =>
+    queues.map((queue) => {
+      const keys = ctx.keys.queue(queue);
+      return script<number>(ctx, 'rescue', [keys.active, keys.queued, keys.seq, keys.expiring, keys.cancelled], [
+        keys.taskPrefix, queue, now, BATCH, ctx.keys.channel, header,
+      ]);
+    }),
+  );
+  return sum(rescued);
+}
+
+export async function prune(ctx: RedisContext, now: number, policy: RetentionPolicy): Promise<number> {
+  const queues = await knownQueues(ctx);
+  const before = now - policy.resultTtlMs;
+  const deleted = await Promise.all(
+    queues.map((queue) => {
+      const keys = ctx.keys.queue(queue);
+      const args = [keys.taskPrefix, before, BATCH * 10];
+      return script<string[]>(ctx, 'prune', [keys.completed, keys.failed, keys.cancelled, keys.keys], args);
+    }),
+  );
+  const ids = deleted.flat();
+  await Promise.all([forgetIds(ctx, ids), pruneWorkers(ctx, now - policy.workerTtlMs)]);
+  return ids.length;
+}
+
+export async function purge(ctx: RedisContext, queue: string | undefined): Promise<number> {
+  const queues = queue === undefined ? await knownQueues(ctx) : [queue];
+  let total = 0;
+  for (const name of queues) {
+    const keys = ctx.keys.queue(name);
+    for (;;) {
+      const ids = await script<string[]>(ctx, 'purge', [keys.queued, keys.scheduled, keys.retrying, keys.expiring, keys.keys], [
+        keys.taskPrefix,
+        BATCH,
+      ]);
+      await forgetIds(ctx, ids);
+      total += ids.length;
+      if (ids.length === 0) break;
+    }
+  }
+  return total;
+}
+
+async function forgetIds(ctx: RedisContext, ids: string[]): Promise<void> {
+  await Promise.all(chunks(ids).map((chunk) => ctx.client.hdel(ctx.keys.ids, ...chunk)));
+  for (const id of ids) ctx.queues.forget(id);
+}
+
+/** Takes or keeps the leadership of a maintenance service for `ttlMs`; true if `holderId` leads. */
+export async function acquireLeadership(ctx: RedisContext, service: string, holderId: string, ttlMs: number): Promise<boolean> {
+  const led = await script<number>(ctx, 'acquire_leadership', [ctx.keys.leader(service)], [holderId, Math.max(1, Math.round(ttlMs))]);
+  return Number(led) === 1;
+}

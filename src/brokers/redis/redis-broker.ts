@@ -1,0 +1,194 @@
+// The Redis broker: the Broker contract on Redis (standalone, Sentinel or Cluster) through ioredis.
+// Every state change is one Lua script per queue (lua/*.lua) that also publishes its events; this class
+// only opens connections, routes each operation to its module, and turns failures into BrokerErrors.
+import type {
+  Broker,
+  CancelOutcome,
+  EnqueueOutcome,
+  EventListener,
+  FinishedSample,
+  LeaseRequest,
+  LeasedTask,
+  NewTask,
+  RenewOutcome,
+  RetentionPolicy,
+  Settlement,
+  SubscribeOptions,
+  TaskFilter,
+} from '../../broker/broker.js';
+import { BrokerError } from '../../errors.js';
+import type { CeleriacEvent } from '../../events.js';
+import type { StateCounts, TaskInfo, WorkerInfo } from '../../types.js';
+import { closeClient, openConnections, type Connections } from './connection.js';
+import { publishing, TaskQueues, type RedisContext } from './context.js';
+import { enqueueTasks } from './enqueue.js';
+import { EventHub } from './events.js';
+import { Keys } from './keys.js';
+import { leaseTasks, releaseTasks, renewLeases } from './lease.js';
+import * as maintenance from './maintenance.js';
+import * as reads from './reads.js';
+import { cancelTask, setProgress, settleTasks } from './settle.js';
+import { parseRedisUrl } from './url.js';
+import * as registry from './workers.js';
+
+export class RedisBroker implements Broker {
+  readonly kind = 'redis';
+  private closed = false;
+
+  private constructor(
+    readonly url: string,
+    private readonly ctx: RedisContext,
+    private readonly connections: Connections,
+  ) {}
+
+  /**
+   * Connects (failing within about 5 s with a clear BrokerError) and subscribes to events. `masked` is
+   * the URL with its password hidden (`maskUrl`), used as `broker.url` and in every error.
+   * @example
+   * const broker = await RedisBroker.connect(url, maskUrl(url));
+   */
+  static async connect(url: string, masked: string): Promise<RedisBroker> {
+    const target = parseRedisUrl(url, masked);
+    const keys = new Keys(target.prefix);
+    const connections = await openConnections(target, keys.channel, masked);
+    const ctx: RedisContext = {
+      client: connections.client,
+      keys,
+      events: new EventHub(connections.subscriber, keys.channel),
+      queues: new TaskQueues(connections.client, keys.ids),
+    };
+    return new RedisBroker(masked, ctx, connections);
+  }
+
+  /** Runs an operation, turning any failure into a rejected BrokerError. */
+  private async run<T>(operation: string, body: (ctx: RedisContext) => Promise<T>): Promise<T> {
+    if (this.closed) throw new BrokerError('the broker is closed');
+    try {
+      return await body(this.ctx);
+    } catch (error) {
+      throw asBrokerError(operation, this.url, error);
+    }
+  }
+
+  enqueue(tasks: NewTask[]): Promise<EnqueueOutcome[]> {
+    if (tasks.length === 0) return Promise.resolve([]);
+    return this.run('enqueue', (ctx) => enqueueTasks(ctx, tasks, Date.now()));
+  }
+
+  lease(request: LeaseRequest): Promise<LeasedTask[]> {
+    return this.run('lease', (ctx) => leaseTasks(ctx, request));
+  }
+
+  renew(workerId: string, taskIds: string[], leaseMs: number, now: number): Promise<RenewOutcome> {
+    if (taskIds.length === 0) return Promise.resolve({ lost: [], cancelRequested: [] });
+    return this.run('renew', (ctx) => renewLeases(ctx, workerId, taskIds, leaseMs, now));
+  }
+
+  release(workerId: string, taskIds: string[], now: number): Promise<number> {
+    if (taskIds.length === 0) return Promise.resolve(0);
+    return this.run('release', (ctx) => releaseTasks(ctx, workerId, taskIds, now));
+  }
+
+  settle(settlements: Settlement[]): Promise<boolean[]> {
+    if (settlements.length === 0) return Promise.resolve([]);
+    return this.run('settle', (ctx) => settleTasks(ctx, settlements));
+  }
+
+  /** Settle and lease sent together (one round trip for a one-queue worker); each settle still checks its lease. */
+  settleAndLease(settlements: Settlement[], next: LeaseRequest): Promise<{ held: boolean[]; leased: LeasedTask[] }> {
+    return this.run('settle', async (ctx) => {
+      const settled = settlements.length === 0 ? Promise.resolve([]) : settleTasks(ctx, settlements);
+      const leased = leaseTasks(ctx, next);
+      const [held, tasks] = await Promise.all([settled, leased]);
+      return { held, leased: tasks };
+    });
+  }
+
+  cancel(taskId: string, reason: string, now: number): Promise<CancelOutcome> {
+    return this.run('cancel', (ctx) => cancelTask(ctx, taskId, reason, now));
+  }
+
+  progress(taskId: string, workerId: string, percent: number, meta: unknown, now: number): Promise<boolean> {
+    return this.run('progress', (ctx) => setProgress(ctx, taskId, workerId, percent, meta, now));
+  }
+
+  promoteDue(now: number): Promise<number> {
+    return this.run('promote', (ctx) => maintenance.promoteDue(ctx, now));
+  }
+
+  nextDueAt(): Promise<number | null> {
+    return this.run('nextDueAt', (ctx) => maintenance.nextDueAt(ctx));
+  }
+
+  rescueExpired(now: number): Promise<number> {
+    return this.run('rescue', (ctx) => maintenance.rescueExpired(ctx, now));
+  }
+
+  prune(now: number, policy: RetentionPolicy): Promise<number> {
+    return this.run('prune', (ctx) => maintenance.prune(ctx, now, policy));
+  }
+
+  purge(queue: string | undefined): Promise<number> {
+    return this.run('purge', (ctx) => maintenance.purge(ctx, queue));
+  }
+
+  acquireLeadership(service: string, holderId: string, ttlMs: number): Promise<boolean> {
+    return this.run('acquireLeadership', (ctx) => maintenance.acquireLeadership(ctx, service, holderId, ttlMs));
+  }
+
+  getTask(id: string): Promise<TaskInfo | null> {
+    return this.run('getTask', (ctx) => reads.getTask(ctx, id));
+  }
+
+  listTasks(filter: TaskFilter): Promise<TaskInfo[]> {
+    return this.run('listTasks', (ctx) => reads.listTasks(ctx, filter));
+  }
+
+  counts(): Promise<Record<string, StateCounts>> {
+    return this.run('counts', (ctx) => reads.counts(ctx));
+  }
+
+  finishedSince(since: number, limit: number): Promise<FinishedSample[]> {
+    return this.run('finishedSince', (ctx) => reads.finishedSince(ctx, since, limit));
+  }
+
+  registerWorker(worker: WorkerInfo): Promise<void> {
+    return this.run('registerWorker', (ctx) => registry.registerWorker(ctx, worker));
+  }
+
+  heartbeat(workerId: string, stats: { active: number; processed: number; failed: number }, now: number): Promise<void> {
+    return this.run('heartbeat', (ctx) => registry.heartbeat(ctx, workerId, stats, now));
+  }
+
+  unregisterWorker(workerId: string): Promise<void> {
+    return this.run('unregisterWorker', (ctx) => registry.unregisterWorker(ctx, workerId));
+  }
+
+  listWorkers(): Promise<WorkerInfo[]> {
+    return this.run('listWorkers', (ctx) => registry.listWorkers(ctx));
+  }
+
+  publish(events: CeleriacEvent[]): Promise<void> {
+    if (events.length === 0) return Promise.resolve();
+    return this.run('publish', async (ctx) => {
+      await publishing(ctx, (header) => [ctx.client.publish(ctx.keys.channel, ctx.events.message(header, events))]);
+    });
+  }
+
+  subscribe(listener: EventListener, options?: SubscribeOptions): () => void {
+    return this.ctx.events.subscribe(listener, options);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.ctx.events.close();
+    await Promise.all([closeClient(this.connections.subscriber), closeClient(this.connections.client)]);
+  }
+}
+
+function asBrokerError(operation: string, url: string, error: unknown): Error {
+  if (error instanceof BrokerError) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new BrokerError(`Redis broker (${url}) could not ${operation}: ${reason}`);
+}

@@ -1,0 +1,95 @@
+// Redis broker URLs: what to connect to and under which key prefix.
+//   redis://[user:password@]host[:port][/db][?prefix=celeriac]          (rediss:// for TLS)
+//   redis+sentinel://[user:password@]h1[:p1],h2[:p2]/<masterName>[/db][?prefix=…]   (rediss+sentinel://)
+//   redis+cluster://[user:password@]h1[:p1],h2[:p2][?prefix=…]          (rediss+cluster://)
+import { BrokerError } from '../../errors.js';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+interface Common {
+  tls: boolean;
+  username?: string;
+  password?: string;
+  /** Every key starts with this (inside a hash tag); default 'celeriac'. */
+  prefix: string;
+}
+
+export type RedisTarget =
+  | (Common & { mode: 'standalone'; host: string; port: number; db: number })
+  | (Common & { mode: 'sentinel'; sentinels: HostPort[]; masterName: string; db: number })
+  | (Common & { mode: 'cluster'; nodes: HostPort[] });
+
+export const DEFAULT_PREFIX = 'celeriac';
+const URL_PATTERN = /^(rediss?(?:\+sentinel|\+cluster)?):\/\/(?:([^@/?#]*)@)?([^/?#]*)(\/[^?#]*)?(?:\?([^#]*))?$/i;
+
+/** Parses a Redis broker URL; throws a BrokerError naming what is wrong (never the password). */
+export function parseRedisUrl(url: string, masked: string): RedisTarget {
+  const match = URL_PATTERN.exec(url);
+  if (!match) throw invalid(masked, 'expected redis://[user:password@]host[:port][/db]');
+  const [, scheme = '', userinfo, hosts = '', path = '', query = ''] = match;
+  const variant = scheme.toLowerCase();
+  const common: Common = {
+    tls: variant.startsWith('rediss'),
+    prefix: parsePrefix(query, masked),
+    ...parseUserinfo(userinfo),
+  };
+  if (variant.endsWith('+cluster')) {
+    if (path !== '' && path !== '/') throw invalid(masked, 'a cluster URL takes no path (Redis Cluster has only db 0)');
+    return { ...common, mode: 'cluster', nodes: parseHosts(hosts, 6379, masked) };
+  }
+  if (variant.endsWith('+sentinel')) {
+    const [masterName, db] = path.split('/').slice(1);
+    if (!masterName) throw invalid(masked, 'a sentinel URL names its master: redis+sentinel://host:26379/<masterName>[/db]');
+    return { ...common, mode: 'sentinel', sentinels: parseHosts(hosts, 26379, masked), masterName: decodeURIComponent(masterName), db: parseDb(db, masked) };
+  }
+  const [only, ...more] = parseHosts(hosts || 'localhost', 6379, masked);
+  if (more.length > 0) throw invalid(masked, 'several hosts need redis+sentinel:// or redis+cluster://');
+  const segments = path.split('/').slice(1);
+  if (segments.length > 1) throw invalid(masked, 'the path is the database number, e.g. /0');
+  return { ...common, mode: 'standalone', host: only!.host, port: only!.port, db: parseDb(segments[0], masked) };
+}
+
+function parseUserinfo(userinfo: string | undefined): { username?: string; password?: string } {
+  if (!userinfo) return {};
+  // user:password@, :password@ (no ACL user), or user@ (no password), as redis-py and ioredis read them.
+  const colon = userinfo.indexOf(':');
+  const username = decodeURIComponent(colon < 0 ? userinfo : userinfo.slice(0, colon));
+  const password = decodeURIComponent(colon < 0 ? '' : userinfo.slice(colon + 1));
+  return { ...(username ? { username } : {}), ...(password ? { password } : {}) };
+}
+
+function parseHosts(list: string, defaultPort: number, masked: string): HostPort[] {
+  if (!list) throw invalid(masked, 'no host given');
+  return list.split(',').map((entry) => {
+    const match = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(entry.trim());
+    if (!match) throw invalid(masked, `cannot read host '${entry}'`);
+    const port = match[2] === undefined ? defaultPort : Number(match[2]);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw invalid(masked, `bad port in '${entry}'`);
+    return { host: match[1]!.replace(/^\[(.*)\]$/, '$1'), port };
+  });
+}
+
+function parseDb(text: string | undefined, masked: string): number {
+  if (text === undefined || text === '') return 0;
+  if (!/^\d+$/.test(text)) throw invalid(masked, `the database must be a number, got '${text}'`);
+  return Number(text);
+}
+
+function parsePrefix(query: string, masked: string): string {
+  const params = new URLSearchParams(query);
+  for (const name of params.keys()) {
+    if (name !== 'prefix') throw invalid(masked, `unknown option '${name}' (supported: prefix)`);
+  }
+  const prefix = params.get('prefix') ?? DEFAULT_PREFIX;
+  if (!/^[A-Za-z0-9._:-]+$/.test(prefix)) {
+    throw invalid(masked, `prefix '${prefix}' may use only letters, digits and . _ : -`);
+  }
+  return prefix;
+}
+
+function invalid(masked: string, why: string): BrokerError {
+  return new BrokerError(`invalid Redis broker URL '${masked}': ${why}`);
+}

@@ -1,0 +1,86 @@
+// Redis broker URLs: every documented form parses, mistakes are named, passwords never shown.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { maskUrl } from '../../src/broker/connect.js';
+import { parseRedisUrl } from '../../src/brokers/redis/url.js';
+import { BrokerError } from '../../src/errors.js';
+
+const parse = (url: string) => parseRedisUrl(url, maskUrl(url));
+
+describe('Redis broker URLs', () => {
+  it('reads a standalone URL with defaults', () => {
+    assert.deepEqual(parse('redis://localhost'), { mode: 'standalone', host: 'localhost', port: 6379, db: 0, tls: false, prefix: 'celeriac' });
+  });
+
+  it('reads password, ACL user, port, database, prefix and TLS', () => {
+    assert.deepEqual(parse('rediss://app:p%40ss@cache.example.com:6380/3?prefix=jobs'), {
+      mode: 'standalone',
+      host: 'cache.example.com',
+      port: 6380,
+      db: 3,
+      tls: true,
+      username: 'app',
+      password: 'p@ss',
+      prefix: 'jobs',
+    });
+    const target = parse('redis://:secret@127.0.0.1:7000');
+    assert.equal(target.password, 'secret');
+    assert.equal(target.username, undefined);
+  });
+
+  it('reads IPv6 hosts', () => {
+    const target = parse('redis://[::1]:6390');
+    assert.ok(target.mode === 'standalone');
+    assert.equal(target.host, '::1');
+    assert.equal(target.port, 6390);
+  });
+
+  it('reads a Sentinel URL: sentinels, master name and database', () => {
+    assert.deepEqual(parse('redis+sentinel://:pw@s1:26379,s2,s3:26380/mymaster/2'), {
+      mode: 'sentinel',
+      sentinels: [
+        { host: 's1', port: 26379 },
+        { host: 's2', port: 26379 },
+        { host: 's3', port: 26380 },
+      ],
+      masterName: 'mymaster',
+      db: 2,
+      tls: false,
+      password: 'pw',
+      prefix: 'celeriac',
+    });
+  });
+
+  it('reads a Cluster URL', () => {
+    assert.deepEqual(parse('rediss+cluster://n1:7000,n2:7001?prefix=x'), {
+      mode: 'cluster',
+      nodes: [
+        { host: 'n1', port: 7000 },
+        { host: 'n2', port: 7001 },
+      ],
+      tls: true,
+      prefix: 'x',
+    });
+  });
+
+  for (const [url, why] of [
+    ['redis://h/abc', /database must be a number/],
+    ['redis://h:99999', /bad port/],
+    ['redis://a,b', /several hosts/],
+    ['redis+sentinel://s1:26379', /names its master/],
+    ['redis+cluster://n1:7000/1', /takes no path/],
+    ['redis://h?prefix=a{b}', /prefix/],
+    ['redis://h?db=1', /unknown option 'db'/],
+  ] as const) {
+    it(`rejects ${url} with a clear error`, () => {
+      assert.throws(() => parse(url), (error: unknown) => error instanceof BrokerError && why.test(error.message));
+    });
+  }
+
+  it('never puts the password in an error', () => {
+    assert.throws(
+      () => parse('redis://:hunter2@h/zz'),
+      (error: unknown) => error instanceof Error && !error.message.includes('hunter2') && error.message.includes('***'),
+    );
+  });
+});
