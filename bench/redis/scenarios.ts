@@ -1,0 +1,281 @@
+// The Redis benchmarks of docs/benchmarks.md: Celeriac vs BullMQ vs Bee-Queue on one redis-server that this
+// harness starts, no-op tasks, 20,000 tasks, concurrency 50, producer and worker in one process and then in
+// two. Every scenario starts from FLUSHALL with freshly opened clients, and closes them at its end.
+import { fileURLToPath } from 'node:url';
+import { startRedisServer } from '../../test/support/redis-server.js';
+import { clockMs, formatRate, JsonChild, median, quantile } from '../support.js';
+import {
+  LIBRARIES,
+  LIBRARY_TITLES,
+  LibraryUnavailableError,
+  openQueue,
+  type BenchInput,
+  type Library,
+  type QueueUnderTest,
+  type RedisTarget,
+} from './adapter.js';
+import { commandDelta, RedisInfo } from './redis-info.js';
+
+const TASKS = Number(process.env.BENCH_TASKS ?? 20_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 1_000);
+const MEMORY_TASKS = Number(process.env.BENCH_MEMORY_TASKS ?? 100_000);
+const CONCURRENCY = 50;
+const WARM_UP_TASKS = 50;
+const SCENARIO_DEADLINE_MS = 120_000;
+const CHILD = fileURLToPath(new URL('./worker-child.ts', import.meta.url));
+
+export interface Rate {
+  perSecond: number;
+  rounds: number[];
+}
+export interface Processing extends Rate {
+  /** Redis commands per task over enqueue + processing (median of rounds), and each round's figure. */
+  commandsPerTask: number;
+  commandRounds: number[];
+  /** The commands of the last round, most frequent first. */
+  commands: Record<string, number>;
+}
+export interface Latency {
+  p50: number;
+  p99: number;
+}
+export interface LibraryResults {
+  available: boolean;
+  reason?: string;
+  errors?: Record<string, string>;
+  bulkEnqueue?: Rate;
+  processing?: Processing;
+  latency?: Latency;
+  memory?: { bytesPer100k: number; tasks: number; bytes: number };
+  processingCrossProcess?: Processing;
+  latencyCrossProcess?: Latency;
+}
+export interface RedisResults {
+  redisVersion: string;
+  tasks: number;
+  rounds: number;
+  concurrency: number;
+  latencySamples: number;
+  memoryTasks: number;
+  libraries: Record<Library, LibraryResults>;
+  /** True when a scenario overran its deadline and may have left clients open: exit explicitly. */
+  leftOpen: boolean;
+}
+
+/** A scenario that overran SCENARIO_DEADLINE_MS; its library's remaining scenarios are skipped. */
+class DeadlineError extends Error {
+  override readonly name = 'DeadlineError';
+}
+
+const inputs = (count: number, from = 0): BenchInput[] => Array.from({ length: count }, (_, i) => ({ i: from + i }));
+
+class Bench {
+  leftOpen = false;
+
+  constructor(
+    private readonly target: RedisTarget,
+    private readonly info: RedisInfo,
+  ) {}
+
+  /** Worker processes of the running scenario, stopped at its end even if it overran its deadline. */
+  private readonly children = new Set<JsonChild>();
+
+  /** FLUSHALL, then a fresh adapter for `body`, closed afterwards; `body` must finish within the deadline. */
+  async scenario<T>(library: Library, body: (queue: QueueUnderTest) => Promise<T>): Promise<T> {
+    await this.info.flush();
+    const queue = await openQueue(library, this.target);
+    let timer: NodeJS.Timeout | undefined;
+    let overran = false;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        overran = this.leftOpen = true;
+        reject(new DeadlineError(`scenario did not finish within ${SCENARIO_DEADLINE_MS / 1000} s`));
+      }, SCENARIO_DEADLINE_MS);
+    });
+    const work = body(queue);
+    work.catch(() => undefined); // Still awaited below; this only keeps a late failure after the deadline quiet.
+    try {
+      return await Promise.race([work, deadline]);
+    } finally {
+      clearTimeout(timer);
+      await Promise.all([...this.children].map(stopChild));
+      this.children.clear();
+      // A library that hung may hang in close too: try, but do not wait.
+      if (overran) void queue.close().catch(() => undefined);
+      else await queue.close();
+    }
+  }
+
+  private spawnWorker(library: Library, mode: 'process' | 'latency', count: number): JsonChild {
+    const child = new JsonChild(CHILD, [library, this.target.host, String(this.target.port), mode, String(count)]);
+    this.children.add(child);
+    return child;
+  }
+
+  /** The library's bulk call with TASKS tasks; median of ROUNDS after one warm-up round. */
+  bulkEnqueue(library: Library): Promise<Rate> {
+    return this.scenario(library, async (queue) => {
+      await queue.enqueueBulk(inputs(TASKS));
+      const rounds: number[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        const batch = inputs(TASKS);
+        const started = performance.now();
+        await queue.enqueueBulk(batch);
+        rounds.push(TASKS / ((performance.now() - started) / 1000));
+      }
+      return { perSecond: median(rounds), rounds };
+    });
+  }
+
+  /** TASKS queued tasks drained by one worker (here, or in a child process); median of ROUNDS. */
+  async processing(library: Library, crossProcess: boolean): Promise<Processing> {
+    const rounds: number[] = [];
+    const commandRounds: number[] = [];
+    let commands: Record<string, number> = {};
+    for (let round = 0; round < ROUNDS; round++) {
+      await this.scenario(library, async (queue) => {
+        const before = await this.info.commandCalls();
+        await queue.enqueueBulk(inputs(TASKS));
+        let ms: number;
+        if (crossProcess) {
+          const child = this.spawnWorker(library, 'process', TASKS);
+          ms = (await child.next('processed', SCENARIO_DEADLINE_MS)).ms as number;
+          await stopChild(child);
+        } else {
+          const started = performance.now();
+          const worker = await queue.startWorker({ concurrency: CONCURRENCY, onStart: () => {} });
+          await worker.finished(TASKS);
+          ms = performance.now() - started;
+          await worker.close();
+        }
+        const delta = commandDelta(before, await this.info.commandCalls());
+        const completed = await queue.completedCount();
+        if (completed !== TASKS) throw new Error(`expected ${TASKS} completed, ${LIBRARY_TITLES[library]} reports ${completed}`);
+        rounds.push(TASKS / (ms / 1000));
+        commandRounds.push(delta.total / TASKS);
+        commands = delta.byCommand;
+      });
+    }
+    return { perSecond: median(rounds), rounds, commandsPerTask: median(commandRounds), commandRounds, commands };
+  }
+
+  /** Enqueue-to-start of one task at a time on an idle worker, after WARM_UP_TASKS untimed tasks. */
+  latency(library: Library, crossProcess: boolean): Promise<Latency> {
+    return this.scenario(library, async (queue) => {
+      const latencies: number[] = [];
+      let child: JsonChild | undefined;
+      let report: Promise<Record<string, unknown>> | undefined;
+      if (crossProcess) {
+        child = this.spawnWorker(library, 'latency', LATENCY_SAMPLES);
+        await child.next('online');
+        report = child.next('latency', SCENARIO_DEADLINE_MS);
+        report.catch(() => undefined); // Awaited at the end; a failure before then is reported by that await.
+      } else {
+        await queue.startWorker({
+          concurrency: CONCURRENCY,
+          onStart: (input) => void (input.sentAt !== undefined && latencies.push(clockMs() - input.sentAt)),
+        });
+      }
+      for (let i = 0; i < WARM_UP_TASKS; i++) await queue.enqueueAndWait({ i });
+      for (let i = 0; i < LATENCY_SAMPLES; i++) await queue.enqueueAndWait({ sentAt: clockMs() });
+      if (report) {
+        const { p50, p99 } = await report;
+        return { p50: p50 as number, p99: p99 as number };
+      }
+      return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99) };
+    });
+  }
+
+  /** used_memory after enqueueing MEMORY_TASKS (10,000 per bulk call) minus before, per 100,000 tasks. */
+  memory(library: Library): Promise<{ bytesPer100k: number; tasks: number; bytes: number }> {
+    return this.scenario(library, async (queue) => {
+      const before = await this.info.usedMemory();
+      for (let sent = 0; sent < MEMORY_TASKS; sent += 10_000) {
+        await queue.enqueueBulk(inputs(Math.min(10_000, MEMORY_TASKS - sent), sent));
+      }
+      const bytes = (await this.info.usedMemory()) - before;
+      return { bytesPer100k: (bytes * 100_000) / MEMORY_TASKS, tasks: MEMORY_TASKS, bytes };
+    });
+  }
+}
+
+/** SIGTERM, then SIGKILL if the child has not exited within 10 s. */
+async function stopChild(child: JsonChild): Promise<void> {
+  const timer = setTimeout(() => child.process.kill('SIGKILL'), 10_000);
+  await child.stop();
+  clearTimeout(timer);
+}
+
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+const ms = (value: number) => `${value.toFixed(3)} ms`;
+
+/**
+ * Runs the Redis benchmarks on one redis-server: `inProcess` (BENCH_ONLY name `redis`: bulk enqueue,
+ * processing, latency, memory) and `crossProcess` (`redis-x`: processing and latency with the worker in a
+ * child process). Prints a line per figure as it is measured.
+ */
+export async function runRedisBenchmarks(options: { inProcess: boolean; crossProcess: boolean }): Promise<RedisResults> {
+  const server = await startRedisServer();
+  const target: RedisTarget = { host: '127.0.0.1', port: server.port };
+  const info = new RedisInfo(target);
+  const bench = new Bench(target, info);
+  try {
+    await info.connect();
+    const results: RedisResults = {
+      redisVersion: await info.version(),
+      tasks: TASKS,
+      rounds: ROUNDS,
+      concurrency: CONCURRENCY,
+      latencySamples: LATENCY_SAMPLES,
+      memoryTasks: MEMORY_TASKS,
+      libraries: {} as Record<Library, LibraryResults>,
+      leftOpen: false,
+    };
+    const only = process.env.BENCH_REDIS_LIBRARIES?.split(',');
+    for (const library of LIBRARIES.filter((l) => !only || only.includes(l))) {
+      const title = LIBRARY_TITLES[library];
+      const r: LibraryResults = { available: true };
+      results.libraries[library] = r;
+      const line = (what: string, text: string) => console.log(`redis   ${title.padEnd(9)} ${what.padEnd(26)} ${text}`);
+      const measure = async <T>(what: string, run: () => Promise<T>, show: (value: T) => string): Promise<T | undefined> => {
+        if (!r.available || r.errors?.deadline) return undefined;
+        try {
+          const value = await run();
+          line(what, show(value));
+          return value;
+        } catch (error) {
+          if (error instanceof LibraryUnavailableError) {
+            r.available = false;
+            r.reason = error.message;
+            console.log(`${library}: broker not available (${error.message})`);
+          } else {
+            const message = error instanceof Error ? error.message : String(error);
+            (r.errors ??= {})[what] = message;
+            if (error instanceof DeadlineError) r.errors.deadline = `${what}: ${message}; later scenarios skipped`;
+            line(what, `FAILED: ${message}`);
+          }
+          return undefined;
+        }
+      };
+      const rate = (value: Rate) => `${formatRate(value.perSecond)}  (rounds: ${value.rounds.map(formatRate).join(', ')})`;
+      const processed = (value: Processing) => `${rate(value)}; ${value.commandsPerTask.toFixed(2)} commands/task`;
+      const latency = (value: Latency) => `p50 ${ms(value.p50)}  p99 ${ms(value.p99)}`;
+      if (options.inProcess) {
+        r.bulkEnqueue = await measure('bulk enqueue', () => bench.bulkEnqueue(library), rate);
+        r.processing = await measure('processing (c=50)', () => bench.processing(library, false), processed);
+        r.latency = await measure('latency in-process', () => bench.latency(library, false), latency);
+        r.memory = await measure(`memory per 100,000 queued`, () => bench.memory(library), (value) => mb(value.bytesPer100k));
+      }
+      if (options.crossProcess) {
+        r.processingCrossProcess = await measure('processing cross-proc', () => bench.processing(library, true), processed);
+        r.latencyCrossProcess = await measure('latency cross-proc', () => bench.latency(library, true), latency);
+      }
+    }
+    results.leftOpen = bench.leftOpen;
+    return results;
+  } finally {
+    await info.close().catch(() => undefined);
+    await server.stop();
+  }
+}
