@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeBatch, encodeBatch } from '../../src/brokers/sqlite/event-batch.js';
+import { decodeBatch, encodeBatch } from '../../src/broker/event-batch.js';
 import type { CeleriacEvent } from '../../src/index.js';
 
 describe('stored event batches', () => {

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EventListener, SubscribeOptions } from '../../broker/broker.js';
 import type { CeleriacEvent } from '../../events.js';
-import { decodeBatch, encodeBatch } from '../sqlite/event-batch.js';
+import { decodeBatch, encodeBatch } from '../../broker/event-batch.js';
 import type { Client } from './connection.js';
 
 interface Subscription {

@@ -7,7 +7,7 @@ import type { EventListener, SubscribeOptions } from '../../broker/broker.js';
 import { kindBit, kindMask } from '../../event-kinds.js';
 import type { CeleriacEvent } from '../../events.js';
 import type { Statements } from './database.js';
-import { decodeBatch, encodeBatch } from './event-batch.js';
+import { decodeBatch, encodeBatch } from '../../broker/event-batch.js';
 
 const TAIL_BATCH = 500;
 const FALLBACK_POLL_MS = 500;

@@ -1,6 +1,6 @@
-// How one transaction's events are stored: consecutive events that differ only in their task id
+// How a batch of events is stored by the brokers: consecutive events that differ only in their task id
 // (a bulk enqueue, a batch of leases or acks) are kept once with the list of ids.
-import type { CeleriacEvent } from '../../events.js';
+import type { CeleriacEvent } from '../events.js';
 
 type Group = [common: Record<string, unknown>, taskIds: string[] | null];
 
