@@ -77,6 +77,15 @@ export class Worker {
   private loop: Promise<void> | undefined;
   /** A lease is in flight (from the fetch loop or the acker): never two at once. */
   private leasing = false;
+  /**
+   * Whether a lease could find something: the last lease filled every slot it asked for, or a task became
+   * queued since it started (an event). A worker whose last lease came back short does not ask again
+   * when a slot frees (that empty lease would cost a round trip) until an event or the poll interval.
+   */
+  private mayHaveWork = true;
+  private lastLeaseAt = 0;
+  /** The limit of the lease the acker is making, to tell whether it came back full. */
+  private refillLimit = 0;
   private closing: Promise<void> | undefined;
   private signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
   private startedAt = new Date();
@@ -173,15 +182,18 @@ export class Worker {
 
   /** A lease for the acker to make with its next batch, unless a lease is already in flight. */
   private refillRequest(settling: number): LeaseRequest | undefined {
-    if (this.stopping.signal.aborted || this.leasing) return undefined;
+    if (this.stopping.signal.aborted || this.leasing || !this.shouldLease()) return undefined;
     const limit = this.concurrency - this.active.size + settling;
     if (limit <= 0) return undefined;
-    this.leasing = true;
+    this.startLease();
+    this.refillLimit = limit;
     return { workerId: this.id, queues: this.queues, limit, leaseMs: this.leaseMs, now: Date.now() };
   }
 
   private refilled(tasks: LeasedTask[] | undefined): void {
     this.leasing = false;
+    // A failed call (undefined) or a full batch: there may be more to lease.
+    if (tasks === undefined || tasks.length >= this.refillLimit) this.mayHaveWork = true;
     for (const task of tasks ?? []) this.run(task);
     this.wake.notify();
   }
@@ -207,18 +219,19 @@ export class Worker {
     try {
       while (!this.stopping.signal.aborted) {
         const free = this.concurrency - this.active.size;
-        if (free <= 0 || this.leasing) {
+        if (free <= 0 || this.leasing || !this.shouldLease()) {
           await this.wake.wait(this.pollMs);
           continue;
         }
         let leased: LeasedTask[];
-        this.leasing = true;
+        this.startLease();
         try {
           leased = await this.broker.lease({ workerId: this.id, queues: this.queues, limit: free, leaseMs: this.leaseMs, now: Date.now() });
           if (failures > 0) this.log.info('broker reachable again; fetching resumed');
           failures = 0;
         } catch (error) {
           failures++;
+          this.mayHaveWork = true;
           const delay = Math.min(MAX_FETCH_BACKOFF_MS, 50 * 2 ** failures);
           this.log.error({ err: error, retryInMs: delay }, 'cannot fetch tasks; retrying');
           await sleep(delay, this.stopping.signal);
@@ -226,12 +239,23 @@ export class Worker {
         } finally {
           this.leasing = false;
         }
+        if (leased.length >= free) this.mayHaveWork = true;
         for (const task of leased) this.run(task);
-        if (leased.length < free) await this.wake.wait(this.pollMs);
       }
     } finally {
       clearInterval(keepAlive);
     }
+  }
+
+  /** The poll interval makes a worker look even without an event, in case one was missed (a reconnection). */
+  private shouldLease(): boolean {
+    return this.mayHaveWork || Date.now() - this.lastLeaseAt >= this.pollMs;
+  }
+
+  private startLease(): void {
+    this.leasing = true;
+    this.mayHaveWork = false;
+    this.lastLeaseAt = Date.now();
   }
 
   private run(task: LeasedTask): void {
@@ -265,7 +289,10 @@ export class Worker {
     for (const event of events) {
       switch (event.type) {
         case 'task.queued':
-          if (this.queues.includes(event.queue)) this.wake.notify();
+          if (this.queues.includes(event.queue)) {
+            this.mayHaveWork = true;
+            this.wake.notify();
+          }
           break;
         case 'task.scheduled':
         case 'task.retrying': {
