@@ -39,6 +39,8 @@ export interface EnqueueOptions extends TaskOptions {
 
 export const DEFAULT_QUEUE = 'default';
 const DEFAULT_RETRY: RetryPolicy = { maxRetries: 0, backoff: 'exponential', delay: 1000, maxDelay: 600_000, jitter: true };
+/** What a task runs with when neither it nor its enqueue options say otherwise. */
+export const DEFAULT_EXECUTION: Readonly<ExecutionOptions> = { retry: { ...DEFAULT_RETRY }, ignoreResult: false };
 
 export function resolveRetry(...layers: Array<RetryOptions | undefined>): RetryPolicy {
   const policy = { ...DEFAULT_RETRY };

@@ -1,6 +1,5 @@
 // What the Redis broker's operation modules share: the connection, the key layout, the event hub, and
-// the index of which queue each task lives in (`{P}:ids`, with a local cache of the tasks this instance
-// leased, so a busy worker's renew and settle cost no lookup).
+// how to find the queue a task lives in (TaskQueues).
 import type { Client } from './connection.js';
 import type { EventHub } from './events.js';
 import type { Keys } from './keys.js';
@@ -32,14 +31,21 @@ export function script<T>(ctx: RedisContext, name: ScriptName, keys: string[], a
   return runScript<T>(ctx.client, name, keys, args);
 }
 
-/** Which queue a task belongs to: the cache first, then `{P}:ids`. */
+/**
+ * Which queue a task belongs to. Task keys carry their queue's hash tag, so an id alone does not name
+ * its key: the queue comes from the cache of tasks this instance leased (a busy worker's renew and
+ * settle cost no lookup), else from looking for the task's key in each known queue, all in one round
+ * trip. No per-task index is stored: it would cost about 100 bytes of Redis memory per task.
+ */
 export class TaskQueues {
   private readonly cache = new Map<string, string>();
   private static readonly MAX = 200_000;
+  /** The known queue names, re-read when an id is not found in any of them. */
+  private known: Promise<string[]> | undefined;
 
   constructor(
     private readonly client: Client,
-    private readonly idsKey: string,
+    private readonly keys: Keys,
   ) {}
 
   remember(id: string, queue: string): void {
@@ -65,21 +71,48 @@ export class TaskQueues {
   /** The queue of each id (undefined when the task is unknown). */
   async lookup(ids: string[]): Promise<Map<string, string | undefined>> {
     const found = new Map<string, string | undefined>();
-    const missing: string[] = [];
+    let missing: string[] = [];
     for (const id of ids) {
       const queue = this.cache.get(id);
       if (queue === undefined) missing.push(id);
       else found.set(id, queue);
     }
+    if (missing.length === 0) return found;
+    const searched = await this.knownQueues(false);
+    missing = await this.search(missing, searched, found);
     if (missing.length > 0) {
-      const queues = await this.client.hmget(this.idsKey, ...missing);
-      missing.forEach((id, i) => found.set(id, queues[i] ?? undefined));
+      // A queue created since the names were read: read them again, search only the new ones.
+      const seen = new Set(searched);
+      const fresh = (await this.knownQueues(true)).filter((queue) => !seen.has(queue));
+      if (fresh.length > 0) missing = await this.search(missing, fresh, found);
     }
+    for (const id of missing) found.set(id, undefined);
     return found;
   }
 
   async queueOf(id: string): Promise<string | undefined> {
     return (await this.lookup([id])).get(id);
+  }
+
+  /** Looks for each id's task key in each queue; records what it finds and returns the ids not found. */
+  private async search(ids: string[], queues: string[], found: Map<string, string | undefined>): Promise<string[]> {
+    const probes = ids.flatMap((id) => queues.map((queue) => ({ id, queue })));
+    const exists = await Promise.all(probes.map(({ id, queue }) => this.client.exists(this.keys.queue(queue).task(id))));
+    probes.forEach(({ id, queue }, i) => {
+      if (exists[i]! > 0) found.set(id, queue);
+    });
+    return ids.filter((id) => !found.has(id));
+  }
+
+  private knownQueues(refresh: boolean): Promise<string[]> {
+    if (refresh || !this.known) {
+      const reading = this.client.smembers(this.keys.queues);
+      this.known = reading;
+      reading.catch(() => {
+        if (this.known === reading) this.known = undefined;
+      });
+    }
+    return this.known;
   }
 }
 

@@ -1,5 +1,5 @@
 // Enqueue: stores new tasks as queued or scheduled, honouring idempotency keys (scoped to a queue on
-// Redis). One script call per queue and chunk, all sent in one round trip with the id index updates.
+// Redis). One script call per queue and chunk, all sent in one round trip with the queue registration.
 import type { EnqueueOutcome, NewTask } from '../../broker/broker.js';
 import type { TaskState } from '../../types.js';
 import { encode, encodeExecution } from './codec.js';
@@ -33,8 +33,8 @@ function taskArgs(task: NewTask, args: Array<string | number>): void {
 export async function enqueueTasks(ctx: RedisContext, tasks: NewTask[], now: number): Promise<EnqueueOutcome[]> {
   const outcomes = new Array<EnqueueOutcome>(tasks.length);
   const groups = byQueue(tasks, (task) => task.queue);
-  // Sent first, in the same round trip: getTask(id) finds the queue as soon as the task exists.
-  const indexed = Promise.all([ctx.client.sadd(ctx.keys.queues, ...groups.keys()), ...chunks(tasks).map((chunk) => indexIds(ctx, chunk))]);
+  // Sent first, in the same round trip: getTask(id) looks for a task in the known queues.
+  const registered = ctx.client.sadd(ctx.keys.queues, ...groups.keys());
   await publishing(ctx, (header) => {
     const calls: Array<Promise<void>> = [];
     for (const [queue, members] of groups) {
@@ -48,23 +48,10 @@ export async function enqueueTasks(ctx: RedisContext, tasks: NewTask[], now: num
     }
     return calls;
   });
-  await indexed;
-  await forgetDuplicates(ctx, tasks, outcomes);
+  await registered;
   return outcomes;
-}
-
-function indexIds(ctx: RedisContext, tasks: NewTask[]): Promise<number> {
-  const index: string[] = [];
-  for (const task of tasks) index.push(task.id, task.queue);
-  return ctx.client.hset(ctx.keys.ids, ...index);
 }
 
 function outcome(reply: Array<string | number>, at: number): EnqueueOutcome {
   return { id: String(reply[at]), created: Number(reply[at + 1]) === 1, state: String(reply[at + 2]) as TaskState };
-}
-
-/** Tasks that were not created (their key was held) were indexed for nothing. */
-async function forgetDuplicates(ctx: RedisContext, tasks: NewTask[], outcomes: EnqueueOutcome[]): Promise<void> {
-  const unused = tasks.filter((task, i) => !outcomes[i]!.created && outcomes[i]!.id !== task.id).map((task) => task.id);
-  await Promise.all(chunks(unused).map((chunk) => ctx.client.hdel(ctx.keys.ids, ...chunk)));
 }

@@ -5,7 +5,7 @@
 //   {P:q}:retrying      ZSET runAt                    {P:q}:active     ZSET lease expiry
 //   {P:q}:expiring      ZSET expiry of queued tasks   {P:q}:completed|failed|cancelled  ZSET finishedAt
 //   {P:q}:keys          HASH idempotency key -> id
-//   {P}:queues SET of queue names   {P}:ids HASH id -> queue   {P}:workers HASH   {P}:leader:<service>
+//   {P}:queues SET of queue names   {P}:workers HASH   {P}:leader:<service>
 //   channel P:events
 import type { TaskState } from '../../types.js';
 
@@ -52,14 +52,12 @@ export class QueueKeys {
 
 export class Keys {
   readonly queues: string;
-  readonly ids: string;
   readonly workers: string;
   readonly channel: string;
   private readonly perQueue = new Map<string, QueueKeys>();
 
   constructor(readonly prefix: string) {
     this.queues = `{${prefix}}:queues`;
-    this.ids = `{${prefix}}:ids`;
     this.workers = `{${prefix}}:workers`;
     this.channel = `${prefix}:events`;
   }

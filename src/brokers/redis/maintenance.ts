@@ -2,7 +2,7 @@
 // and the leadership that lets one process at a time run each maintenance service. Each runs one
 // script per known queue (`{P}:queues`), all sent in one round trip.
 import type { RetentionPolicy } from '../../broker/broker.js';
-import { chunks, publishing, script, type RedisContext } from './context.js';
+import { publishing, script, type RedisContext } from './context.js';
 import { pruneWorkers } from './workers.js';
 
 const BATCH = 1_000;
@@ -68,12 +68,11 @@ export async function prune(ctx: RedisContext, now: number, policy: RetentionPol
     queues.map((queue) => {
       const keys = ctx.keys.queue(queue);
       const args = [keys.taskPrefix, before, BATCH * 10];
-      return script<string[]>(ctx, 'prune', [keys.completed, keys.failed, keys.cancelled, keys.keys], args);
+      return script<number>(ctx, 'prune', [keys.completed, keys.failed, keys.cancelled, keys.keys], args);
     }),
   );
-  const ids = deleted.flat();
-  await Promise.all([forgetIds(ctx, ids), pruneWorkers(ctx, now - policy.workerTtlMs)]);
-  return ids.length;
+  await pruneWorkers(ctx, now - policy.workerTtlMs);
+  return sum(deleted);
 }
 
 export async function purge(ctx: RedisContext, queue: string | undefined): Promise<number> {
@@ -82,21 +81,14 @@ export async function purge(ctx: RedisContext, queue: string | undefined): Promi
   for (const name of queues) {
     const keys = ctx.keys.queue(name);
     for (;;) {
-      const ids = await script<string[]>(ctx, 'purge', [keys.queued, keys.scheduled, keys.retrying, keys.expiring, keys.keys], [
-        keys.taskPrefix,
-        BATCH,
-      ]);
-      await forgetIds(ctx, ids);
-      total += ids.length;
-      if (ids.length === 0) break;
+      const deleted = Number(
+        await script<number>(ctx, 'purge', [keys.queued, keys.scheduled, keys.retrying, keys.expiring, keys.keys], [keys.taskPrefix, BATCH]),
+      );
+      total += deleted;
+      if (deleted === 0) break;
     }
   }
   return total;
-}
-
-async function forgetIds(ctx: RedisContext, ids: string[]): Promise<void> {
-  await Promise.all(chunks(ids).map((chunk) => ctx.client.hdel(ctx.keys.ids, ...chunk)));
-  for (const id of ids) ctx.queues.forget(id);
 }
 
 /** Takes or keeps the leadership of a maintenance service for `ttlMs`; true if `holderId` leads. */

@@ -63,13 +63,15 @@ export async function finishedSince(ctx: RedisContext, since: number, limit: num
   });
   finished.sort((a, b) => b.finishedAt - a.finishedAt);
   const chosen = finished.slice(0, limit);
-  const times = await Promise.all(chosen.map(({ id, queue }) => ctx.client.hmget(ctx.keys.queue(queue).task(id), 'ready', 'started')));
+  const times = await Promise.all(
+    chosen.map(({ id, queue }) => ctx.client.hmget(ctx.keys.queue(queue).task(id), 'ready', 'created', 'started')),
+  );
   return chosen.map(({ queue, state, finishedAt }, i) => {
-    const [ready, started] = times[i]!;
+    const [ready, created, started] = times[i]!;
     return {
       queue,
       state,
-      readyAt: toNumber(ready ?? finishedAt),
+      readyAt: toNumber(ready ?? created ?? finishedAt),
       ...(started ? { startedAt: toNumber(started) } : {}),
       finishedAt,
     };

@@ -55,7 +55,7 @@ export class RedisBroker implements Broker {
       client: connections.client,
       keys,
       events: new EventHub(connections.subscriber, keys.channel),
-      queues: new TaskQueues(connections.client, keys.ids),
+      queues: new TaskQueues(connections.client, keys),
     };
     return new RedisBroker(masked, ctx, connections);
   }

@@ -3,8 +3,10 @@
 -- KEYS[1] queued ZSET   KEYS[2] scheduled ZSET   KEYS[3] seq counter   KEYS[4] idempotency keys HASH
 -- KEYS[5] expiring ZSET
 -- ARGV[1] task key prefix   ARGV[2] queue   ARGV[3] now   ARGV[4] events channel   ARGV[5] event header
--- then 10 per task: id, name, priority, input JSON, execution JSON, createdAt, order stamp,
--- runAt or '', expiresAt or '', idempotency key or ''
+-- then 10 per task: id, name, priority, input JSON, execution JSON or '' (the defaults), createdAt,
+-- order stamp, runAt or '', expiresAt or '', idempotency key or ''
+-- Only what differs from the common case is stored: no `exec` for default options, no `ready` (the time
+-- the task became ready to run, for wait-time stats) while it equals `created`.
 -- Returns, per task: id, 1 if created or 0 if an unfinished task held its key, state.
 -- @include events
 -- @include queue
@@ -30,8 +32,9 @@ local function store(id, name, priority, input, execution, created, order, run_a
   local task_key = prefix .. id
   local scheduled = run_at ~= '' and tonumber(run_at) > tonumber(now)
   local state = scheduled and 'scheduled' or 'queued'
-  local fields = { 'state', state, 'name', name, 'priority', priority, 'input', input, 'exec', execution,
-    'created', created, 'order', order, 'ready', scheduled and run_at or now }
+  local fields = { 'state', state, 'name', name, 'priority', priority, 'input', input, 'created', created,
+    'order', order }
+  if execution ~= '' then push(fields, 'exec', execution) end
   if scheduled then push(fields, 'runAt', run_at) end
   if expires ~= '' then push(fields, 'expires', expires) end
   if key ~= '' then

@@ -2,9 +2,9 @@
 -- time, with their idempotency key entries.
 -- KEYS[1] completed ZSET   KEYS[2] failed ZSET   KEYS[3] cancelled ZSET   KEYS[4] idempotency keys HASH
 -- ARGV[1] task key prefix   ARGV[2] delete what finished before this   ARGV[3] limit per state
--- Returns the ids deleted (the caller removes them from the global id index).
+-- Returns the number of tasks deleted.
 local prefix, before, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local deleted = {}
+local deleted = 0
 
 for k = 1, 3 do
   local ids = redis.call('ZRANGEBYSCORE', KEYS[k], '-inf', '(' .. before, 'LIMIT', 0, limit)
@@ -14,7 +14,7 @@ for k = 1, 3 do
     if key and redis.call('HGET', KEYS[4], key) == id then redis.call('HDEL', KEYS[4], key) end
     redis.call('DEL', task_key)
     redis.call('ZREM', KEYS[k], id)
-    deleted[#deleted + 1] = id
+    deleted = deleted + 1
   end
 end
 

@@ -2,10 +2,9 @@
 -- KEYS[1] queued ZSET   KEYS[2] scheduled ZSET   KEYS[3] retrying ZSET   KEYS[4] expiring ZSET
 -- KEYS[5] idempotency keys HASH
 -- ARGV[1] task key prefix   ARGV[2] limit per state
--- Returns the ids deleted (the caller removes them from the global id index; it calls again while a
--- full batch came back).
+-- Returns the number of tasks deleted (the caller calls again until it is 0).
 local prefix, limit = ARGV[1], tonumber(ARGV[2])
-local deleted = {}
+local deleted = 0
 
 for k = 1, 3 do
   local ids = redis.call('ZRANGE', KEYS[k], 0, limit - 1)
@@ -16,7 +15,7 @@ for k = 1, 3 do
     redis.call('DEL', task_key)
     redis.call('ZREM', KEYS[k], id)
     redis.call('ZREM', KEYS[4], id)
-    deleted[#deleted + 1] = id
+    deleted = deleted + 1
   end
 end
 
