@@ -39,6 +39,14 @@ export function parsePositiveInt(value: string): number {
   return n;
 }
 
+export function parseNonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) {
+    throw new InvalidArgumentError('expected a non-negative integer');
+  }
+  return n;
+}
+
 const PRIORITY_NAMES = ['low', 'normal', 'high', 'urgent'];
 
 /** `low|normal|high|urgent` or an integer 0..15. */

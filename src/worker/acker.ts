@@ -12,8 +12,8 @@ interface Pending {
 
 /** How the acker borrows the worker's fetching: a lease request for the room a batch frees, then its result. */
 export interface Refill {
-  /** A lease request for `settling` slots about to free up (plus any free now), or undefined to only settle. */
-  request(settling: number): LeaseRequest | undefined;
+  /** A lease request for the worker's free room, or undefined to only settle. */
+  request(): LeaseRequest | undefined;
   /** Called with what was leased (possibly nothing), or with undefined when the call failed. */
   leased(tasks: LeasedTask[] | undefined): void;
 }
@@ -69,7 +69,7 @@ export class Acker {
     const batch = this.batch;
     this.batch = [];
     const settlements = batch.map((pending) => pending.settlement);
-    const next = this.stopped ? undefined : this.refill?.request(batch.length);
+    const next = this.stopped ? undefined : this.refill?.request();
     try {
       let held: boolean[];
       if (next) {

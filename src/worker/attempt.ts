@@ -40,6 +40,11 @@ export class Attempt {
     this.onInterrupt?.(reason);
   }
 
+  /** Throws the reason the attempt was stopped, if it was (while it waited for a slot, say). */
+  throwIfStopped(): void {
+    if (this.interruptedBy) throw this.interruptedBy;
+  }
+
   /** Settles with the handler's outcome, or rejects as soon as the attempt is stopped. */
   race<T>(running: Promise<T>): Promise<T> {
     if (this.interruptedBy) return Promise.reject(this.interruptedBy);

@@ -36,6 +36,7 @@ class DecodeError extends PermanentError {
 /** Runs the attempt and returns how to settle it, or null when it is no longer this worker's to settle. */
 export async function executeAttempt(attempt: Attempt, env: ExecutorEnv): Promise<Settlement | null> {
   try {
+    attempt.throwIfStopped(); // Revoked or lost while it waited for a slot: never started.
     const task = resolveTask(attempt.task, env);
     const input = await validate(task, attempt.task);
     const value = await perform(attempt, task, input, env);

@@ -6,12 +6,13 @@ import type { Celeriac, Logger, Worker } from '../../index.js';
 import { ExitCode } from '../exit-codes.js';
 import { LiveStatus } from '../live-status.js';
 import { loadApp } from '../load-app.js';
-import { parseDuration, parseList, parseLogLevel, parsePositiveInt, withCommonOptions, type CommonOptions, type Finish } from '../options.js';
+import { parseDuration, parseList, parseLogLevel, parseNonNegativeInt, parsePositiveInt, withCommonOptions, type CommonOptions, type Finish } from '../options.js';
 import { createWorkerLogger, type LogFormat } from '../worker-logger.js';
 
 interface WorkerFlags extends CommonOptions {
   queues?: string[];
   concurrency?: number;
+  prefetch?: number;
   name?: string;
   logLevel?: string;
   logFormat: LogFormat;
@@ -30,6 +31,7 @@ export function workerCommand(program: Command, finish: Finish): void {
     .description('run a worker for the tasks of the -A app module')
     .option('-Q, --queues <list>', "queues to consume, comma-separated, strict priority in this order (default: 'default')", parseList)
     .option('-c, --concurrency <n>', 'tasks run at once (default: 10)', parsePositiveInt)
+    .option('--prefetch <n>', 'leased tasks that may wait for a slot while tasks finish fast; 0: none (default: 4 x concurrency)', parseNonNegativeInt)
     .option('-n, --name <name>', 'worker name; %h host, %n short host, %d domain, %i pid (default: celeriac@%h)')
     .option('-l, --log-level <level>', 'trace|debug|info|warn|error|fatal|silent (default: $CELERIAC_LOG_LEVEL, else info)', parseLogLevel)
     .addOption(new Option('--log-format <format>', 'pretty on a terminal, JSON lines otherwise').choices(['auto', 'json', 'pretty']).default('auto'))
@@ -65,6 +67,7 @@ function workerOptions(flags: WorkerFlags, logger: Logger): Parameters<Celeriac[
   return {
     queues: flags.queues,
     concurrency: flags.concurrency,
+    prefetch: flags.prefetch,
     name: flags.name,
     leaseTime: flags.leaseTime,
     shutdownTimeout: flags.shutdownTimeout,

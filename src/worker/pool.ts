@@ -1,0 +1,80 @@
+// The worker's pool: the attempts it holds leases on, at most `concurrency` of them running, and a short
+// queue of leased tasks waiting for a slot (the prefetch window), so a busy worker starts its next task
+// without waiting for a round trip to the broker. An attempt's slot frees when its handler ends; its
+// lease is held (and renewed) until its outcome is stored.
+//
+// The window adapts to how fast tasks finish: it never holds more tasks waiting than finished in the last
+// 100 ms (and never more than `prefetch`). Short tasks get a full window; a worker whose tasks take
+// seconds holds none waiting, so a long task never sits in a busy worker while another worker is idle.
+import type { LeasedTask } from '../broker/broker.js';
+import { Attempt } from './attempt.js';
+
+const RATE_WINDOW_MS = 100;
+
+export class Pool {
+  /** Every attempt this worker holds a lease on (waiting, running, or being settled), by task id. */
+  readonly attempts = new Map<string, Attempt>();
+  private readonly waiting: Attempt[] = [];
+  private runningCount = 0;
+  private windowStart = 0;
+  private finishedThisWindow = 0;
+  private finishedLastWindow = 0;
+
+  constructor(
+    readonly concurrency: number,
+    private readonly prefetch: number,
+    private readonly start: (attempt: Attempt) => void,
+  ) {}
+
+  /** Attempts running now. */
+  get running(): number {
+    return this.runningCount;
+  }
+
+  /** How many more tasks to lease now: free slots plus what the prefetch window allows to wait. */
+  room(now = Date.now()): number {
+    this.roll(now);
+    const window = Math.min(this.prefetch, this.finishedLastWindow);
+    return this.concurrency + window - this.runningCount - this.waiting.length;
+  }
+
+  /** Takes a leased task: runs it if a slot is free, else it waits for one. */
+  add(task: LeasedTask): void {
+    const attempt = new Attempt(task);
+    this.attempts.set(task.id, attempt);
+    if (this.runningCount < this.concurrency) this.run(attempt);
+    else this.waiting.push(attempt);
+  }
+
+  /** An attempt's handler ended: frees its slot for the next waiting one. */
+  ended(now = Date.now()): void {
+    this.runningCount--;
+    this.roll(now);
+    this.finishedThisWindow++;
+    while (this.runningCount < this.concurrency && this.waiting.length > 0) this.run(this.waiting.shift()!);
+  }
+
+  /** An attempt's outcome is stored (or given up): its lease is no longer this worker's to renew. */
+  settled(attempt: Attempt): void {
+    this.attempts.delete(attempt.task.id);
+  }
+
+  /** Removes and returns the attempts still waiting for a slot (to hand them back at shutdown). */
+  takeWaiting(): Attempt[] {
+    const taken = this.waiting.splice(0);
+    for (const attempt of taken) this.attempts.delete(attempt.task.id);
+    return taken;
+  }
+
+  private run(attempt: Attempt): void {
+    this.runningCount++;
+    this.start(attempt);
+  }
+
+  private roll(now: number): void {
+    if (now - this.windowStart < RATE_WINDOW_MS) return;
+    this.finishedLastWindow = now - this.windowStart < 2 * RATE_WINDOW_MS ? this.finishedThisWindow : 0;
+    this.finishedThisWindow = 0;
+    this.windowStart = now;
+  }
+}

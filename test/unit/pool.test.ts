@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { LeasedTask } from '../../src/broker/broker.js';
+import { TaskCancelledError } from '../../src/errors.js';
+import { DEFAULT_EXECUTION } from '../../src/options.js';
+import { createTestApp } from '../../src/testing/index.js';
+import { Attempt } from '../../src/worker/attempt.js';
+import { executeAttempt } from '../../src/worker/executor.js';
+import { Pool } from '../../src/worker/pool.js';
+
+function leased(id: string): LeasedTask {
+  return { id, name: 't', queue: 'default', priority: 5, input: null, attempt: 1, createdAt: 0, execution: DEFAULT_EXECUTION, leaseExpiresAt: 0 };
+}
+
+function pool(concurrency: number, prefetch: number): { pool: Pool; started: string[] } {
+  const started: string[] = [];
+  return { pool: new Pool(concurrency, prefetch, (attempt: Attempt) => started.push(attempt.task.id)), started };
+}
+
+describe('the worker pool', () => {
+  it('runs up to its concurrency; the rest wait and start in lease order as slots free', () => {
+    const { pool: p, started } = pool(2, 10);
+    for (const id of ['a', 'b', 'c', 'd']) p.add(leased(id));
+    assert.deepEqual(started, ['a', 'b']);
+    assert.equal(p.running, 2);
+    assert.equal(p.attempts.size, 4);
+    p.ended(0);
+    assert.deepEqual(started, ['a', 'b', 'c']);
+    p.settled(p.attempts.get('a')!);
+    assert.equal(p.attempts.size, 3, 'a settled attempt no longer holds a lease');
+    p.ended(0);
+    assert.deepEqual(started, ['a', 'b', 'c', 'd']);
+  });
+
+  it('leases ahead only as many as finished in the last 100 ms, never more than prefetch', () => {
+    const { pool: p } = pool(2, 3);
+    assert.equal(p.room(1_000), 2, 'no prefetch before anything finished');
+    p.add(leased('a'));
+    p.add(leased('b'));
+    p.ended(1_010);
+    p.ended(1_020);
+    assert.equal(p.room(1_050), 2, 'tasks finished this window count from the next one');
+    assert.equal(p.room(1_120), 4, 'two finished in the last window: two may wait');
+    for (let i = 0; i < 10; i++) {
+      p.add(leased(`x${i}`));
+      p.ended(1_130);
+    }
+    assert.equal(p.room(1_240), 2 + 3, 'capped at prefetch');
+    assert.equal(p.room(1_500), 2, 'a quiet spell (slow tasks) turns prefetching off');
+  });
+
+  it('hands over the waiting attempts at shutdown, leaving the running ones', () => {
+    const { pool: p, started } = pool(1, 5);
+    for (const id of ['a', 'b', 'c']) p.add(leased(id));
+    const taken = p.takeWaiting().map((attempt) => attempt.task.id);
+    assert.deepEqual(taken, ['b', 'c']);
+    assert.deepEqual([...p.attempts.keys()], ['a']);
+    p.ended(0);
+    assert.deepEqual(started, ['a'], 'nothing left to start');
+  });
+});
+
+describe('an attempt stopped while it waited for a slot', () => {
+  it('is settled as cancelled without its handler ever running', async () => {
+    const app = createTestApp();
+    let ran = false;
+    const task = app.task({ name: 't', run: () => (ran = true) });
+    const attempt = new Attempt(leased('a'));
+    attempt.stop(new TaskCancelledError('revoked'));
+    const settlement = await executeAttempt(attempt, {
+      workerId: 'w',
+      broker: await app.broker(),
+      log: app.logger,
+      findTask: () => task,
+    });
+    assert.equal(settlement?.kind, 'cancel');
+    assert.equal(ran, false);
+    await app.close();
+  });
+});
