@@ -19,6 +19,7 @@ import { createPruner } from './maintenance/pruner.js';
 import { createRescuer } from './maintenance/rescuer.js';
 import type { MaintenanceService, PeriodicService } from './maintenance/service.js';
 import { expandWorkerName } from './names.js';
+import { LeaseBudget, type LeaseTicket } from './lease-budget.js';
 import { Pool } from './pool.js';
 
 export interface WorkerOptions {
@@ -82,17 +83,9 @@ export class Worker {
   private timers: NodeJS.Timeout[] = [];
   private unsubscribe: (() => void) | undefined;
   private loop: Promise<void> | undefined;
-  /** A lease is in flight (from the fetch loop or the acker): never two at once. */
-  private leasing = false;
-  /**
-   * Whether a lease could find something: the last lease filled every slot it asked for, or a task became
-   * queued since it started (an event). A worker whose last lease came back short does not ask again
-   * when a slot frees (that empty lease would cost a round trip) until an event or the poll interval.
-   */
-  private mayHaveWork = true;
-  private lastLeaseAt = 0;
-  /** The limit of the lease the acker is making, to tell whether it came back full. */
-  private refillLimit = 0;
+  private readonly budget: LeaseBudget;
+  /** The lease sent with the acker's batch in flight (one at a time). */
+  private refillTicket: LeaseTicket | undefined;
   private closing: Promise<void> | undefined;
   private signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
   private startedAt = new Date();
@@ -118,6 +111,7 @@ export class Worker {
     this.shutdownMs = toMs(options.shutdownTimeout ?? '30s', 'shutdownTimeout');
     this.heartbeatMs = toMs(options.heartbeatInterval ?? '2s', 'heartbeatInterval');
     this.pollMs = toMs(options.pollInterval ?? '1s', 'pollInterval');
+    this.budget = new LeaseBudget(this.pool, this.pollMs, this.concurrency + prefetch);
     this.log = (options.logger ?? host.logger).child({ worker: this.name });
   }
 
@@ -192,22 +186,24 @@ export class Worker {
     };
   }
 
-  /** A lease for the acker to make with its next batch, unless a lease is already in flight. */
+  /** A lease for the acker to send with its next batch of results, if the worker has room. */
   private refillRequest(): LeaseRequest | undefined {
-    if (this.stopping.signal.aborted || this.leasing || !this.shouldLease()) return undefined;
-    const limit = this.pool.room();
+    const limit = this.stopping.signal.aborted ? 0 : this.budget.next();
     if (limit <= 0) return undefined;
-    this.startLease();
-    this.refillLimit = limit;
-    return { workerId: this.id, queues: this.queues, limit, leaseMs: this.leaseMs, now: Date.now() };
+    const now = Date.now();
+    this.refillTicket = this.budget.started(limit, now);
+    return this.leaseRequest(limit, now);
   }
 
   private refilled(tasks: LeasedTask[] | undefined): void {
-    this.leasing = false;
-    // A failed call (undefined) or a full batch: there may be more to lease.
-    if (tasks === undefined || tasks.length >= this.refillLimit) this.mayHaveWork = true;
+    if (this.refillTicket) this.budget.answered(this.refillTicket, tasks?.length);
+    this.refillTicket = undefined;
     for (const task of tasks ?? []) this.pool.add(task);
     this.wake.notify();
+  }
+
+  private leaseRequest(limit: number, now: number): LeaseRequest {
+    return { workerId: this.id, queues: this.queues, limit, leaseMs: this.leaseMs, now };
   }
 
   private startServices(): void {
@@ -230,44 +226,32 @@ export class Worker {
     const keepAlive = setInterval(() => undefined, 1 << 30);
     try {
       while (!this.stopping.signal.aborted) {
-        const room = this.pool.room();
-        if (room <= 0 || this.leasing || !this.shouldLease()) {
+        const limit = this.budget.next();
+        if (limit <= 0) {
           await this.wake.wait(this.pollMs);
           continue;
         }
         let leased: LeasedTask[];
-        this.startLease();
+        const now = Date.now();
+        const ticket = this.budget.started(limit, now);
         try {
-          leased = await this.broker.lease({ workerId: this.id, queues: this.queues, limit: room, leaseMs: this.leaseMs, now: Date.now() });
+          leased = await this.broker.lease(this.leaseRequest(limit, now));
           if (failures > 0) this.log.info('broker reachable again; fetching resumed');
           failures = 0;
         } catch (error) {
+          this.budget.answered(ticket, undefined);
           failures++;
-          this.mayHaveWork = true;
           const delay = Math.min(MAX_FETCH_BACKOFF_MS, 50 * 2 ** failures);
           this.log.error({ err: error, retryInMs: delay }, 'cannot fetch tasks; retrying');
           await sleep(delay, this.stopping.signal);
           continue;
-        } finally {
-          this.leasing = false;
         }
-        if (leased.length >= room) this.mayHaveWork = true;
+        this.budget.answered(ticket, leased.length);
         for (const task of leased) this.pool.add(task);
       }
     } finally {
       clearInterval(keepAlive);
     }
-  }
-
-  /** The poll interval makes a worker look even without an event, in case one was missed (a reconnection). */
-  private shouldLease(): boolean {
-    return this.mayHaveWork || Date.now() - this.lastLeaseAt >= this.pollMs;
-  }
-
-  private startLease(): void {
-    this.leasing = true;
-    this.mayHaveWork = false;
-    this.lastLeaseAt = Date.now();
   }
 
   private async runAttempt(attempt: Attempt): Promise<void> {
@@ -302,7 +286,7 @@ export class Worker {
       switch (event.type) {
         case 'task.queued':
           if (this.queues.includes(event.queue)) {
-            this.mayHaveWork = true;
+            this.budget.taskQueued();
             this.wake.notify();
           }
           break;
