@@ -15,13 +15,16 @@ export interface RedisContext {
 /** Largest number of tasks a single script call handles, so no call blocks Redis for long. */
 export const SCRIPT_BATCH = 1_000;
 
-/** Runs a script that publishes events: numbers the call, and marks it acknowledged once it replied. */
+/**
+ * Runs a script that publishes events: numbers the call, and marks it acknowledged once it replied.
+ * `calls` may build its calls over several turns of the event loop (a bulk enqueue sends chunk by chunk).
+ */
 export async function publishing<T>(
   ctx: RedisContext,
-  calls: (header: string) => Array<Promise<T>>,
+  calls: (header: string) => Array<Promise<T>> | Promise<Array<Promise<T>>>,
 ): Promise<T[]> {
   const { header, n } = ctx.events.nextCall();
-  const results = await Promise.all(calls(header));
+  const results = await Promise.all(await calls(header));
   ctx.events.acked(n);
   return results;
 }

@@ -3,11 +3,15 @@
 -- KEYS[1] queued ZSET   KEYS[2] scheduled ZSET   KEYS[3] seq counter   KEYS[4] idempotency keys HASH
 -- KEYS[5] expiring ZSET
 -- ARGV[1] task key prefix   ARGV[2] queue   ARGV[3] now   ARGV[4] events channel   ARGV[5] event header
--- then 10 per task: id, name, priority, input JSON, execution JSON or '' (the defaults), createdAt,
--- order stamp, runAt or '', expiresAt or '', idempotency key or ''
+-- ARGV[6] the first task's order stamp (the caller's process-wide enqueue counter; the others follow)
+-- ARGV[7] the number S of specs (what tasks of a bulk enqueue usually share), then 6 per spec: name,
+-- priority, execution JSON or '' (the defaults), createdAt, runAt or '', expiresAt or ''
+-- then 4 per task: id, input JSON, its spec's number (1-based), idempotency key or ''
 -- Only what differs from the common case is stored: no `exec` for default options, no `ready` (the time
 -- the task became ready to run, for wait-time stats) while it equals `created`.
--- Returns, per task: id, 1 if created or 0 if an unfinished task held its key, state.
+-- Returns, for each task NOT created because an unfinished task of the queue held its key: the task's
+-- position (1-based), the holder's id and its state. Every other task was created, as 'scheduled' when
+-- its runAt is after now, else 'queued'.
 -- @include events
 -- @include queue
 -- @include task
@@ -28,12 +32,12 @@ local function holder_of(key)
   return nil
 end
 
-local function store(id, name, priority, input, execution, created, order, run_at, expires, key)
+local function store(id, input, spec, key, order)
+  local name, priority, execution, created, run_at, expires = spec[1], spec[2], spec[3], spec[4], spec[5], spec[6]
   local task_key = prefix .. id
   local scheduled = run_at ~= '' and tonumber(run_at) > tonumber(now)
-  local state = scheduled and 'scheduled' or 'queued'
-  local fields = { 'state', state, 'name', name, 'priority', priority, 'input', input, 'created', created,
-    'order', order }
+  local fields = { 'state', scheduled and 'scheduled' or 'queued', 'name', name, 'priority', priority, 'input', input,
+    'created', created, 'order', string.format('%.0f', order) }
   if execution ~= '' then push(fields, 'exec', execution) end
   if scheduled then push(fields, 'runAt', run_at) end
   if expires ~= '' then push(fields, 'expires', expires) end
@@ -49,26 +53,32 @@ local function store(id, name, priority, input, execution, created, order, run_a
     enqueue_ready(KEYS[1], KEYS[5], KEYS[3], id, priority, expires ~= '' and expires or nil, now)
     queued_event(id, name, queue, now, priority)
   end
-  return state
 end
 
-for i = 6, #ARGV, 10 do
-  local id, key = ARGV[i], ARGV[i + 9]
+local first_order = tonumber(ARGV[6])
+local specs = {}
+local spec_count = tonumber(ARGV[7])
+local first_task = 8 + spec_count * 6
+for n = 1, spec_count do
+  local at = 8 + (n - 1) * 6
+  specs[n] = { ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5] }
+end
+
+local position = 0
+for i = first_task, #ARGV, 4 do
+  position = position + 1
+  local id, key = ARGV[i], ARGV[i + 3]
   local existing, existing_state
   if key ~= '' then existing, existing_state = holder_of(key) end
   if existing then
+    out[#out + 1] = position
     out[#out + 1] = existing
-    out[#out + 1] = 0
     out[#out + 1] = existing_state
   else
-    local state = store(id, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6],
-      ARGV[i + 7], ARGV[i + 8], key)
-    out[#out + 1] = id
-    out[#out + 1] = 1
-    out[#out + 1] = state
+    store(id, ARGV[i + 1], specs[tonumber(ARGV[i + 2])], key, first_order + position - 1)
   end
 end
 
-save_seq()
+finish_queue_writes()
 publish_events(ARGV[4], ARGV[5])
 return out

@@ -36,6 +36,6 @@ for i = 1, math.min(#due, limit) do
   end
 end
 
-save_seq()
+finish_queue_writes()
 publish_events(ARGV[5], ARGV[6])
 return promoted

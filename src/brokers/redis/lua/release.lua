@@ -32,6 +32,6 @@ for i = 7, #ARGV do
   end
 end
 
-save_seq()
+finish_queue_writes()
 publish_events(ARGV[5], ARGV[6])
 return released

@@ -39,6 +39,6 @@ for _, id in ipairs(expired) do
   end
 end
 
-save_seq()
+finish_queue_writes()
 publish_events(ARGV[5], ARGV[6])
 return rescued

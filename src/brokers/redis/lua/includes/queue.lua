@@ -2,6 +2,7 @@
 -- and FIFO within a priority. Seq numbers are per queue and strictly increasing, kept near the
 -- enqueuing clock (ms * 64) so that equal priorities of different queues interleave by time when a
 -- worker merges several queues. Scores stay below 2^52: exact in a double.
+-- @include zbatch
 local PRIORITY_STEP = 281474976710656 -- 2^48
 
 local seq_state = { key = nil, last = nil }
@@ -16,8 +17,10 @@ local function next_seq(seq_key, now)
   return seq
 end
 
--- Writes the last seq handed out back to its key; call once before the script returns.
-local function save_seq()
+-- Writes what enqueue_ready deferred (the queued-set entries, one ZADD per batch, and the last seq
+-- handed out); call once before the script returns.
+local function finish_queue_writes()
+  flush_zsets()
   if seq_state.last ~= nil then
     redis.call('SET', seq_state.key, string.format('%.0f', seq_state.last))
   end
@@ -33,6 +36,6 @@ end
 -- has an expiry, so a lease can cancel it once it expires.
 local function enqueue_ready(queued_key, expiring_key, seq_key, id, priority, expires, now)
   local score = queued_score(priority, next_seq(seq_key, now))
-  redis.call('ZADD', queued_key, string.format('%.0f', score), id)
+  zadd_later(queued_key, string.format('%.0f', score), id)
   if expires then redis.call('ZADD', expiring_key, expires, id) end
 end

@@ -24,7 +24,7 @@ local function zrem_later(key, member)
   list[#list + 1] = member
 end
 
--- Removals first, then additions, each key in the order first used.
+-- Removals first, then additions, each key in the order first used; what was flushed is forgotten.
 local function flush_zsets()
   for _, pass in ipairs({ 'rem', 'add' }) do
     for _, entry in ipairs(zkeys) do
@@ -37,4 +37,5 @@ local function flush_zsets()
       end
     end
   end
+  zadds, zrems, zkeys = {}, {}, {}
 end
