@@ -38,9 +38,9 @@ const FALLBACK_EXECUTION: ExecutionOptions = {
 /** Fields per task in the lease script's reply. */
 export const LEASED_FIELDS = 8;
 
-/** One task of a lease reply: id, score, name, priority, input, execution, attempt, createdAt. */
-export function leasedTask(reply: unknown[], at: number, queue: string, leaseExpiresAt: number): { task: LeasedTask; score: number } {
-  const [id, score, name, priority, input, execution, attempt, createdAt] = reply.slice(at, at + LEASED_FIELDS);
+/** One task of a lease reply: id, order stamp, name, priority, input, execution, attempt, createdAt. */
+export function leasedTask(reply: unknown[], at: number, queue: string, leaseExpiresAt: number): { task: LeasedTask; order: number } {
+  const [id, order, name, priority, input, execution, attempt, createdAt] = reply.slice(at, at + LEASED_FIELDS);
   const decodedInput = decode(input, 'stored input');
   const decodedExecution = decodeStoredExecution(execution);
   const task: LeasedTask = {
@@ -57,7 +57,7 @@ export function leasedTask(reply: unknown[], at: number, queue: string, leaseExp
   const problem = !decodedInput.ok ? decodedInput.error : !decodedExecution.ok ? decodedExecution.error : undefined;
   if (!task.name) task.decodeError = `task record ${task.id} cannot be decoded: its name is missing`;
   else if (problem) task.decodeError = `task record ${task.id} cannot be decoded: ${problem}`;
-  return { task, score: toNumber(score) };
+  return { task, order: toNumber(order) };
 }
 
 /** A task hash (HGETALL) as users see it; null when the hash is empty (no such task). */

@@ -74,7 +74,7 @@ export async function enqueueTasks(ctx: RedisContext, tasks: NewTask[], now: num
         if (calls.length > 0) await nextMacrotask();
         const { specs, tasks: taskArgs } = chunkArgs(chunk);
         const args = [keys.taskPrefix, queue, now, ctx.keys.channel, header, reserveStamps(chunk.length), ...specs, ...taskArgs];
-        const call = script<Array<string | number>>(ctx, 'enqueue', [keys.queued, keys.scheduled, keys.seq, keys.keys, keys.expiring], args);
+        const call = script<Array<string | number>>(ctx, 'enqueue', [keys.queued, keys.scheduled, keys.keys, keys.expiring], args);
         const stored = call.then((held) => {
           // Only the tasks whose idempotency key an unfinished task held come back.
           for (let at = 0; at < held.length; at += 3) {

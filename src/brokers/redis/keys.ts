@@ -1,7 +1,7 @@
 // The key layout. Every key of one queue shares the hash tag `{P:queue}`, so each script touches one
 // slot and a Redis Cluster never raises CROSSSLOT; global keys share the tag `{P}`.
-//   {P:q}:t:<id>        task HASH                     {P:q}:queued     ZSET (15-priority)*2^48 + seq
-//   {P:q}:seq           FIFO counter                  {P:q}:scheduled  ZSET runAt
+//   {P:q}:t:<id>        task HASH                     {P:q}:queued:<p> LIST per priority p (0..15), FIFO
+//                                                     {P:q}:scheduled  ZSET runAt
 //   {P:q}:retrying      ZSET runAt                    {P:q}:active     ZSET lease expiry
 //   {P:q}:expiring      ZSET expiry of queued tasks   {P:q}:completed|failed|cancelled  ZSET finishedAt
 //   {P:q}:keys          HASH idempotency key -> id
@@ -9,10 +9,12 @@
 //   channel P:events
 import type { TaskState } from '../../types.js';
 
+const PRIORITIES_HIGH_FIRST = Array.from({ length: 16 }, (_, i) => 15 - i);
+
 export class QueueKeys {
   readonly taskPrefix: string;
+  /** The base name of the queued lists: the list of priority p is `${queued}:${p}`. */
   readonly queued: string;
-  readonly seq: string;
   readonly scheduled: string;
   readonly retrying: string;
   readonly active: string;
@@ -29,7 +31,6 @@ export class QueueKeys {
     const tag = `{${prefix}:${queue}}`;
     this.taskPrefix = `${tag}:t:`;
     this.queued = `${tag}:queued`;
-    this.seq = `${tag}:seq`;
     this.scheduled = `${tag}:scheduled`;
     this.retrying = `${tag}:retrying`;
     this.active = `${tag}:active`;
@@ -44,8 +45,18 @@ export class QueueKeys {
     return this.taskPrefix + id;
   }
 
-  /** The sorted set holding the tasks of a state. */
-  ofState(state: TaskState): string {
+  /** The queued list of one priority (0..15). */
+  queuedList(priority: number): string {
+    return `${this.queued}:${priority}`;
+  }
+
+  /** The queued lists, highest priority first. */
+  queuedLists(): string[] {
+    return PRIORITIES_HIGH_FIRST.map((priority) => this.queuedList(priority));
+  }
+
+  /** The sorted set holding the tasks of a state other than queued (those are in the queued lists). */
+  ofState(state: Exclude<TaskState, 'queued'>): string {
     return this[state];
   }
 }

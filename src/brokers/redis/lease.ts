@@ -5,8 +5,9 @@ import { byQueue, publishing, script, type RedisContext } from './context.js';
 
 /**
  * Leases up to `limit` tasks: strict priority across the queues, FIFO within a priority and queue.
- * One queue: one script call. Several (possibly on different cluster shards): peek at the head of each,
- * merge by score, then lease from each queue the number it won.
+ * One queue: one script call. Several (possibly on different cluster shards): read how many tasks each
+ * queue holds at each priority, hand out the limit from the highest priority down (queues at the same
+ * priority in the order the worker lists them), then lease from each queue the number it won.
  */
 export async function leaseTasks(ctx: RedisContext, request: LeaseRequest): Promise<LeasedTask[]> {
   if (request.limit <= 0 || request.queues.length === 0) return [];
@@ -16,18 +17,21 @@ export async function leaseTasks(ctx: RedisContext, request: LeaseRequest): Prom
   return runLeases(ctx, request, plan);
 }
 
-/** How many tasks to lease from each queue: the best `limit` heads across all of them. */
+/** How many tasks to lease from each queue: the best `limit` across all of them. */
 async function planAcrossQueues(ctx: RedisContext, request: LeaseRequest): Promise<Map<string, number>> {
-  const heads = await Promise.all(
-    request.queues.map((queue) => ctx.client.zrange(ctx.keys.queue(queue).queued, '0', String(request.limit - 1), 'WITHSCORES')),
+  // lengths[q][i]: tasks of queue q at priority 15 - i.
+  const lengths = await Promise.all(
+    request.queues.map((queue) => Promise.all(ctx.keys.queue(queue).queuedLists().map((list) => ctx.client.llen(list)))),
   );
-  const candidates: Array<{ queue: string; score: number }> = [];
-  heads.forEach((head, q) => {
-    for (let i = 0; i < head.length; i += 2) candidates.push({ queue: request.queues[q]!, score: Number(head[i + 1]) });
-  });
-  candidates.sort((a, b) => a.score - b.score);
   const plan = new Map<string, number>();
-  for (const { queue } of candidates.slice(0, request.limit)) plan.set(queue, (plan.get(queue) ?? 0) + 1);
+  let remaining = request.limit;
+  for (let i = 0; i < 16 && remaining > 0; i++) {
+    request.queues.forEach((queue, q) => {
+      const take = Math.min(remaining, lengths[q]![i]!);
+      if (take > 0) plan.set(queue, (plan.get(queue) ?? 0) + take);
+      remaining -= take;
+    });
+  }
   return plan;
 }
 
@@ -43,11 +47,11 @@ async function runLeases(ctx: RedisContext, request: LeaseRequest, plan: Map<str
       }));
     }),
   );
-  const leased: Array<{ task: LeasedTask; score: number }> = [];
+  const leased: Array<{ task: LeasedTask; order: number }> = [];
   for (const { queue, reply } of replies) {
     for (let at = 0; at < reply.length; at += LEASED_FIELDS) leased.push(leasedTask(reply, at, queue, leaseExpiresAt));
   }
-  if (replies.length > 1) leased.sort((a, b) => a.score - b.score);
+  if (replies.length > 1) leased.sort((a, b) => b.task.priority - a.task.priority || a.order - b.order);
   for (const { task } of leased) ctx.queues.remember(task.id, task.queue);
   return leased.map(({ task }) => task);
 }
@@ -85,7 +89,7 @@ export async function releaseTasks(ctx: RedisContext, workerId: string, taskIds:
     [...byQueue(taskIds, (id) => queues.get(id))].map(([queue, members]) => {
       const keys = ctx.keys.queue(queue);
       const args = [keys.taskPrefix, queue, workerId, now, ctx.keys.channel, header, ...members.map(({ item }) => item)];
-      return script<number>(ctx, 'release', [keys.active, keys.queued, keys.seq, keys.expiring, keys.cancelled], args);
+      return script<number>(ctx, 'release', [keys.active, keys.queued, keys.expiring, keys.cancelled], args);
     }),
   );
   for (const id of taskIds) ctx.queues.forget(id);

@@ -21,7 +21,7 @@ export async function promoteDue(ctx: RedisContext, now: number): Promise<number
   const promoted = await publishing(ctx, (header) =>
     queues.map((queue) => {
       const keys = ctx.keys.queue(queue);
-      return script<number>(ctx, 'promote', [keys.scheduled, keys.retrying, keys.queued, keys.seq, keys.expiring], [
+      return script<number>(ctx, 'promote', [keys.scheduled, keys.retrying, keys.queued, keys.expiring], [
         keys.taskPrefix, queue, now, BATCH, ctx.keys.channel, header,
       ]);
     }),
@@ -53,7 +53,7 @@ export async function rescueExpired(ctx: RedisContext, now: number): Promise<num
   const rescued = await publishing(ctx, (header) =>
     queues.map((queue) => {
       const keys = ctx.keys.queue(queue);
-      return script<number>(ctx, 'rescue', [keys.active, keys.queued, keys.seq, keys.expiring, keys.cancelled], [
+      return script<number>(ctx, 'rescue', [keys.active, keys.queued, keys.expiring, keys.cancelled], [
         keys.taskPrefix, queue, now, BATCH, ctx.keys.channel, header,
       ]);
     }),

@@ -1,9 +1,11 @@
 // Reads for users and stats: one task, filtered lists, counts and recent finishes. Lists and samples
-// read at most `limit` entries of each queue's state sets, so they stay bounded however large a queue.
+// read at most `limit` entries of each queue's state sets (and queued lists), so they stay bounded
+// however large a queue.
 import type { FinishedSample, TaskFilter } from '../../broker/broker.js';
 import { emptyCounts, FINISHED_STATES, TASK_STATES, type StateCounts, type TaskInfo, type TaskState } from '../../types.js';
 import { hashToTaskInfo, toNumber } from './codec.js';
 import type { RedisContext } from './context.js';
+import type { QueueKeys } from './keys.js';
 import { knownQueues } from './maintenance.js';
 
 export async function getTask(ctx: RedisContext, id: string): Promise<TaskInfo | null> {
@@ -18,26 +20,40 @@ export async function listTasks(ctx: RedisContext, filter: TaskFilter): Promise<
   const limit = filter.limit ?? 100;
   const queues = filter.queue === undefined ? await knownQueues(ctx) : [filter.queue];
   const states = filter.state === undefined ? TASK_STATES : [filter.state];
-  const sets = queues.flatMap((queue) => states.map((state) => ({ queue, key: ctx.keys.queue(queue).ofState(state) })));
-  const members = await Promise.all(sets.map(({ key }) => ctx.client.zrange(key, '0', String(limit - 1))));
-  const candidates = sets.flatMap(({ queue }, i) => members[i]!.map((id) => ({ id, queue })));
+  const sets = queues.flatMap((queue) => states.map((state) => ({ queue, state })));
+  const members = await Promise.all(sets.map(({ queue, state }) => firstMembers(ctx, ctx.keys.queue(queue), state, limit)));
+  const candidates = sets.flatMap(({ queue, state }, i) => members[i]!.map((id) => ({ id, queue, state })));
   const hashes = await Promise.all(candidates.map(({ id, queue }) => ctx.client.hgetall(ctx.keys.queue(queue).task(id))));
   const found: Array<{ info: TaskInfo; order: number }> = [];
-  candidates.forEach(({ id, queue }, i) => {
+  candidates.forEach(({ id, queue, state }, i) => {
     const hash = hashes[i]!;
     const info = hashToTaskInfo(id, queue, hash);
-    if (info && (filter.name === undefined || info.name === filter.name)) found.push({ info, order: toNumber(hash.order) });
+    // An entry whose task moved on (a stale queued-list entry) is not listed under its old state.
+    if (!info || info.state !== state) return;
+    if (filter.name === undefined || info.name === filter.name) found.push({ info, order: toNumber(hash.order) });
   });
   found.sort((a, b) => a.info.createdAt.getTime() - b.info.createdAt.getTime() || a.order - b.order);
   return found.slice(0, limit).map(({ info }) => info);
 }
 
-/** Counts by queue and state (ZCARD of each state set); queues with no tasks are left out. */
+/** The first `limit` ids of one state: queued in lease order (highest priority first), others by score. */
+async function firstMembers(ctx: RedisContext, keys: QueueKeys, state: TaskState, limit: number): Promise<string[]> {
+  if (state !== 'queued') return ctx.client.zrange(keys.ofState(state), '0', String(limit - 1));
+  const lists = await Promise.all(keys.queuedLists().map((list) => ctx.client.lrange(list, 0, limit - 1)));
+  return lists.flat().slice(0, limit);
+}
+
+/** How many tasks are in a state: LLEN of the queued lists, ZCARD of the other states' sets. */
+async function sizeOf(ctx: RedisContext, keys: QueueKeys, state: TaskState): Promise<number> {
+  if (state !== 'queued') return ctx.client.zcard(keys.ofState(state));
+  const lengths = await Promise.all(keys.queuedLists().map((list) => ctx.client.llen(list)));
+  return lengths.reduce((sum, n) => sum + n, 0);
+}
+
+/** Counts by queue and state; queues with no tasks are left out. */
 export async function counts(ctx: RedisContext): Promise<Record<string, StateCounts>> {
   const queues = await knownQueues(ctx);
-  const sizes = await Promise.all(
-    queues.flatMap((queue) => TASK_STATES.map((state) => ctx.client.zcard(ctx.keys.queue(queue).ofState(state)))),
-  );
+  const sizes = await Promise.all(queues.flatMap((queue) => TASK_STATES.map((state) => sizeOf(ctx, ctx.keys.queue(queue), state))));
   const byQueue: Record<string, StateCounts> = {};
   queues.forEach((queue, q) => {
     const counted = emptyCounts();
@@ -47,13 +63,15 @@ export async function counts(ctx: RedisContext): Promise<Record<string, StateCou
   return byQueue;
 }
 
+type FinishedState = 'completed' | 'failed' | 'cancelled';
+
 /** Tasks finished at or after `since`, newest first. */
 export async function finishedSince(ctx: RedisContext, since: number, limit: number): Promise<FinishedSample[]> {
   const queues = await knownQueues(ctx);
   const sets = queues.flatMap((queue) => FINISHED_STATES.map((state) => ({ queue, state })));
   const entries = await Promise.all(
     sets.map(({ queue, state }) =>
-      ctx.client.zrevrangebyscore(ctx.keys.queue(queue).ofState(state), '+inf', since, 'WITHSCORES', 'LIMIT', 0, limit),
+      ctx.client.zrevrangebyscore(ctx.keys.queue(queue).ofState(state as FinishedState), '+inf', since, 'WITHSCORES', 'LIMIT', 0, limit),
     ),
   );
   const finished: Array<{ id: string; queue: string; state: TaskState; finishedAt: number }> = [];

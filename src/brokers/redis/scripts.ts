@@ -5,15 +5,15 @@ import type { Cluster, Redis } from 'ioredis';
 
 /** Each script and how many KEYS it takes (the header of each .lua file names them). */
 export const SCRIPT_KEYS = {
-  enqueue: 5,
+  enqueue: 4,
   lease: 4,
   settle: 5,
   renew: 1,
-  release: 5,
+  release: 4,
   cancel: 6,
   progress: 1,
-  promote: 5,
-  rescue: 5,
+  promote: 4,
+  rescue: 4,
   prune: 4,
   purge: 5,
   heartbeat: 1,

@@ -1,7 +1,7 @@
 -- enqueue: stores new tasks of one queue as queued or scheduled, honouring idempotency keys (scoped to
 -- the queue), and publishes task.queued / task.scheduled.
--- KEYS[1] queued ZSET   KEYS[2] scheduled ZSET   KEYS[3] seq counter   KEYS[4] idempotency keys HASH
--- KEYS[5] expiring ZSET
+-- KEYS[1] queued lists (base name; one LIST per priority: <base>:<p>)   KEYS[2] scheduled ZSET
+-- KEYS[3] idempotency keys HASH   KEYS[4] expiring ZSET
 -- ARGV[1] task key prefix   ARGV[2] queue   ARGV[3] now   ARGV[4] events channel   ARGV[5] event header
 -- ARGV[6] the first task's order stamp (the caller's process-wide enqueue counter; the others follow)
 -- ARGV[7] the number S of specs (what tasks of a bulk enqueue usually share), then 6 per spec: name,
@@ -25,7 +25,7 @@ local function push(list, field, value)
 end
 
 local function holder_of(key)
-  local existing = redis.call('HGET', KEYS[4], key)
+  local existing = redis.call('HGET', KEYS[3], key)
   if not existing then return nil end
   local state = redis.call('HGET', prefix .. existing, 'state')
   if state and not is_finished(state) then return existing, state end
@@ -43,14 +43,14 @@ local function store(id, input, spec, key, order)
   if expires ~= '' then push(fields, 'expires', expires) end
   if key ~= '' then
     push(fields, 'key', key)
-    redis.call('HSET', KEYS[4], key, id)
+    redis.call('HSET', KEYS[3], key, id)
   end
   redis.call('HSET', task_key, unpack(fields))
   if scheduled then
     redis.call('ZADD', KEYS[2], run_at, id)
     task_event('task.scheduled', id, name, queue, now, ',"priority":' .. priority .. ',"runAt":' .. run_at)
   else
-    enqueue_ready(KEYS[1], KEYS[5], KEYS[3], id, priority, expires ~= '' and expires or nil, now)
+    enqueue_ready(KEYS[1], KEYS[4], id, priority, expires ~= '' and expires or nil)
     queued_event(id, name, queue, now, priority)
   end
 end

@@ -1,7 +1,6 @@
--- promote: moves scheduled and retrying tasks of one queue whose time has come to the queued set,
--- oldest due first. Publishes task.queued.
--- KEYS[1] scheduled ZSET   KEYS[2] retrying ZSET   KEYS[3] queued ZSET   KEYS[4] seq counter
--- KEYS[5] expiring ZSET
+-- promote: moves scheduled and retrying tasks of one queue whose time has come to the back of their
+-- queued list, oldest due first. Publishes task.queued.
+-- KEYS[1] scheduled ZSET   KEYS[2] retrying ZSET   KEYS[3] queued lists (base name)   KEYS[4] expiring ZSET
 -- ARGV[1] task key prefix   ARGV[2] queue   ARGV[3] now   ARGV[4] limit   ARGV[5] events channel
 -- ARGV[6] event header
 -- Returns the number of tasks promoted.
@@ -30,7 +29,7 @@ for i = 1, math.min(#due, limit) do
   local f = redis.call('HMGET', task_key, 'state', 'name', 'priority', 'expires')
   if f[1] == task.state then
     redis.call('HSET', task_key, 'state', 'queued', 'ready', now)
-    enqueue_ready(KEYS[3], KEYS[5], KEYS[4], task.id, f[3], f[4], now)
+    enqueue_ready(KEYS[3], KEYS[4], task.id, f[3], f[4])
     queued_event(task.id, f[2], queue, now, f[3])
     promoted = promoted + 1
   end

@@ -1,21 +1,31 @@
 -- purge: deletes waiting (queued, scheduled, retrying) tasks of one queue, a batch at a time.
--- KEYS[1] queued ZSET   KEYS[2] scheduled ZSET   KEYS[3] retrying ZSET   KEYS[4] expiring ZSET
--- KEYS[5] idempotency keys HASH
--- ARGV[1] task key prefix   ARGV[2] limit per state
+-- KEYS[1] queued lists (base name; one LIST per priority: <base>:<p>)   KEYS[2] scheduled ZSET
+-- KEYS[3] retrying ZSET   KEYS[4] expiring ZSET   KEYS[5] idempotency keys HASH
+-- ARGV[1] task key prefix   ARGV[2] limit per list or set
 -- Returns the number of tasks deleted (the caller calls again until it is 0).
 local prefix, limit = ARGV[1], tonumber(ARGV[2])
 local deleted = 0
 
-for k = 1, 3 do
+local function delete(id)
+  local task_key = prefix .. id
+  local key = redis.call('HGET', task_key, 'key')
+  if key and redis.call('HGET', KEYS[5], key) == id then redis.call('HDEL', KEYS[5], key) end
+  redis.call('DEL', task_key)
+  redis.call('ZREM', KEYS[4], id)
+  deleted = deleted + 1
+end
+
+for p = 0, 15 do
+  local ids = redis.call('LPOP', KEYS[1] .. ':' .. p, limit)
+  if ids then
+    for _, id in ipairs(ids) do delete(id) end
+  end
+end
+for k = 2, 3 do
   local ids = redis.call('ZRANGE', KEYS[k], 0, limit - 1)
   for _, id in ipairs(ids) do
-    local task_key = prefix .. id
-    local key = redis.call('HGET', task_key, 'key')
-    if key and redis.call('HGET', KEYS[5], key) == id then redis.call('HDEL', KEYS[5], key) end
-    redis.call('DEL', task_key)
     redis.call('ZREM', KEYS[k], id)
-    redis.call('ZREM', KEYS[4], id)
-    deleted = deleted + 1
+    delete(id)
   end
 end
 

@@ -1,8 +1,7 @@
 -- release: hands active tasks of one queue back to it at once (graceful shutdown); the interrupted
 -- attempt is not counted. A task whose cancellation was asked ends cancelled instead. Publishes
 -- task.queued / task.cancelled.
--- KEYS[1] active ZSET   KEYS[2] queued ZSET   KEYS[3] seq counter   KEYS[4] expiring ZSET
--- KEYS[5] cancelled ZSET
+-- KEYS[1] active ZSET   KEYS[2] queued lists (base name)   KEYS[3] expiring ZSET   KEYS[4] cancelled ZSET
 -- ARGV[1] task key prefix   ARGV[2] queue   ARGV[3] worker id   ARGV[4] now   ARGV[5] events channel
 -- ARGV[6] event header   then the task ids
 -- Returns the number of tasks handed back to the queue.
@@ -20,12 +19,12 @@ for i = 7, #ARGV do
   if f[1] == 'active' and f[2] == worker then
     redis.call('ZREM', KEYS[1], id)
     if f[3] == '1' then
-      finish_cancelled(task_key, KEYS[5], id, 'revoked', now)
+      finish_cancelled(task_key, KEYS[4], id, 'revoked', now)
       cancelled_event(id, f[4], queue, now, 'revoked')
     else
       redis.call('HSET', task_key, 'state', 'queued', 'ready', now, 'attempts', math.max(0, (tonumber(f[7]) or 1) - 1))
       leave_attempt(task_key)
-      enqueue_ready(KEYS[2], KEYS[4], KEYS[3], id, f[5], f[6], now)
+      enqueue_ready(KEYS[2], KEYS[3], id, f[5], f[6])
       queued_event(id, f[4], queue, now, f[5])
       released = released + 1
     end

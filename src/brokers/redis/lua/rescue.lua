@@ -1,8 +1,7 @@
 -- rescue: returns tasks of one queue whose lease expired (their worker is gone) to the queue as a new
 -- attempt, recording a WorkerLostError; a task whose cancellation was asked ends cancelled instead.
 -- Publishes task.queued / task.cancelled.
--- KEYS[1] active ZSET   KEYS[2] queued ZSET   KEYS[3] seq counter   KEYS[4] expiring ZSET
--- KEYS[5] cancelled ZSET
+-- KEYS[1] active ZSET   KEYS[2] queued lists (base name)   KEYS[3] expiring ZSET   KEYS[4] cancelled ZSET
 -- ARGV[1] task key prefix   ARGV[2] queue   ARGV[3] now   ARGV[4] limit   ARGV[5] events channel
 -- ARGV[6] event header
 -- Returns the number of tasks returned to the queue.
@@ -26,13 +25,13 @@ for _, id in ipairs(expired) do
   if f[1] == 'active' then
     if f[3] == '1' then
       -- It was being cancelled when its worker died: finish the cancellation instead of running it again.
-      finish_cancelled(task_key, KEYS[5], id, 'revoked', now)
+      finish_cancelled(task_key, KEYS[4], id, 'revoked', now)
       cancelled_event(id, f[4], queue, now, 'revoked')
     else
       append_error(task_key, lost_error(f[2]), f[7])
       redis.call('HSET', task_key, 'state', 'queued', 'ready', now)
       leave_attempt(task_key)
-      enqueue_ready(KEYS[2], KEYS[4], KEYS[3], id, f[5], f[6], now)
+      enqueue_ready(KEYS[2], KEYS[3], id, f[5], f[6])
       queued_event(id, f[4], queue, now, f[5])
       rescued = rescued + 1
     end

@@ -1,41 +1,43 @@
--- The queued set: score = (15 - priority) * 2^48 + seq, so ZPOPMIN gives the highest priority first
--- and FIFO within a priority. Seq numbers are per queue and strictly increasing, kept near the
--- enqueuing clock (ms * 64) so that equal priorities of different queues interleave by time when a
--- worker merges several queues. Scores stay below 2^52: exact in a double.
--- @include zbatch
-local PRIORITY_STEP = 281474976710656 -- 2^48
+-- The queued lists: one list per priority, named `<queued base>:<priority>` (0..15). A task joins the
+-- back of its priority's list and a lease takes from the front of the highest non-empty one, so
+-- priority is strict and FIFO holds within a priority; a task that returns to the queue (promoted,
+-- rescued, handed back) joins the back. A list entry costs about 40 bytes of memory, a sorted-set entry
+-- about 150, and pushing or popping one is O(1).
+local QUEUE_CHUNK = 500
+local pending_pushes, pending_lists = {}, {}
 
-local seq_state = { key = nil, last = nil }
-
-local function next_seq(seq_key, now)
-  if seq_state.last == nil then
-    seq_state.key = seq_key
-    seq_state.last = tonumber(redis.call('GET', seq_key) or '0') or 0
-  end
-  local seq = math.max(seq_state.last + 1, tonumber(now) * 64)
-  seq_state.last = seq
-  return seq
-end
-
--- Writes what enqueue_ready deferred (the queued-set entries, one ZADD per batch, and the last seq
--- handed out); call once before the script returns.
-local function finish_queue_writes()
-  flush_zsets()
-  if seq_state.last ~= nil then
-    redis.call('SET', seq_state.key, string.format('%.0f', seq_state.last))
-  end
-end
-
-local function queued_score(priority, seq)
+local function queued_list(queued_base, priority)
   local p = tonumber(priority) or 0
   if p < 0 then p = 0 elseif p > 15 then p = 15 end
-  return (15 - p) * PRIORITY_STEP + seq
+  return queued_base .. ':' .. p
 end
 
--- Puts a task (whose hash is already updated) into the queued set, and into the expiring set when it
--- has an expiry, so a lease can cancel it once it expires.
-local function enqueue_ready(queued_key, expiring_key, seq_key, id, priority, expires, now)
-  local score = queued_score(priority, next_seq(seq_key, now))
-  zadd_later(queued_key, string.format('%.0f', score), id)
+-- Puts a task (whose hash is already updated) at the back of its priority's list (deferred: one RPUSH
+-- per list and batch), and into the expiring set when it has an expiry, so a lease can cancel it once
+-- it expires. Call finish_queue_writes() before the script returns.
+local function enqueue_ready(queued_base, expiring_key, id, priority, expires)
+  local list = queued_list(queued_base, priority)
+  local ids = pending_pushes[list]
+  if not ids then
+    ids = {}
+    pending_pushes[list] = ids
+    pending_lists[#pending_lists + 1] = list
+  end
+  ids[#ids + 1] = id
   if expires then redis.call('ZADD', expiring_key, expires, id) end
+end
+
+-- Takes a queued task out of its list (cancel, expiry): O(n) in the list's length, like BullMQ's.
+local function remove_queued(queued_base, priority, id)
+  redis.call('LREM', queued_list(queued_base, priority), 1, id)
+end
+
+local function finish_queue_writes()
+  for _, list in ipairs(pending_lists) do
+    local ids = pending_pushes[list]
+    for i = 1, #ids, QUEUE_CHUNK do
+      redis.call('RPUSH', list, unpack(ids, i, math.min(#ids, i + QUEUE_CHUNK - 1)))
+    end
+  end
+  pending_pushes, pending_lists = {}, {}
 end
