@@ -11,6 +11,13 @@ import { decodeBatch, encodeBatch } from '../../broker/event-batch.js';
 
 const TAIL_BATCH = 500;
 const FALLBACK_POLL_MS = 500;
+/**
+ * A change notification can arrive before the commit it announces is visible: inotify fires on the
+ * write() of the WAL frames, while readers see the commit once the WAL index (shared memory, which
+ * raises no notification) is updated a moment later. So each notification also schedules a second
+ * look this much later, or a missed commit would wait for the fallback poll.
+ */
+const TRAILING_TAIL_MS = 5;
 
 export class EventLog {
   /** Each listener with the mask of event kinds it wants. */
@@ -20,6 +27,7 @@ export class EventLog {
   private pendingKinds = 0;
   private lastSeen = 0;
   private tailScheduled = false;
+  private trailingTail: NodeJS.Timeout | undefined;
   private watcher: FSWatcher | undefined;
   private poller: NodeJS.Timeout | undefined;
   private closed = false;
@@ -83,7 +91,7 @@ export class EventLog {
       const file = basename(this.path);
       try {
         this.watcher = watch(dirname(this.path), { persistent: false }, (_type, changed) => {
-          if (!changed || changed.toString().startsWith(file)) this.scheduleTail();
+          if (!changed || changed.toString().startsWith(file)) this.onFileChanged();
         });
         this.watcher.on('error', () => this.stopWatcherOnly());
       } catch {
@@ -103,6 +111,18 @@ export class EventLog {
     this.stopWatcherOnly();
     if (this.poller) clearInterval(this.poller);
     this.poller = undefined;
+    if (this.trailingTail) clearTimeout(this.trailingTail);
+    this.trailingTail = undefined;
+  }
+
+  private onFileChanged(): void {
+    this.scheduleTail();
+    if (this.trailingTail) return;
+    this.trailingTail = setTimeout(() => {
+      this.trailingTail = undefined;
+      this.scheduleTail();
+    }, TRAILING_TAIL_MS);
+    this.trailingTail.unref();
   }
 
   private scheduleTail(): void {
