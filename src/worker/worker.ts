@@ -29,8 +29,8 @@ export interface WorkerOptions {
   concurrency?: number;
   /**
    * Most leased tasks that may wait for a slot, so a busy worker starts its next task without a round
-   * trip; default 4 x concurrency (Celery's prefetch multiplier). Adaptive: never more than finished in
-   * the last 100 ms, so tasks that take seconds are never held waiting. 0 turns prefetching off.
+   * trip; default 1000. Adaptive: never more than the worker finished in the last 100 ms, so a task waits
+   * about 100 ms at most and tasks that take seconds are never held waiting. 0 turns prefetching off.
    */
   prefetch?: number;
   /** Name with %h, %n, %d, %i expanded; default 'celeriac@%h'. */
@@ -61,6 +61,7 @@ export interface WorkerHost {
 }
 
 const MAX_FETCH_BACKOFF_MS = 5_000;
+const DEFAULT_PREFETCH = 1_000;
 
 export class Worker {
   readonly id = newTaskId();
@@ -101,7 +102,7 @@ export class Worker {
     if (!Number.isInteger(this.concurrency) || this.concurrency < 1) {
       throw new RangeError(`concurrency must be a positive integer, got ${options.concurrency}`);
     }
-    const prefetch = options.prefetch ?? 4 * this.concurrency;
+    const prefetch = options.prefetch ?? DEFAULT_PREFETCH;
     if (!Number.isInteger(prefetch) || prefetch < 0) {
       throw new RangeError(`prefetch must be a non-negative integer, got ${options.prefetch}`);
     }

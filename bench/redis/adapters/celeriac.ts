@@ -6,7 +6,7 @@ import { countdown, LibraryUnavailableError, type BenchInput, type QueueUnderTes
 const TASK = 'bench.noop';
 
 export async function openCeleriac(target: RedisTarget): Promise<QueueUnderTest> {
-  const url = `redis://${target.host}:${target.port}?prefix=celeriac-bench`;
+  const url = `redis://${target.host}:${target.port}`;
   const app = new Celeriac({ broker: url, logger: createLogger({ level: 'silent' }) });
   let onStart: (input: BenchInput) => void = () => {};
   let ran = countdown();

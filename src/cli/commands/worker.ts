@@ -31,7 +31,7 @@ export function workerCommand(program: Command, finish: Finish): void {
     .description('run a worker for the tasks of the -A app module')
     .option('-Q, --queues <list>', "queues to consume, comma-separated, strict priority in this order (default: 'default')", parseList)
     .option('-c, --concurrency <n>', 'tasks run at once (default: 10)', parsePositiveInt)
-    .option('--prefetch <n>', 'leased tasks that may wait for a slot while tasks finish fast; 0: none (default: 4 x concurrency)', parseNonNegativeInt)
+    .option('--prefetch <n>', 'leased tasks that may wait for a slot, never more than finished in the last 100 ms; 0: none (default: 1000)', parseNonNegativeInt)
     .option('-n, --name <name>', 'worker name; %h host, %n short host, %d domain, %i pid (default: celeriac@%h)')
     .option('-l, --log-level <level>', 'trace|debug|info|warn|error|fatal|silent (default: $CELERIAC_LOG_LEVEL, else info)', parseLogLevel)
     .addOption(new Option('--log-format <format>', 'pretty on a terminal, JSON lines otherwise').choices(['auto', 'json', 'pretty']).default('auto'))
