@@ -119,6 +119,23 @@ export class TaskQueues {
   }
 }
 
+/**
+ * Sends commands on keys of one slot (one queue's keys share a hash tag) in one write, and returns
+ * their replies; the first failure rejects.
+ */
+export async function pipelined<T>(ctx: RedisContext, commands: Array<[string, ...Array<string | number>]>): Promise<T[]> {
+  const replies = (await ctx.client.pipeline(commands).exec()) ?? [];
+  return replies.map(([error, reply]) => {
+    if (error) throw error;
+    return reply as T;
+  });
+}
+
+/** The lengths of one queue's queued lists, highest priority first. */
+export function queuedLengths(ctx: RedisContext, queue: string): Promise<number[]> {
+  return pipelined<number>(ctx, ctx.keys.queue(queue).queuedLists().map((list) => ['llen', list]));
+}
+
 /** Groups items by queue, keeping each item's index in the original list. */
 export function byQueue<T>(items: T[], queueOf: (item: T) => string | undefined): Map<string, Array<{ item: T; index: number }>> {
   const groups = new Map<string, Array<{ item: T; index: number }>>();

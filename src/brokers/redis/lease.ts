@@ -1,7 +1,7 @@
 // Leases: handing queued tasks to a worker, renewing what it holds, and taking them back.
 import type { LeaseRequest, LeasedTask, RenewOutcome } from '../../broker/broker.js';
 import { LEASED_FIELDS, leasedTask } from './codec.js';
-import { byQueue, publishing, script, type RedisContext } from './context.js';
+import { byQueue, publishing, queuedLengths, script, type RedisContext } from './context.js';
 
 /**
  * Leases up to `limit` tasks: strict priority across the queues, FIFO within a priority and queue.
@@ -20,9 +20,7 @@ export async function leaseTasks(ctx: RedisContext, request: LeaseRequest): Prom
 /** How many tasks to lease from each queue: the best `limit` across all of them. */
 async function planAcrossQueues(ctx: RedisContext, request: LeaseRequest): Promise<Map<string, number>> {
   // lengths[q][i]: tasks of queue q at priority 15 - i.
-  const lengths = await Promise.all(
-    request.queues.map((queue) => Promise.all(ctx.keys.queue(queue).queuedLists().map((list) => ctx.client.llen(list)))),
-  );
+  const lengths = await Promise.all(request.queues.map((queue) => queuedLengths(ctx, queue)));
   const plan = new Map<string, number>();
   let remaining = request.limit;
   for (let i = 0; i < 16 && remaining > 0; i++) {

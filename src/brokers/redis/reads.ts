@@ -4,7 +4,7 @@
 import type { FinishedSample, TaskFilter } from '../../broker/broker.js';
 import { emptyCounts, FINISHED_STATES, TASK_STATES, type StateCounts, type TaskInfo, type TaskState } from '../../types.js';
 import { hashToTaskInfo, toNumber } from './codec.js';
-import type { RedisContext } from './context.js';
+import { pipelined, queuedLengths, type RedisContext } from './context.js';
 import type { QueueKeys } from './keys.js';
 import { knownQueues } from './maintenance.js';
 
@@ -39,14 +39,14 @@ export async function listTasks(ctx: RedisContext, filter: TaskFilter): Promise<
 /** The first `limit` ids of one state: queued in lease order (highest priority first), others by score. */
 async function firstMembers(ctx: RedisContext, keys: QueueKeys, state: TaskState, limit: number): Promise<string[]> {
   if (state !== 'queued') return ctx.client.zrange(keys.ofState(state), '0', String(limit - 1));
-  const lists = await Promise.all(keys.queuedLists().map((list) => ctx.client.lrange(list, 0, limit - 1)));
+  const lists = await pipelined<string[]>(ctx, keys.queuedLists().map((list) => ['lrange', list, 0, limit - 1]));
   return lists.flat().slice(0, limit);
 }
 
 /** How many tasks are in a state: LLEN of the queued lists, ZCARD of the other states' sets. */
 async function sizeOf(ctx: RedisContext, keys: QueueKeys, state: TaskState): Promise<number> {
   if (state !== 'queued') return ctx.client.zcard(keys.ofState(state));
-  const lengths = await Promise.all(keys.queuedLists().map((list) => ctx.client.llen(list)));
+  const lengths = await queuedLengths(ctx, keys.queue);
   return lengths.reduce((sum, n) => sum + n, 0);
 }
 
