@@ -1,7 +1,8 @@
-// Redis broker URLs: every documented form parses, mistakes are named, passwords never shown.
+// Redis broker URLs: every documented form parses, mistakes are named, passwords never shown; servers too old are refused.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { maskUrl } from '../../src/broker/connect.js';
+import { assertSupportedServer } from '../../src/brokers/redis/connection.js';
 import { parseRedisUrl } from '../../src/brokers/redis/url.js';
 import { BrokerError } from '../../src/errors.js';
 
@@ -82,5 +83,16 @@ describe('Redis broker URLs', () => {
       () => parse('redis://:hunter2@h/zz'),
       (error: unknown) => error instanceof Error && !error.message.includes('hunter2') && error.message.includes('***'),
     );
+  });
+});
+
+describe('Redis server check', () => {
+  it('refuses a server older than Redis 7 with a clear error, and accepts 7 and unknown flavours', () => {
+    assert.throws(
+      () => assertSupportedServer('# Server\r\nredis_version:6.2.14\r\nredis_mode:standalone\r\n', 'redis://h:6379'),
+      (error: Error) => error instanceof BrokerError && /runs Redis 6\.2\.14; Celeriac needs Redis 7\.0 or newer/.test(error.message),
+    );
+    assert.doesNotThrow(() => assertSupportedServer('# Server\r\nredis_version:7.0.15\r\n', 'redis://h:6379'));
+    assert.doesNotThrow(() => assertSupportedServer('# Server\r\nsome_other_server:1\r\n', 'redis://h:6379'));
   });
 });

@@ -90,12 +90,21 @@ export async function openConnections(target: RedisTarget, channel: string, mask
   defineScripts(client);
   try {
     await Promise.all([ready(client, masked), ready(subscriber, masked)]);
+    assertSupportedServer(await withTimeout(client.info('server'), masked), masked);
     await withTimeout(subscriber.subscribe(channel), masked);
     return { client, subscriber };
   } catch (error) {
     client.disconnect();
     subscriber.disconnect();
     throw error;
+  }
+}
+
+/** The scripts use LMPOP (Redis 7.0). A server that does not say its version is given the benefit of the doubt. */
+export function assertSupportedServer(info: string, masked: string): void {
+  const version = /^redis_version:(\d+)\.(\d+)\S*/m.exec(info);
+  if (version && Number(version[1]) < 7) {
+    throw new BrokerError(`the Redis broker at ${masked} runs Redis ${version[0].slice('redis_version:'.length)}; Celeriac needs Redis 7.0 or newer`);
   }
 }
 

@@ -43,6 +43,9 @@ export function script<T>(ctx: RedisContext, name: ScriptName, keys: string[], a
 export class TaskQueues {
   private readonly cache = new Map<string, string>();
   private static readonly MAX = 200_000;
+  /** The queues of the tasks this instance enqueued last, for a producer's status() and result(). */
+  private readonly enqueued = new Map<string, string>();
+  private static readonly MAX_ENQUEUED = 10_000;
   /** The known queue names, re-read when an id is not found in any of them. */
   private known: Promise<string[]> | undefined;
 
@@ -58,6 +61,12 @@ export class TaskQueues {
 
   forget(id: string): void {
     this.cache.delete(id);
+  }
+
+  /** A task this instance just enqueued: the most recent ones are kept (oldest dropped first). */
+  enqueuedTo(id: string, queue: string): void {
+    this.enqueued.set(id, queue);
+    if (this.enqueued.size > TaskQueues.MAX_ENQUEUED) this.enqueued.delete(this.enqueued.keys().next().value!);
   }
 
   /** The queue of each id when all are cached (no round trip), else undefined. */
@@ -76,7 +85,7 @@ export class TaskQueues {
     const found = new Map<string, string | undefined>();
     let missing: string[] = [];
     for (const id of ids) {
-      const queue = this.cache.get(id);
+      const queue = this.cache.get(id) ?? this.enqueued.get(id);
       if (queue === undefined) missing.push(id);
       else found.set(id, queue);
     }

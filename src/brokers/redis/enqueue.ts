@@ -89,6 +89,7 @@ export async function enqueueTasks(ctx: RedisContext, tasks: NewTask[], now: num
     return calls;
   });
   await registered;
+  outcomes.forEach((outcome, i) => ctx.queues.enqueuedTo(outcome.id, tasks[i]!.queue));
   return outcomes;
 }
 

@@ -50,17 +50,21 @@ end
 cancel_expired(KEYS[1], KEYS[3], KEYS[4], prefix, queue, now)
 
 local leased = 0
-for p = 15, 0, -1 do
-  while leased < limit do
-    local want = limit - leased
-    local popped = redis.call('LPOP', KEYS[1] .. ':' .. p, want)
-    if not popped then break end
-    for _, id in ipairs(popped) do
-      if lease_one(id) then leased = leased + 1 end
-    end
-    if #popped < want then break end
+local function take(popped)
+  for _, id in ipairs(popped) do
+    if lease_one(id) then leased = leased + 1 end
   end
-  if leased >= limit then break end
+end
+
+-- LMPOP pops from the first non-empty of the lists, highest priority first, in one call.
+local args = { 16 }
+for p = 15, 0, -1 do args[#args + 1] = KEYS[1] .. ':' .. p end
+args[18], args[19] = 'LEFT', 'COUNT'
+while leased < limit do
+  args[20] = limit - leased
+  local popped = redis.call('LMPOP', unpack(args))
+  if not popped then break end
+  take(popped[2])
 end
 
 flush_zsets()
