@@ -48,13 +48,31 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     '--maxmemory-policy', 'noeviction',
     ...(options.args ?? []),
   ];
+  const child = await spawnRedis(args, /Ready to accept connections/);
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    dir,
+    process: child,
+    stop: async ({ keepDir = false } = {}) => {
+      await stopChild(child);
+      if (!keepDir && !options.dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Runs `redis-server` with `args` and resolves once its log matches `ready` (within 10 s); a missing
+ * binary or an early exit rejects with what it printed.
+ */
+export async function spawnRedis(args: string[], ready: RegExp): Promise<ChildProcess> {
   const child = spawn(process.env.REDIS_SERVER ?? 'redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     let output = '';
     const timer = setTimeout(() => reject(new Error(`redis-server did not start within 10 s:\n${output}`)), 10_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      if (/Ready to accept connections/.test(output)) {
+      if (ready.test(output)) {
         clearTimeout(timer);
         resolve();
       }
@@ -72,20 +90,15 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   });
   child.stdout!.resume();
   child.stderr!.resume();
-  return {
-    port,
-    url: `redis://127.0.0.1:${port}`,
-    dir,
-    process: child,
-    stop: async ({ keepDir = false } = {}) => {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-        await exited;
-        clearTimeout(timer);
-      }
-      if (!keepDir && !options.dir) rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return child;
+}
+
+/** Stops a child (SIGTERM, then SIGKILL after 5 s) and waits for it to exit. */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
 }
