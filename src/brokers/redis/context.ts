@@ -43,9 +43,14 @@ export function script<T>(ctx: RedisContext, name: ScriptName, keys: string[], a
 export class TaskQueues {
   private readonly cache = new Map<string, string>();
   private static readonly MAX = 200_000;
-  /** The queues of the tasks this instance enqueued last, for a producer's status() and result(). */
-  private readonly enqueued = new Map<string, string>();
-  private static readonly MAX_ENQUEUED = 10_000;
+  /**
+   * The queues of the tasks this instance enqueued last, for a producer's status() and result(): two
+   * generations of up to 10,000 each, the older dropped whole (evicting one entry at a time from the
+   * front of a Map costs more than the enqueue itself).
+   */
+  private enqueued = new Map<string, string>();
+  private enqueuedBefore = new Map<string, string>();
+  private static readonly ENQUEUED_GENERATION = 10_000;
   /** The known queue names, re-read when an id is not found in any of them. */
   private known: Promise<string[]> | undefined;
 
@@ -63,10 +68,13 @@ export class TaskQueues {
     this.cache.delete(id);
   }
 
-  /** A task this instance just enqueued: the most recent ones are kept (oldest dropped first). */
+  /** A task this instance just enqueued: the most recent ones are kept. */
   enqueuedTo(id: string, queue: string): void {
+    if (this.enqueued.size >= TaskQueues.ENQUEUED_GENERATION) {
+      this.enqueuedBefore = this.enqueued;
+      this.enqueued = new Map();
+    }
     this.enqueued.set(id, queue);
-    if (this.enqueued.size > TaskQueues.MAX_ENQUEUED) this.enqueued.delete(this.enqueued.keys().next().value!);
   }
 
   /** The queue of each id when all are cached (no round trip), else undefined. */
@@ -85,7 +93,7 @@ export class TaskQueues {
     const found = new Map<string, string | undefined>();
     let missing: string[] = [];
     for (const id of ids) {
-      const queue = this.cache.get(id) ?? this.enqueued.get(id);
+      const queue = this.cache.get(id) ?? this.enqueued.get(id) ?? this.enqueuedBefore.get(id);
       if (queue === undefined) missing.push(id);
       else found.set(id, queue);
     }
