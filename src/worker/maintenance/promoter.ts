@@ -15,8 +15,12 @@ export function createPromoter(broker: Broker, log: Logger): PeriodicService {
     MAX_SLEEP_MS,
     async () => {
       if (!(await leads())) return MAX_SLEEP_MS;
-      await broker.promoteDue(Date.now());
-      const next = await broker.nextDueAt();
+      // A read first: an idle promoter costs one look, not a promotion pass over every queue.
+      let next = await broker.nextDueAt();
+      if (next !== null && next <= Date.now()) {
+        await broker.promoteDue(Date.now());
+        next = await broker.nextDueAt();
+      }
       return next === null ? MAX_SLEEP_MS : next - Date.now();
     },
     log,
