@@ -142,6 +142,8 @@ export interface Broker {
    * A broker without it lets every worker run maintenance (the operations are idempotent).
    */
   acquireLeadership?(service: string, holderId: string, ttlMs: number): Promise<boolean>;
+  /** Gives up the leadership if `holderId` holds it, so another process takes over at once. */
+  releaseLeadership?(service: string, holderId: string): Promise<void>;
 
   getTask(id: string): Promise<TaskInfo | null>;
   listTasks(filter: TaskFilter): Promise<TaskInfo[]>;

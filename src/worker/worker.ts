@@ -357,11 +357,13 @@ export class Worker {
     if (!this.loop) return;
     this.stopping.abort();
     this.wake.notify();
-    for (const service of this.services) service.stop();
+    // Given up first, so other workers take over maintenance while this one finishes.
+    const servicesStopped = Promise.all(this.services.map((service) => service.stop()));
     await this.loop;
     await this.finishOrHandBack();
     await this.acker.drain(Date.now() + this.shutdownMs);
     this.acker.stop();
+    await servicesStopped;
     for (const timer of this.timers) clearInterval(timer);
     this.unsubscribe?.();
     this.removeSignalHandlers();

@@ -91,6 +91,10 @@ export async function purge(ctx: RedisContext, queue: string | undefined): Promi
   return total;
 }
 
+export async function releaseLeadership(ctx: RedisContext, service: string, holderId: string): Promise<void> {
+  await script<number>(ctx, 'release_leadership', [ctx.keys.leader(service)], [holderId]);
+}
+
 /** Takes or keeps the leadership of a maintenance service for `ttlMs`; true if `holderId` leads. */
 export async function acquireLeadership(ctx: RedisContext, service: string, holderId: string, ttlMs: number): Promise<boolean> {
   const led = await script<number>(ctx, 'acquire_leadership', [ctx.keys.leader(service)], [holderId, Math.max(1, Math.round(ttlMs))]);

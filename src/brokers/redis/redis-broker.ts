@@ -136,6 +136,10 @@ export class RedisBroker implements Broker {
     return this.run('acquireLeadership', (ctx) => maintenance.acquireLeadership(ctx, service, holderId, ttlMs));
   }
 
+  releaseLeadership(service: string, holderId: string): Promise<void> {
+    return this.run('releaseLeadership', (ctx) => maintenance.releaseLeadership(ctx, service, holderId));
+  }
+
   getTask(id: string): Promise<TaskInfo | null> {
     return this.run('getTask', (ctx) => reads.getTask(ctx, id));
   }

@@ -18,6 +18,7 @@ export const SCRIPT_KEYS = {
   purge: 5,
   heartbeat: 1,
   acquire_leadership: 1,
+  release_leadership: 1,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPT_KEYS;

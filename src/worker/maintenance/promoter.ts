@@ -4,17 +4,21 @@ import type { Logger } from '../../logger.js';
 import { leadership } from './leadership.js';
 import { PeriodicService } from './service.js';
 
-const MAX_SLEEP_MS = 1_000;
+/**
+ * Task.scheduled and task.retrying events wake the promoter at each due time, so this is only a safety
+ * net (events missed during a reconnection) and the cadence of an idle promoter's look.
+ */
+const MAX_SLEEP_MS = 5_000;
 /** Runs come at most MAX_SLEEP_MS apart, so the leader renews well within this. */
-const LEADER_TTL_MS = 3_000;
+const LEADER_TTL_MS = 15_000;
 
 export function createPromoter(broker: Broker, log: Logger): PeriodicService {
-  const leads = leadership(broker, 'promoter', LEADER_TTL_MS);
+  const lead = leadership(broker, 'promoter', LEADER_TTL_MS);
   return new PeriodicService(
     'promoter',
     MAX_SLEEP_MS,
     async () => {
-      if (!(await leads())) return MAX_SLEEP_MS;
+      if (!(await lead.leads())) return MAX_SLEEP_MS;
       // A read first: an idle promoter costs one look, not a promotion pass over every queue.
       let next = await broker.nextDueAt();
       if (next !== null && next <= Date.now()) {
@@ -24,5 +28,6 @@ export function createPromoter(broker: Broker, log: Logger): PeriodicService {
       return next === null ? MAX_SLEEP_MS : next - Date.now();
     },
     log,
+    lead.release,
   );
 }

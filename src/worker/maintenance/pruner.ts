@@ -7,15 +7,16 @@ import { PeriodicService } from './service.js';
 const EVERY_MS = 60_000;
 
 export function createPruner(broker: Broker, log: Logger, policy: RetentionPolicy): PeriodicService {
-  const leads = leadership(broker, 'pruner', 3 * EVERY_MS);
+  const lead = leadership(broker, 'pruner', 3 * EVERY_MS);
   return new PeriodicService(
     'pruner',
     EVERY_MS,
     async () => {
-      if (!(await leads())) return;
+      if (!(await lead.leads())) return;
       const pruned = await broker.prune(Date.now(), policy);
       if (pruned > 0) log.debug({ pruned }, 'pruned finished tasks past retention');
     },
     log,
+    lead.release,
   );
 }

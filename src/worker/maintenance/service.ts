@@ -4,7 +4,8 @@ import type { Logger } from '../../logger.js';
 export interface MaintenanceService {
   readonly name: string;
   start(): void;
-  stop(): void;
+  /** Stops running the job, and gives up its leadership if it has one. */
+  stop(): Promise<void>;
 }
 
 /**
@@ -25,6 +26,7 @@ export class PeriodicService implements MaintenanceService {
     private readonly everyMs: number,
     private readonly tick: () => Promise<number | void>,
     private readonly log: Logger,
+    private readonly onStop: () => Promise<void> = () => Promise.resolve(),
   ) {}
 
   start(): void {
@@ -33,9 +35,15 @@ export class PeriodicService implements MaintenanceService {
     this.schedule(0);
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
+    if (!this.running) return;
     this.running = false;
     clearTimeout(this.timer);
+    try {
+      await this.onStop();
+    } catch (error) {
+      this.log.warn({ err: error, service: this.name }, 'cannot give up the leadership; it lapses by itself');
+    }
   }
 
   /** Runs the job again within `delayMs`, unless already due sooner; a poke during a run waits for its end. */

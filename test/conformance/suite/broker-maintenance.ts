@@ -188,4 +188,17 @@ export function brokerMaintenanceCases(cases: Cases): void {
     assert.deepEqual((await broker.finishedSince(t0 + 15, 100)).map((s) => s.queue), ['b']);
     assert.equal((await broker.finishedSince(t0, 1)).length, 1);
   });
+
+  cases.case('maintenance leadership: one holder at a time, renewed by its holder, free at once when released', async (world) => {
+    const broker = await world.broker();
+    assert.ok(broker.acquireLeadership && broker.releaseLeadership, 'this broker elects no maintenance leader');
+    assert.equal(await broker.acquireLeadership('promoter', 'a', 60_000), true);
+    assert.equal(await broker.acquireLeadership('promoter', 'b', 60_000), false, 'a second holder while the first leads');
+    assert.equal(await broker.acquireLeadership('rescuer', 'b', 60_000), true, 'services are led separately');
+    assert.equal(await broker.acquireLeadership('promoter', 'a', 60_000), true, 'the holder renews');
+    await broker.releaseLeadership('promoter', 'b');
+    assert.equal(await broker.acquireLeadership('promoter', 'b', 60_000), false, 'only the holder can release');
+    await broker.releaseLeadership('promoter', 'a');
+    assert.equal(await broker.acquireLeadership('promoter', 'b', 60_000), true, 'free at once after release');
+  });
 }
