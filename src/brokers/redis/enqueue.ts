@@ -63,7 +63,7 @@ export async function enqueueTasks(ctx: RedisContext, tasks: NewTask[], now: num
     state: task.runAt !== undefined && task.runAt > now ? 'scheduled' : 'queued',
   }));
   const groups = byQueue(tasks, (task) => task.queue);
-  // Sent first, in the same round trip: getTask(id) looks for a task in the known queues.
+  // Sent first and not waited for before the scripts: getTask(id) looks for a task in the known queues.
   const registered = ctx.client.sadd(ctx.keys.queues, ...groups.keys());
   await publishing(ctx, async (header) => {
     const calls: Array<Promise<void>> = [];
