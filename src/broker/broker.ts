@@ -50,6 +50,30 @@ export interface LeaseRequest {
   limit: number;
   leaseMs: number;
   now: number;
+  /**
+   * Set by a worker that has an {@link Inbox} open: a lease that comes back short (nothing more waits)
+   * registers the worker, until this time, to receive tasks enqueued later through its inbox; a full
+   * lease ends the registration. Brokers without hand-off ignore it.
+   */
+  handoffUntil?: number;
+}
+
+/**
+ * Direct hand-off (optional): a task enqueued while an idle worker is registered (see
+ * `LeaseRequest.handoffUntil`) is leased to that worker by the enqueue itself and delivered through the
+ * worker's inbox, which saves the worker a lease round trip. Only tasks that would otherwise start at
+ * once are handed off: never one that would overtake a task waiting in the queue.
+ */
+export interface Inbox {
+  /**
+   * Waits a while for tasks handed to this worker (already leased to it); [] when none came, null once
+   * the inbox is closed and everything handed over was returned.
+   */
+  take(): Promise<LeasedTask[] | null>;
+  /** Ends the registration; `take` then returns what was handed before, then null. */
+  close(): Promise<void>;
+  /** Drops the inbox's connection (after `take` returned null, or when `close` failed). */
+  dispose(): void;
 }
 
 export interface RenewOutcome {
@@ -144,6 +168,8 @@ export interface Broker {
   acquireLeadership?(service: string, holderId: string, ttlMs: number): Promise<boolean>;
   /** Gives up the leadership if `holderId` holds it, so another process takes over at once. */
   releaseLeadership?(service: string, holderId: string): Promise<void>;
+  /** Optional: an inbox for direct hand-offs to a worker of these queues, or undefined (not offered). */
+  openInbox?(workerId: string, queues: string[]): Promise<Inbox | undefined>;
 
   getTask(id: string): Promise<TaskInfo | null>;
   listTasks(filter: TaskFilter): Promise<TaskInfo[]>;

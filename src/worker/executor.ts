@@ -38,7 +38,9 @@ export async function executeAttempt(attempt: Attempt, env: ExecutorEnv): Promis
   try {
     attempt.throwIfStopped(); // Revoked or lost while it waited for a slot: never started.
     const task = resolveTask(attempt.task, env);
-    const input = await validate(task, attempt.task);
+    const schema = task.definition.input;
+    // Without a schema there is nothing to wait for: the handler starts in this turn of the event loop.
+    const input = schema ? await validateInput(task.name, schema, attempt.task.input) : attempt.task.input;
     const value = await perform(attempt, task, input, env);
     return succeeded(attempt, value, env);
   } catch (error) {
@@ -51,11 +53,6 @@ function resolveTask(leased: LeasedTask, env: ExecutorEnv): Task<unknown, unknow
   const task = env.findTask(leased.name);
   if (!task) throw new UnknownTaskError(`no task named '${leased.name}' is registered on this worker`);
   return task;
-}
-
-function validate(task: Task<unknown, unknown>, leased: LeasedTask): unknown {
-  const schema = task.definition.input;
-  return schema ? validateInput(task.name, schema, leased.input) : leased.input;
 }
 
 async function perform(attempt: Attempt, task: Task<unknown, unknown>, input: unknown, env: ExecutorEnv) {

@@ -19,6 +19,7 @@ import { createPruner } from './maintenance/pruner.js';
 import { createRescuer } from './maintenance/rescuer.js';
 import type { MaintenanceService, PeriodicService } from './maintenance/service.js';
 import { expandWorkerName } from './names.js';
+import { HandoffReceiver } from './handoff-receiver.js';
 import { LeaseBudget, type LeaseTicket } from './lease-budget.js';
 import { Pool } from './pool.js';
 
@@ -84,6 +85,8 @@ export class Worker {
   private timers: NodeJS.Timeout[] = [];
   private unsubscribe: (() => void) | undefined;
   private loop: Promise<void> | undefined;
+  /** Receives tasks the broker hands straight to this worker while it is idle, where the broker offers it. */
+  private handoffs: HandoffReceiver | undefined;
   private readonly budget: LeaseBudget;
   /** The lease sent with the acker's batch in flight (one at a time). */
   private refillTicket: LeaseTicket | undefined;
@@ -153,6 +156,7 @@ export class Worker {
       types: ['task.queued', 'task.scheduled', 'task.retrying', 'task.revoked'],
     });
     this.startServices();
+    await this.openInbox();
     this.every(Math.max(10, Math.floor(this.leaseMs / 3)), () => this.renewLeases());
     this.every(this.heartbeatMs, () => this.heartbeat());
     if (this.options.handleSignals ?? true) this.handleSignals();
@@ -204,7 +208,23 @@ export class Worker {
   }
 
   private leaseRequest(limit: number, now: number): LeaseRequest {
-    return { workerId: this.id, queues: this.queues, limit, leaseMs: this.leaseMs, now };
+    const request: LeaseRequest = { workerId: this.id, queues: this.queues, limit, leaseMs: this.leaseMs, now };
+    // An idle worker leases again every poll interval, which renews the registration before it lapses.
+    if (this.handoffs) request.handoffUntil = now + 2 * this.pollMs + 1_000;
+    return request;
+  }
+
+  private async openInbox(): Promise<void> {
+    try {
+      const inbox = await this.broker.openInbox?.(this.id, this.queues);
+      if (!inbox) return;
+      this.handoffs = new HandoffReceiver(inbox, this.log, (tasks) => {
+        for (const task of tasks) this.pool.add(task);
+        this.wake.notify();
+      });
+    } catch (error) {
+      this.log.warn({ err: error }, 'cannot open a hand-off inbox; tasks are fetched by leases only');
+    }
   }
 
   private startServices(): void {
@@ -283,10 +303,12 @@ export class Worker {
   }
 
   private onEvents(events: CeleriacEvent[]): void {
+    const handedOver = startedIn(events);
     for (const event of events) {
       switch (event.type) {
         case 'task.queued':
-          if (this.queues.includes(event.queue)) {
+          // A task handed to a worker as it was queued (started in the same batch) waits for nobody.
+          if (this.queues.includes(event.queue) && !handedOver?.has(event.taskId)) {
             this.budget.taskQueued();
             this.wake.notify();
           }
@@ -360,6 +382,8 @@ export class Worker {
     // Given up first, so other workers take over maintenance while this one finishes.
     const servicesStopped = Promise.all(this.services.map((service) => service.stop()));
     await this.loop;
+    // Everything handed over before the registration ended joins the pool (and is finished or handed back).
+    await this.handoffs?.stop();
     await this.finishOrHandBack();
     await this.acker.drain(Date.now() + this.shutdownMs);
     this.acker.stop();
@@ -405,4 +429,15 @@ export class Worker {
       this.log.error({ err: error }, 'cannot hand tasks back; they return to their queue when their lease expires');
     }
   }
+}
+
+/** The ids of the tasks started in a batch that also queues some (hand-offs), or undefined. */
+function startedIn(events: CeleriacEvent[]): Set<string> | undefined {
+  let started: Set<string> | undefined;
+  let queued = false;
+  for (const event of events) {
+    if (event.type === 'task.started') (started ??= new Set()).add(event.taskId);
+    else if (event.type === 'task.queued') queued = true;
+  }
+  return queued ? started : undefined;
 }

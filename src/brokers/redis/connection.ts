@@ -14,6 +14,8 @@ export interface Connections {
   client: Client;
   /** Subscribed to the events channel only. */
   subscriber: Client;
+  /** Opens one more connection for blocking commands (a worker's inbox), waiting through reconnections. */
+  openBlocking(): Promise<Client>;
 }
 
 /** How long opening may take before it fails. */
@@ -40,12 +42,12 @@ function nodeOptions(target: RedisTarget, host: string | undefined): RedisOption
   };
 }
 
-function createClient(target: RedisTarget, subscriber: boolean): Client {
+function createClient(target: RedisTarget, waits: boolean): Client {
   const behaviour = {
     lazyConnect: true,
     enableOfflineQueue: true,
-    // A subscriber only waits for messages; commands wait through reconnections, fail after a while.
-    maxRetriesPerRequest: subscriber ? null : COMMAND_RETRIES,
+    // A subscriber (or a blocking connection) only waits; commands wait through reconnections, fail after a while.
+    maxRetriesPerRequest: waits ? null : COMMAND_RETRIES,
     // Off: it holds each command back until setImmediate to gather more, which cost a worker about 15%
     // of its throughput and a lease about 0.1 ms here; the hot paths already send one script per batch.
     enableAutoPipelining: false,
@@ -92,7 +94,17 @@ export async function openConnections(target: RedisTarget, channel: string, mask
     await Promise.all([ready(client, masked), ready(subscriber, masked)]);
     assertSupportedServer(await withTimeout(client.info('server'), masked), masked);
     await withTimeout(subscriber.subscribe(channel), masked);
-    return { client, subscriber };
+    const openBlocking = async (): Promise<Client> => {
+      const blocking = createClient(target, true);
+      try {
+        await ready(blocking, masked);
+        return blocking;
+      } catch (error) {
+        blocking.disconnect();
+        throw error;
+      }
+    };
+    return { client, subscriber, openBlocking };
   } catch (error) {
     client.disconnect();
     subscriber.disconnect();

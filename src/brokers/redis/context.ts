@@ -53,11 +53,31 @@ export class TaskQueues {
   private static readonly ENQUEUED_GENERATION = 10_000;
   /** The known queue names, re-read when an id is not found in any of them. */
   private known: Promise<string[]> | undefined;
+  /** When this instance last added each queue it enqueued to to the set of queue names. */
+  private registeredAt = new Map<string, number>();
+  /**
+   * How often a producer adds a queue it keeps using to the set again (in case the set was lost, by a
+   * FLUSHALL say): once per queue, not once per enqueue, which would cost a single enqueue a command.
+   */
+  private static readonly REGISTER_EVERY_MS = 10_000;
 
   constructor(
     private readonly client: Client,
     private readonly keys: Keys,
   ) {}
+
+  /** The queues to add to the set of queue names now (and counts them as added). */
+  toRegister(queues: Iterable<string>, now: number): string[] {
+    const due: string[] = [];
+    for (const queue of queues) {
+      const at = this.registeredAt.get(queue);
+      if (at !== undefined && now - at < TaskQueues.REGISTER_EVERY_MS) continue;
+      if (this.registeredAt.size >= 10_000) this.registeredAt.clear();
+      this.registeredAt.set(queue, now);
+      due.push(queue);
+    }
+    return due;
+  }
 
   remember(id: string, queue: string): void {
     if (this.cache.size >= TaskQueues.MAX) this.cache.clear();

@@ -64,7 +64,8 @@ export async function enqueueTasks(ctx: RedisContext, tasks: NewTask[], now: num
   }));
   const groups = byQueue(tasks, (task) => task.queue);
   // Sent first and not waited for before the scripts: getTask(id) looks for a task in the known queues.
-  const registered = ctx.client.sadd(ctx.keys.queues, ...groups.keys());
+  const unregistered = ctx.queues.toRegister(groups.keys(), now);
+  const registered = unregistered.length > 0 ? ctx.client.sadd(ctx.keys.queues, ...unregistered) : undefined;
   await publishing(ctx, async (header) => {
     const calls: Array<Promise<void>> = [];
     for (const [queue, members] of groups) {
@@ -74,7 +75,7 @@ export async function enqueueTasks(ctx: RedisContext, tasks: NewTask[], now: num
         if (calls.length > 0) await nextMacrotask();
         const { specs, tasks: taskArgs } = chunkArgs(chunk);
         const args = [keys.taskPrefix, queue, now, ctx.keys.channel, header, reserveStamps(chunk.length), ...specs, ...taskArgs];
-        const call = script<Array<string | number>>(ctx, 'enqueue', [keys.queued, keys.scheduled, keys.keys, keys.expiring], args);
+        const call = script<Array<string | number>>(ctx, 'enqueue', [keys.queued, keys.scheduled, keys.keys, keys.expiring, keys.idle, keys.active], args);
         const stored = call.then((held) => {
           // Only the tasks whose idempotency key an unfinished task held come back.
           for (let at = 0; at < held.length; at += 3) {
@@ -88,7 +89,7 @@ export async function enqueueTasks(ctx: RedisContext, tasks: NewTask[], now: num
     }
     return calls;
   });
-  await registered;
+  if (registered) await registered;
   outcomes.forEach((outcome, i) => ctx.queues.enqueuedTo(outcome.id, tasks[i]!.queue));
   return outcomes;
 }

@@ -5,6 +5,7 @@
 //   {P:q}:retrying      ZSET runAt                    {P:q}:active     ZSET lease expiry
 //   {P:q}:expiring      ZSET expiry of queued tasks   {P:q}:completed|failed|cancelled  ZSET finishedAt
 //   {P:q}:keys          HASH idempotency key -> id
+//   {P:q}:idle          HASH worker id -> hand-off registration   {P:q}:idle:<worker id> LIST inbox
 //   {P}:queues SET of queue names   {P}:workers HASH   {P}:leader:<service>
 //   channel P:events
 import type { TaskState } from '../../types.js';
@@ -23,6 +24,8 @@ export class QueueKeys {
   readonly failed: string;
   readonly cancelled: string;
   readonly keys: string;
+  /** Idle workers' hand-off registrations; `${idle}:${workerId}` is a worker's inbox (handoff.lua). */
+  readonly idle: string;
 
   constructor(
     prefix: string,
@@ -39,10 +42,16 @@ export class QueueKeys {
     this.failed = `${tag}:failed`;
     this.cancelled = `${tag}:cancelled`;
     this.keys = `${tag}:keys`;
+    this.idle = `${tag}:idle`;
   }
 
   task(id: string): string {
     return this.taskPrefix + id;
+  }
+
+  /** The inbox LIST of a worker registered for hand-offs. */
+  inbox(workerId: string): string {
+    return `${this.idle}:${workerId}`;
   }
 
   /** The queued list of one priority (0..15). */

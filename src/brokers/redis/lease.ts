@@ -38,8 +38,9 @@ async function runLeases(ctx: RedisContext, request: LeaseRequest, plan: Map<str
   const replies = await publishing(ctx, (header) =>
     [...plan].map(([queue, limit]) => {
       const keys = ctx.keys.queue(queue);
-      const args = [keys.taskPrefix, queue, request.now, limit, leaseExpiresAt, request.workerId, ctx.keys.channel, header];
-      return script<unknown[]>(ctx, 'lease', [keys.queued, keys.active, keys.expiring, keys.cancelled], args).then((reply) => ({
+      const handoff = request.handoffUntil ?? '';
+      const args = [keys.taskPrefix, queue, request.now, limit, leaseExpiresAt, request.workerId, ctx.keys.channel, header, handoff];
+      return script<unknown[]>(ctx, 'lease', [keys.queued, keys.active, keys.expiring, keys.cancelled, keys.idle], args).then((reply) => ({
         queue,
         reply,
       }));

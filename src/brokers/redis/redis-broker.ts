@@ -3,6 +3,7 @@
 // only opens connections, routes each operation to its module, and turns failures into BrokerErrors.
 import type {
   Broker,
+  Inbox,
   CancelOutcome,
   EnqueueOutcome,
   EventListener,
@@ -23,6 +24,7 @@ import { closeClient, openConnections, type Connections } from './connection.js'
 import { publishing, TaskQueues, type RedisContext } from './context.js';
 import { enqueueTasks } from './enqueue.js';
 import { EventHub } from './events.js';
+import { RedisInbox } from './handoff.js';
 import { Keys } from './keys.js';
 import { leaseTasks, releaseTasks, renewLeases } from './lease.js';
 import * as maintenance from './maintenance.js';
@@ -138,6 +140,16 @@ export class RedisBroker implements Broker {
 
   releaseLeadership(service: string, holderId: string): Promise<void> {
     return this.run('releaseLeadership', (ctx) => maintenance.releaseLeadership(ctx, service, holderId));
+  }
+
+  /**
+   * Offered to workers of one queue: a worker of several waits through events and leases (its queues
+   * may live on different Cluster shards, and one BLMPOP cannot wait on all of them).
+   */
+  async openInbox(workerId: string, queues: string[]): Promise<Inbox | undefined> {
+    if (queues.length !== 1) return undefined;
+    const blocking = await this.run('openInbox', () => this.connections.openBlocking());
+    return new RedisInbox(this.ctx, blocking, this.ctx.keys.queue(queues[0]!), workerId);
   }
 
   getTask(id: string): Promise<TaskInfo | null> {

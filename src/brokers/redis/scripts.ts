@@ -5,8 +5,8 @@ import type { Cluster, Redis } from 'ioredis';
 
 /** Each script and how many KEYS it takes (the header of each .lua file names them). */
 export const SCRIPT_KEYS = {
-  enqueue: 4,
-  lease: 4,
+  enqueue: 6,
+  lease: 5,
   settle: 5,
   renew: 1,
   release: 4,
@@ -19,6 +19,7 @@ export const SCRIPT_KEYS = {
   heartbeat: 1,
   acquire_leadership: 1,
   release_leadership: 1,
+  unpark: 1,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPT_KEYS;

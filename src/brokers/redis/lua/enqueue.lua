@@ -1,7 +1,8 @@
 -- enqueue: stores new tasks of one queue as queued or scheduled, honouring idempotency keys (scoped to
 -- the queue), and publishes task.queued / task.scheduled.
 -- KEYS[1] queued lists (base name; one LIST per priority: <base>:<p>)   KEYS[2] scheduled ZSET
--- KEYS[3] idempotency keys HASH   KEYS[4] expiring ZSET
+-- KEYS[3] idempotency keys HASH   KEYS[4] expiring ZSET   KEYS[5] idle workers HASH (hand-off)
+-- KEYS[6] active ZSET
 -- ARGV[1] task key prefix   ARGV[2] queue   ARGV[3] now   ARGV[4] events channel   ARGV[5] event header
 -- ARGV[6] the first task's order stamp (the caller's process-wide enqueue counter; the others follow)
 -- ARGV[7] the number S of specs (what tasks of a bulk enqueue usually share), then 6 per spec: name,
@@ -11,10 +12,12 @@
 -- the task became ready to run, for wait-time stats) while it equals `created`.
 -- Returns, for each task NOT created because an unfinished task of the queue held its key: the task's
 -- position (1-based), the holder's id and its state. Every other task was created, as 'scheduled' when
--- its runAt is after now, else 'queued'.
+-- its runAt is after now, else 'queued' (or, handed to an idle worker, 'active': see handoff.lua).
 -- @include events
 -- @include queue
 -- @include task
+-- @include zbatch
+-- @include handoff
 
 local prefix, queue, now = ARGV[1], ARGV[2], ARGV[3]
 local out = {}
@@ -32,12 +35,19 @@ local function holder_of(key)
   return nil
 end
 
+local started = {} -- task.started events of handed-off tasks, published after every task.queued
+
 local function store(id, input, spec, key, order)
   local name, priority, execution, created, run_at, expires = spec[1], spec[2], spec[3], spec[4], spec[5], spec[6]
   local task_key = prefix .. id
   local scheduled = run_at ~= '' and tonumber(run_at) > tonumber(now)
-  local fields = { 'state', scheduled and 'scheduled' or 'queued', 'name', name, 'priority', priority, 'input', input,
-    'created', created, 'order', string.format('%.0f', order) }
+  local target
+  if not scheduled and (expires == '' or tonumber(expires) > tonumber(now)) then
+    target = handoff_target(KEYS[1], KEYS[5], now)
+  end
+  local order_text = string.format('%.0f', order)
+  local fields = { 'state', scheduled and 'scheduled' or (target and 'active' or 'queued'), 'name', name,
+    'priority', priority, 'input', input, 'created', created, 'order', order_text }
   if execution ~= '' then push(fields, 'exec', execution) end
   if scheduled then push(fields, 'runAt', run_at) end
   if expires ~= '' then push(fields, 'expires', expires) end
@@ -45,11 +55,21 @@ local function store(id, input, spec, key, order)
     push(fields, 'key', key)
     redis.call('HSET', KEYS[3], key, id)
   end
+  if target then
+    push(fields, 'worker', target.worker)
+    push(fields, 'started', now)
+    push(fields, 'attempts', 1)
+  end
   redis.call('HSET', task_key, unpack(fields))
   if scheduled then
     redis.call('ZADD', KEYS[2], run_at, id)
     task_event('task.scheduled', id, name, queue, now, ',"priority":' .. priority .. ',"runAt":' .. run_at)
+  elseif target then
+    hand_off(target, KEYS[5], KEYS[6], now, { id, order_text, name, priority, input, execution, '1', created })
+    queued_event(id, name, queue, now, priority)
+    started[#started + 1] = { id, name, ',"workerId":' .. json_string(target.worker) .. ',"attempt":1' }
   else
+    handoff_stop()
     enqueue_ready(KEYS[1], KEYS[4], id, priority, expires ~= '' and expires or nil)
     queued_event(id, name, queue, now, priority)
   end
@@ -80,5 +100,8 @@ for i = first_task, #ARGV, 4 do
 end
 
 finish_queue_writes()
+finish_handoffs(KEYS[5])
+flush_zsets()
+for _, event in ipairs(started) do task_event('task.started', event[1], event[2], queue, now, event[3]) end
 publish_events(ARGV[4], ARGV[5])
 return out

@@ -3,9 +3,11 @@
 -- first (reason 'expired'), never leased. O(1) per task however deep the queue. Publishes task.started
 -- (and task.cancelled for expired tasks).
 -- KEYS[1] queued lists (base name; one LIST per priority: <base>:<p>)   KEYS[2] active ZSET
--- KEYS[3] expiring ZSET   KEYS[4] cancelled ZSET
+-- KEYS[3] expiring ZSET   KEYS[4] cancelled ZSET   KEYS[5] idle workers HASH (hand-off)
 -- ARGV[1] task key prefix   ARGV[2] queue   ARGV[3] now   ARGV[4] limit   ARGV[5] lease expires at
 -- ARGV[6] worker id   ARGV[7] events channel   ARGV[8] event header
+-- ARGV[9] hand-off registration valid until, or '' (none): when set, a lease that leaves room (the queue
+-- is empty) registers the worker to receive tasks enqueued later (handoff.lua); a full one ends it.
 -- Returns, per leased task: id, order stamp, name, priority, input, execution, attempt, createdAt.
 -- @include events
 -- @include task
@@ -56,17 +58,28 @@ local function take(popped)
   end
 end
 
--- LMPOP pops from the first non-empty of the lists, highest priority first, in one call.
-local args = { 16 }
-for p = 15, 0, -1 do args[#args + 1] = KEYS[1] .. ':' .. p end
-args[18], args[19] = 'LEFT', 'COUNT'
-while leased < limit do
-  args[20] = limit - leased
+-- LMPOP pops from the first non-empty of the lists, highest priority first, in one call. A list it took
+-- fewer than asked from is empty now: the next call looks only at lower priorities.
+local lowest = 15
+while leased < limit and lowest >= 0 do
+  local args = { lowest + 1 }
+  for p = lowest, 0, -1 do args[#args + 1] = KEYS[1] .. ':' .. p end
+  local asked = limit - leased
+  args[#args + 1], args[#args + 2], args[#args + 3] = 'LEFT', 'COUNT', asked
   local popped = redis.call('LMPOP', unpack(args))
   if not popped then break end
   take(popped[2])
+  if #popped[2] < asked then lowest = tonumber(string.match(popped[1], ':(%d+)$')) - 1 end
 end
 
 flush_zsets()
+if ARGV[9] ~= '' then
+  if leased < limit then
+    local lease_ms = string.format('%.0f', tonumber(lease_at) - tonumber(now))
+    redis.call('HSET', KEYS[5], worker, (limit - leased) .. '|' .. lease_ms .. '|' .. ARGV[9])
+  else
+    redis.call('HDEL', KEYS[5], worker)
+  end
+end
 publish_events(ARGV[7], ARGV[8])
 return out

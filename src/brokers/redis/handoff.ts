@@ -1,0 +1,73 @@
+// Direct hand-off to idle workers (lua/includes/handoff.lua): a worker of one queue registers through
+// its leases and waits on its inbox LIST with BLMPOP on a connection of its own; the enqueue script
+// leases a new task to it and pushes the task onto that list. Closing ends the registration and pushes
+// an empty entry after what was handed over, so `take` returns everything, then null.
+import type { Inbox, LeasedTask } from '../../broker/broker.js';
+import { leasedTask, toNumber } from './codec.js';
+import type { Client } from './connection.js';
+import { script, type RedisContext } from './context.js';
+import type { QueueKeys } from './keys.js';
+
+/** How long one BLMPOP waits (seconds) before `take` returns [] and is called again. */
+const WAIT_SECONDS = 10;
+/** Most entries one `take` returns. */
+const TAKE_COUNT = 1_000;
+/** How long a closed inbox may live unread. */
+const CLOSED_INBOX_TTL_MS = 60_000;
+
+export class RedisInbox implements Inbox {
+  private readonly key: string;
+  private ended = false;
+
+  constructor(
+    private readonly ctx: RedisContext,
+    private readonly blocking: Client,
+    private readonly keys: QueueKeys,
+    private readonly workerId: string,
+  ) {
+    this.key = keys.inbox(workerId);
+  }
+
+  async take(): Promise<LeasedTask[] | null> {
+    if (this.ended) return null;
+    const reply = (await this.blocking.call('BLMPOP', WAIT_SECONDS, 1, this.key, 'LEFT', 'COUNT', TAKE_COUNT)) as
+      | [string, string[]]
+      | null;
+    if (!reply) return [];
+    const tasks: LeasedTask[] = [];
+    for (const payload of reply[1]) {
+      if (payload === '') {
+        this.ended = true; // The closing mark: nothing is handed over after it.
+        break;
+      }
+      const task = handedTask(payload, this.keys.queue);
+      if (!task) continue;
+      this.ctx.queues.remember(task.id, task.queue);
+      tasks.push(task);
+    }
+    return tasks;
+  }
+
+  async close(): Promise<void> {
+    await script(this.ctx, 'unpark', [this.keys.idle], [this.workerId, CLOSED_INBOX_TTL_MS]);
+  }
+
+  dispose(): void {
+    this.blocking.disconnect();
+  }
+}
+
+/**
+ * One inbox entry: the JSON array of a lease reply's fields (lease.lua) and the lease expiry. An entry
+ * that is not one (written by hand) is skipped: its task, if any, returns when its lease expires.
+ */
+function handedTask(payload: string, queue: string): LeasedTask | undefined {
+  let fields: unknown;
+  try {
+    fields = JSON.parse(payload);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(fields) || fields.length < 9 || typeof fields[0] !== 'string') return undefined;
+  return leasedTask(fields, 0, queue, toNumber(fields[8])).task;
+}

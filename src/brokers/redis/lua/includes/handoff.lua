@@ -1,0 +1,78 @@
+-- Hand-off: a worker that serves one queue and found it empty registers as idle (lease.lua) with how many
+-- more tasks it can take ("room") and until when; a task enqueued while nothing waits in the queue goes
+-- straight to such a worker instead of into a queued list: leased to it (state active, in the active set)
+-- and pushed, with everything needed to run it, onto the worker's inbox LIST, on which the worker waits
+-- with BLMPOP. The worker starts the task as soon as Redis replies, without a lease round trip.
+-- Registrations: HASH <idle key>, worker id -> "room|lease ms|until"; the inbox of worker w is the LIST
+-- "<idle key>:<w>" (same hash tag), which expires if nobody reads it.
+-- Needs the zbatch include.
+local HANDOFF_TRIES = 3
+local handoff_targets = {} -- the registrations used by this script, in order
+local handoff_current
+-- nil: not looked at yet; false: no hand-off for the rest of this script (a task of it went to a list,
+-- or nothing is registered, or tasks wait in the queue).
+local handoff_open
+
+-- A registered worker with room, or nil; drops registrations that ran out of time.
+local function handoff_pick(idle_key, now)
+  for _ = 1, HANDOFF_TRIES do
+    local pick = redis.call('HRANDFIELD', idle_key, 1, 'WITHVALUES')
+    if #pick == 0 then return nil end
+    local room, lease_ms, till = string.match(pick[2], '^(%d+)|(%d+)|(%d+)$')
+    if room and tonumber(room) > 0 and tonumber(till) > tonumber(now) then
+      local target = { worker = pick[1], room = tonumber(room), lease_ms = tonumber(lease_ms), till = till, payloads = {} }
+      handoff_targets[#handoff_targets + 1] = target
+      return target
+    end
+    redis.call('HDEL', idle_key, pick[1])
+  end
+  return nil
+end
+
+-- The worker to hand the next ready task to, or nil (the task joins its queued list).
+local function handoff_target(queued_base, idle_key, now)
+  if handoff_open == false then return nil end
+  if handoff_current and handoff_current.room > 0 then return handoff_current end
+  handoff_current = handoff_pick(idle_key, now)
+  if handoff_current and handoff_open == nil then
+    -- A hand-off must never overtake a task waiting in the queue.
+    local lists = {}
+    for p = 0, 15 do lists[p + 1] = queued_base .. ':' .. p end
+    if redis.call('EXISTS', unpack(lists)) > 0 then handoff_current = nil end
+  end
+  handoff_open = handoff_current ~= nil
+  return handoff_current
+end
+
+-- No hand-off for the rest of the script: a task of it is waiting in a list.
+local function handoff_stop()
+  handoff_open = false
+end
+
+-- Leases a task whose hash is already written as active for `target` (state, worker, started,
+-- attempts): the active set, and its inbox entry. Returns the lease expiry. `fields` are the leased task
+-- as lease.lua returns it: id, order stamp, name, priority, input, execution or '', attempt, createdAt.
+local function hand_off(target, idle_key, active_key, now, fields)
+  local lease_at = string.format('%.0f', tonumber(now) + target.lease_ms)
+  zadd_later(active_key, lease_at, fields[1])
+  fields[9] = lease_at
+  target.payloads[#target.payloads + 1] = cjson.encode(fields)
+  target.room = target.room - 1
+  if target.room == 0 then redis.call('HDEL', idle_key, target.worker) end
+  return lease_at
+end
+
+-- Pushes what was handed to each worker onto its inbox and stores the registrations' remaining room.
+local function finish_handoffs(idle_key)
+  for _, target in ipairs(handoff_targets) do
+    local inbox = idle_key .. ':' .. target.worker
+    local payloads = target.payloads
+    for i = 1, #payloads, 500 do
+      redis.call('RPUSH', inbox, unpack(payloads, i, math.min(#payloads, i + 499)))
+    end
+    if #payloads > 0 then redis.call('PEXPIRE', inbox, target.lease_ms) end
+    if target.room > 0 then
+      redis.call('HSET', idle_key, target.worker, target.room .. '|' .. target.lease_ms .. '|' .. target.till)
+    end
+  end
+end
