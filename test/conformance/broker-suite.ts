@@ -6,6 +6,7 @@ import { describe } from 'node:test';
 import { appBasicCases } from './suite/app-basics.js';
 import { appFailureCases } from './suite/app-failures.js';
 import { appObservabilityCases } from './suite/app-observability.js';
+import { brokerHandoffCases } from './suite/broker-handoff.js';
 import { brokerLeasingCases } from './suite/broker-leasing.js';
 import { brokerMaintenanceCases } from './suite/broker-maintenance.js';
 import { brokerRegistryEventCases } from './suite/broker-registry-events.js';
@@ -30,6 +31,7 @@ export function runBrokerConformance(target: ConformanceTarget): void {
       brokerSettlingCases(cases);
       brokerMaintenanceCases(cases);
       brokerRegistryEventCases(cases);
+      brokerHandoffCases(cases);
     });
     describe('app and worker on the broker', () => {
       appBasicCases(cases);

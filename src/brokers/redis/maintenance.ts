@@ -67,8 +67,8 @@ export async function prune(ctx: RedisContext, now: number, policy: RetentionPol
   const deleted = await Promise.all(
     queues.map((queue) => {
       const keys = ctx.keys.queue(queue);
-      const args = [keys.taskPrefix, before, BATCH * 10];
-      return script<number>(ctx, 'prune', [keys.completed, keys.failed, keys.cancelled, keys.keys], args);
+      const args = [keys.taskPrefix, before, BATCH * 10, now];
+      return script<number>(ctx, 'prune', [keys.completed, keys.failed, keys.cancelled, keys.keys, keys.idle], args);
     }),
   );
   await pruneWorkers(ctx, now - policy.workerTtlMs);

@@ -16,7 +16,7 @@ export async function settleTasks(ctx: RedisContext, settlements: Settlement[]):
       for (const chunk of chunks(members)) {
         const args: Array<string | number> = [keys.taskPrefix, queue, ctx.keys.channel, header];
         for (const { item } of chunk) settlementArgs(item, args);
-        const call = script<number[]>(ctx, 'settle', [keys.active, keys.completed, keys.failed, keys.cancelled, keys.retrying], args);
+        const call = script<number[]>(ctx, 'settle', [keys.active, keys.completed, keys.failed, keys.cancelled, keys.retrying, keys.idle], args);
         calls.push(call.then((reply) => chunk.forEach(({ index }, i) => (held[index] = Number(reply[i]) === 1))));
       }
     }

@@ -2,7 +2,8 @@
 -- applies only while the task is active and held by the settling worker. Publishes task.completed,
 -- task.failed, task.retrying and task.cancelled.
 -- KEYS[1] active ZSET   KEYS[2] completed ZSET   KEYS[3] failed ZSET   KEYS[4] cancelled ZSET
--- KEYS[5] retrying ZSET
+-- KEYS[5] retrying ZSET   KEYS[6] idle workers HASH (handoff.lua: a registered worker's room grows by
+-- the attempts it ended)
 -- ARGV[1] task key prefix   ARGV[2] queue   ARGV[3] events channel   ARGV[4] event header
 -- then 7 per settlement: kind, task id, worker id, now, and by kind:
 --   complete: result JSON, '', ''          fail: error JSON, attempt error JSON, ''
@@ -32,6 +33,8 @@ local function finish(task_key, id, state, finished_key, now, fields)
   zadd_later(finished_key, now, id)
 end
 
+local ended = {} -- attempts ended, by worker
+
 local function settle(kind, id, worker, now, a, b, c)
   local task_key = prefix .. id
   local f = redis.call('HMGET', task_key, 'state', 'worker', 'name', 'attempts')
@@ -58,6 +61,7 @@ local function settle(kind, id, worker, now, a, b, c)
   else
     error('unknown settlement kind ' .. tostring(kind))
   end
+  ended[worker] = (ended[worker] or 0) + 1
   return 1
 end
 
@@ -66,5 +70,12 @@ for i = 5, #ARGV, 7 do
 end
 
 flush_zsets()
+for worker, count in pairs(ended) do
+  local registration = redis.call('HGET', KEYS[6], worker)
+  if registration then
+    local room, rest = string.match(registration, '^(%d+)(|.*)$')
+    if room then redis.call('HSET', KEYS[6], worker, (tonumber(room) + count) .. rest) end
+  end
+end
 publish_events(ARGV[3], ARGV[4])
 return out

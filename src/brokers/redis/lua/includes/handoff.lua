@@ -3,11 +3,14 @@
 -- straight to such a worker instead of into a queued list: leased to it (state active, in the active set)
 -- and pushed, with everything needed to run it, onto the worker's inbox LIST, on which the worker waits
 -- with BLMPOP. The worker starts the task as soon as Redis replies, without a lease round trip.
--- Registrations: HASH <idle key>, worker id -> "room|lease ms|until"; the inbox of worker w is the LIST
+-- Registrations: HASH <idle key>, worker id -> "room|lease ms|until" (the worker's leases renew it, a
+-- full lease ends it, each handed task takes one of its room and each attempt it ends gives one back);
+-- the inbox of worker w is the LIST
 -- "<idle key>:<w>" (same hash tag), which expires if nobody reads it.
 -- Needs the zbatch include.
 local HANDOFF_TRIES = 3
 local handoff_targets = {} -- the registrations used by this script, in order
+local handoff_used = {} -- their worker ids (a registration's stored room is stale until the script ends)
 local handoff_current
 -- nil: not looked at yet; false: no hand-off for the rest of this script (a task of it went to a list,
 -- or nothing is registered, or tasks wait in the queue).
@@ -19,12 +22,17 @@ local function handoff_pick(idle_key, now)
     local pick = redis.call('HRANDFIELD', idle_key, 1, 'WITHVALUES')
     if #pick == 0 then return nil end
     local room, lease_ms, till = string.match(pick[2], '^(%d+)|(%d+)|(%d+)$')
-    if room and tonumber(room) > 0 and tonumber(till) > tonumber(now) then
-      local target = { worker = pick[1], room = tonumber(room), lease_ms = tonumber(lease_ms), till = till, payloads = {} }
-      handoff_targets[#handoff_targets + 1] = target
-      return target
+    if room and tonumber(till) > tonumber(now) then
+      if tonumber(room) > 0 and not handoff_used[pick[1]] then
+        handoff_used[pick[1]] = true
+        local target = { worker = pick[1], room = tonumber(room), lease_ms = tonumber(lease_ms), till = till, payloads = {} }
+        handoff_targets[#handoff_targets + 1] = target
+        return target
+      end
+      -- Full for now (or already used up by this script): kept, so that its settles give it room again.
+    else
+      redis.call('HDEL', idle_key, pick[1])
     end
-    redis.call('HDEL', idle_key, pick[1])
   end
   return nil
 end
@@ -52,17 +60,17 @@ end
 -- Leases a task whose hash is already written as active for `target` (state, worker, started,
 -- attempts): the active set, and its inbox entry. Returns the lease expiry. `fields` are the leased task
 -- as lease.lua returns it: id, order stamp, name, priority, input, execution or '', attempt, createdAt.
-local function hand_off(target, idle_key, active_key, now, fields)
+local function hand_off(target, active_key, now, fields)
   local lease_at = string.format('%.0f', tonumber(now) + target.lease_ms)
   zadd_later(active_key, lease_at, fields[1])
   fields[9] = lease_at
   target.payloads[#target.payloads + 1] = cjson.encode(fields)
   target.room = target.room - 1
-  if target.room == 0 then redis.call('HDEL', idle_key, target.worker) end
   return lease_at
 end
 
--- Pushes what was handed to each worker onto its inbox and stores the registrations' remaining room.
+-- Pushes what was handed to each worker onto its inbox and stores the registrations' remaining room
+-- (a worker with none stays registered: settling its tasks gives it room again, see settle.lua).
 local function finish_handoffs(idle_key)
   for _, target in ipairs(handoff_targets) do
     local inbox = idle_key .. ':' .. target.worker
@@ -71,8 +79,6 @@ local function finish_handoffs(idle_key)
       redis.call('RPUSH', inbox, unpack(payloads, i, math.min(#payloads, i + 499)))
     end
     if #payloads > 0 then redis.call('PEXPIRE', inbox, target.lease_ms) end
-    if target.room > 0 then
-      redis.call('HSET', idle_key, target.worker, target.room .. '|' .. target.lease_ms .. '|' .. target.till)
-    end
+    redis.call('HSET', idle_key, target.worker, target.room .. '|' .. target.lease_ms .. '|' .. target.till)
   end
 end

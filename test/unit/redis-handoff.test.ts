@@ -1,0 +1,76 @@
+// Hand-off on Redis, as a worker uses it: an idle worker of one queue receives tasks through its inbox
+// instead of leasing each, closing ends its registration, and the pruner clears registrations that a
+// killed worker left behind.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { Celeriac, connectBroker, createLogger } from '../../src/index.js';
+import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+
+let server: RedisServer;
+before(async () => {
+  server = await startRedisServer();
+});
+after(async () => {
+  await server.stop();
+});
+
+const KEEP = { resultTtlMs: 86_400_000, eventTtlMs: 86_400_000, workerTtlMs: 86_400_000 };
+
+describe('Redis hand-off', () => {
+  it('an idle worker receives one task after another without leasing each, and closing ends its registration', async () => {
+    const prefix = `handoff-${randomUUID().slice(0, 8)}`;
+    const app = new Celeriac({ broker: `${server.url}?prefix=${prefix}`, logger: createLogger({ level: 'silent' }) });
+    app.task({ name: 'echo', run: (input: { n: number }) => input.n });
+    const broker = await app.broker();
+    let leases = 0;
+    const lease = broker.lease.bind(broker);
+    broker.lease = (request) => {
+      leases++;
+      return lease(request);
+    };
+    const worker = app.worker({ concurrency: 4, handleSignals: false, pollInterval: '1h' });
+    const redis = new Redis(server.port);
+    try {
+      await worker.start();
+      const tasks = 20;
+      for (let n = 0; n < tasks; n++) {
+        const run = await app.enqueue('echo', { n });
+        assert.equal(await run.result({ timeout: '5s' }), n);
+        assert.equal((await run.status()).workerId, worker.id);
+      }
+      // The first lease registers the worker with room for 4; each hand-off takes one of it and each
+      // settled task gives one back, so one task after another never finds the worker full.
+      assert.ok(leases <= 2, `expected the first lease (and perhaps one after a task found no room), saw ${leases}`);
+      assert.equal(await redis.hexists(`{${prefix}:default}:idle`, worker.id), 1, 'registered while idle');
+      await worker.close();
+      assert.equal(await redis.hexists(`{${prefix}:default}:idle`, worker.id), 0, 'registration ended by close');
+      const later = await app.enqueue('echo', { n: -1 });
+      assert.equal((await later.status()).state, 'queued', 'nothing is handed to a closed worker');
+    } finally {
+      redis.disconnect();
+      await worker.close();
+      await app.close();
+    }
+  });
+
+  it('prune deletes hand-off registrations that lapsed and keeps live ones', async () => {
+    const prefix = `handoff-${randomUUID().slice(0, 8)}`;
+    const broker = await connectBroker(`${server.url}?prefix=${prefix}`);
+    const redis = new Redis(server.port);
+    try {
+      const now = Date.now();
+      const request = { queues: ['default'], limit: 5, leaseMs: 30_000, now };
+      await broker.lease({ ...request, workerId: 'killed', handoffUntil: now + 1_000 });
+      await broker.lease({ ...request, workerId: 'alive', handoffUntil: now + 60_000 });
+      await broker.enqueue([]); // Nothing to do; registers no queue.
+      await redis.sadd(`{${prefix}}:queues`, 'default');
+      await broker.prune(now + 2_000, KEEP);
+      assert.deepEqual(await redis.hkeys(`{${prefix}:default}:idle`), ['alive']);
+    } finally {
+      redis.disconnect();
+      await broker.close();
+    }
+  });
+});
