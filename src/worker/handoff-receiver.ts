@@ -3,7 +3,7 @@
 // ends the worker's registration and returns only once everything handed over has been received.
 import type { Inbox, LeasedTask } from '../broker/broker.js';
 import type { Logger } from '../logger.js';
-import { sleep } from '../wake.js';
+import { nextMacrotask, sleep } from '../wake.js';
 
 const MAX_BACKOFF_MS = 5_000;
 /** How long stopping waits for the inbox to deliver its last tasks when the broker does not answer. */
@@ -59,8 +59,4 @@ export class HandoffReceiver {
       }
     }
   }
-}
-
-function nextMacrotask(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }

@@ -3,6 +3,7 @@
 import type { EnqueueOutcome, NewTask } from '../../broker/broker.js';
 import type { TaskState } from '../../types.js';
 import { encode, encodeExecution } from './codec.js';
+import { nextMacrotask } from '../../wake.js';
 import { byQueue, chunks, publishing, script, type RedisContext } from './context.js';
 
 /**
@@ -92,8 +93,4 @@ export async function enqueueTasks(ctx: RedisContext, tasks: NewTask[], now: num
   if (registered) await registered;
   outcomes.forEach((outcome, i) => ctx.queues.enqueuedTo(outcome.id, tasks[i]!.queue));
   return outcomes;
-}
-
-function nextMacrotask(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
