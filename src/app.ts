@@ -3,7 +3,7 @@ import type { Broker, CancelOutcome, NewTask, TaskFilter } from './broker/broker
 import { connectBroker, maskUrl, resolveBrokerUrl } from './broker/connect.js';
 import { toMs, type Duration } from './duration.js';
 import type { CeleriacEvent, EventOf, EventType } from './events.js';
-import { newTaskId } from './ids.js';
+import { newTaskId, timeOfTaskId } from './ids.js';
 import { createLogger, type Logger } from './logger.js';
 import { resolveEnqueue, type EnqueueOptions, type ResolvedEnqueue } from './options.js';
 import { validateInput, type StandardSchemaV1 } from './schema.js';
@@ -144,8 +144,12 @@ export class Celeriac implements TaskProducer, TaskRunHost {
   }
 
   private prepare(item: EnqueueItem, now: number, input: unknown): NewTask {
-    const resolved = isEmpty(item.options) ? this.defaultsFor(item.task) : this.resolve(item.task, item.options!, now);
-    return { id: newTaskId(), name: item.task, input, createdAt: now, ...resolved };
+    const id = newTaskId();
+    // The time in the id: the same instant (a broker can then leave it out of the stored record), from
+    // which delays and expiry count.
+    const createdAt = timeOfTaskId(id) ?? now;
+    const resolved = isEmpty(item.options) ? this.defaultsFor(item.task) : this.resolve(item.task, item.options!, createdAt);
+    return { id, name: item.task, input, createdAt, ...resolved };
   }
 
   private resolve(name: string, options: EnqueueOptions, now: number): ResolvedEnqueue {

@@ -26,3 +26,10 @@ export function newTaskId(): string {
   const time = now.toString(16).padStart(12, '0');
   return `${time.slice(0, 8)}-${time.slice(8)}-7${counter.toString(16).padStart(3, '0')}${random.slice(18)}`;
 }
+
+/** The creation time in milliseconds carried by a UUIDv7 (every id `newTaskId` makes); undefined for other ids. */
+export function timeOfTaskId(id: string): number | undefined {
+  if (id.length !== 36 || id[14] !== '7' || id[8] !== '-') return undefined;
+  const ms = Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+  return Number.isFinite(ms) ? ms : undefined;
+}

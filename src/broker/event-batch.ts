@@ -26,11 +26,16 @@ export function encodeBatch(events: CeleriacEvent[]): string {
   return JSON.stringify(groups);
 }
 
-export function decodeBatch(text: string): CeleriacEvent[] {
+export function decodeBatch(text: string, taskIdOf?: (stored: string) => string): CeleriacEvent[] {
   const events: CeleriacEvent[] = [];
   for (const [common, ids] of JSON.parse(text) as Group[]) {
     if (ids === null) events.push(common as unknown as CeleriacEvent);
-    else for (const taskId of ids) events.push({ ...common, taskId } as unknown as CeleriacEvent);
+    else {
+      for (const id of ids) {
+        const taskId = taskIdOf ? taskIdOf(id) : id;
+        events.push({ ...common, taskId } as unknown as CeleriacEvent);
+      }
+    }
   }
   return events;
 }

@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:net';
 import { after, afterEach, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import { toStoredId } from '../../src/brokers/redis/ids.js';
 import { BrokerError, Celeriac } from '../../src/index.js';
 import { freePort, startRedisServer, type RedisServer } from '../support/redis-server.js';
 
@@ -78,7 +79,7 @@ test('a task hash corrupted by hand fails that task clearly and the worker keeps
   const corrupted = await app.enqueue('ok', { n: 1 });
   const redis = new Redis(server.port, '127.0.0.1');
   try {
-    const key = `{${prefix}:default}:t:${corrupted.id}`;
+    const key = `{${prefix}:default}:t:${toStoredId(corrupted.id)}`; // The id in its stored form (docs/redis.md).
     assert.equal(await redis.exists(key), 1, `expected the task hash at ${key}`);
     await redis.hset(key, 'input', '{not json');
   } finally {

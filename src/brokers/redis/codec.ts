@@ -3,9 +3,12 @@
 // Execution options use the SQLite broker's compact positional form, so both brokers store the same text;
 // a task with the default options stores none (most tasks: about 40 bytes of Redis memory each).
 import type { LeasedTask } from '../../broker/broker.js';
+import { timeOfTaskId } from '../../ids.js';
 import { DEFAULT_EXECUTION } from '../../options.js';
+import { DEFAULT_PRIORITY } from '../../priority.js';
 import type { AttemptError, ExecutionOptions, TaskInfo, TaskState } from '../../types.js';
 import { decode, decodeExecution, encode, encodeExecution as encodeExecutionText } from '../sqlite/codec.js';
+import { fromStoredId } from './ids.js';
 
 export { encode };
 
@@ -36,28 +39,43 @@ const FALLBACK_EXECUTION: ExecutionOptions = {
 };
 
 /** Fields per task in the lease script's reply. */
-export const LEASED_FIELDS = 8;
+export const LEASED_FIELDS = 7;
 
-/** One task of a lease reply: id, order stamp, name, priority, input, execution, attempt, createdAt. */
-export function leasedTask(reply: unknown[], at: number, queue: string, leaseExpiresAt: number): { task: LeasedTask; order: number } {
-  const [id, order, name, priority, input, execution, attempt, createdAt] = reply.slice(at, at + LEASED_FIELDS);
+/**
+ * One task of a lease reply: id (stored form), name, priority, input, execution, attempt, createdAt
+ * (priority and createdAt absent when the hash leaves them out, see enqueue.lua).
+ */
+export function leasedTask(reply: unknown[], at: number, queue: string, leaseExpiresAt: number): LeasedTask {
+  const [storedId, name, priority, input, execution, attempt, createdAt] = reply.slice(at, at + LEASED_FIELDS);
+  const id = fromStoredId(String(storedId));
   const decodedInput = decode(input, 'stored input');
   const decodedExecution = decodeStoredExecution(execution);
   const task: LeasedTask = {
-    id: String(id),
+    id,
     name: typeof name === 'string' ? name : '',
     queue,
-    priority: toNumber(priority),
+    priority: storedPriority(priority),
     input: decodedInput.ok ? decodedInput.value : undefined,
     attempt: toNumber(attempt),
-    createdAt: toNumber(createdAt),
+    createdAt: storedCreatedAt(createdAt, id),
     execution: decodedExecution.ok ? decodedExecution.value : FALLBACK_EXECUTION,
     leaseExpiresAt,
   };
   const problem = !decodedInput.ok ? decodedInput.error : !decodedExecution.ok ? decodedExecution.error : undefined;
   if (!task.name) task.decodeError = `task record ${task.id} cannot be decoded: its name is missing`;
   else if (problem) task.decodeError = `task record ${task.id} cannot be decoded: ${problem}`;
-  return { task, order: toNumber(order) };
+  return task;
+}
+
+/** A stored priority; absent means the default (enqueue.lua leaves it out). */
+function storedPriority(value: unknown): number {
+  return value === null || value === undefined || value === '' ? DEFAULT_PRIORITY : toNumber(value);
+}
+
+/** A stored creation time; absent means the time in the task's id (enqueue.lua leaves it out). */
+export function storedCreatedAt(value: unknown, id: string): number {
+  if (value !== null && value !== undefined && value !== '') return toNumber(value);
+  return timeOfTaskId(id) ?? 0;
 }
 
 /** A task hash (HGETALL) as users see it; null when the hash is empty (no such task). */
@@ -69,11 +87,11 @@ export function hashToTaskInfo(id: string, queue: string, hash: Record<string, s
     name: hash.name ?? '',
     queue,
     state: hash.state as TaskState,
-    priority: toNumber(hash.priority),
+    priority: storedPriority(hash.priority),
     input: optionalJson(hash.input),
     attempts: toNumber(hash.attempts),
     maxRetries: execution.ok ? execution.value.retry.maxRetries : 0,
-    createdAt: new Date(toNumber(hash.created)),
+    createdAt: new Date(storedCreatedAt(hash.created, id)),
     errors: storedErrors(hash.errors),
   };
   const result = optionalJson(hash.result);

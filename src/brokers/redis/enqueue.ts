@@ -2,20 +2,11 @@
 // Redis). One script call per queue and chunk of up to 1,000 tasks, each sent as soon as it is built.
 import type { EnqueueOutcome, NewTask } from '../../broker/broker.js';
 import type { TaskState } from '../../types.js';
-import { encode, encodeExecution } from './codec.js';
+import { timeOfTaskId } from '../../ids.js';
 import { nextMacrotask } from '../../wake.js';
+import { encode, encodeExecution } from './codec.js';
+import { fromStoredId, toStoredId } from './ids.js';
 import { byQueue, chunks, publishing, script, type RedisContext } from './context.js';
-
-/**
- * A process-wide, strictly increasing enqueue stamp (microseconds-ish), reserved a chunk at a time:
- * lists of tasks created in the same millisecond keep their enqueue order, across queues too.
- */
-let lastStamp = 0;
-function reserveStamps(count: number): number {
-  const first = Math.max(lastStamp + 1, Date.now() * 1000);
-  lastStamp = first + count - 1;
-  return first;
-}
 
 /**
  * The arguments of one chunk: its specs (6 values each) and 4 per task (see enqueue.lua). Tasks of one
@@ -26,32 +17,32 @@ function chunkArgs(chunk: Array<{ item: NewTask }>): { specs: Array<string | num
   const specs: Array<string | number> = [];
   const tasks: Array<string | number> = [];
   const numbers = new Map<string, number>();
-  let last: NewTask | undefined;
-  let lastNumber = 0;
+  let last: { item: NewTask; created: number | ''; number: number } | undefined;
   for (const { item } of chunk) {
-    if (!last || !sameSpec(last, item)) {
+    // '' when the creation time is the one in the id (every id Celeriac makes): the hash leaves it out.
+    const created = item.createdAt === timeOfTaskId(item.id) ? '' : item.createdAt;
+    if (!last || created !== last.created || !sameSpec(last.item, item)) {
       const text = encodeExecution(item.execution);
-      const key = `${item.name}\u0000${item.priority}\u0000${text}\u0000${item.createdAt}\u0000${item.runAt ?? ''}\u0000${item.expiresAt ?? ''}`;
+      const key = `${item.name}\u0000${item.priority}\u0000${text}\u0000${created}\u0000${item.runAt ?? ''}\u0000${item.expiresAt ?? ''}`;
       let number = numbers.get(key);
       if (number === undefined) {
         number = numbers.size + 1;
         numbers.set(key, number);
-        specs.push(item.name, item.priority, text, item.createdAt, item.runAt ?? '', item.expiresAt ?? '');
+        specs.push(item.name, item.priority, text, created, item.runAt ?? '', item.expiresAt ?? '');
       }
-      last = item;
-      lastNumber = number;
+      last = { item, created, number };
     }
-    tasks.push(item.id, encode(item.input), lastNumber, item.key ?? '');
+    tasks.push(toStoredId(item.id), encode(item.input), last.number, item.key ?? '');
   }
   return { specs: [numbers.size, ...specs], tasks };
 }
 
+/** Whether two tasks share everything a spec holds but the creation time. */
 function sameSpec(a: NewTask, b: NewTask): boolean {
   return (
     a.name === b.name &&
     a.priority === b.priority &&
     a.execution === b.execution &&
-    a.createdAt === b.createdAt &&
     a.runAt === b.runAt &&
     a.expiresAt === b.expiresAt
   );
@@ -75,13 +66,13 @@ export async function enqueueTasks(ctx: RedisContext, tasks: NewTask[], now: num
         // After the first chunk, let the previous one go out first: Redis stores it while this one is built.
         if (calls.length > 0) await nextMacrotask();
         const { specs, tasks: taskArgs } = chunkArgs(chunk);
-        const args = [keys.taskPrefix, queue, now, ctx.keys.channel, header, reserveStamps(chunk.length), ...specs, ...taskArgs];
+        const args = [keys.taskPrefix, queue, now, ctx.keys.channel, header, ...specs, ...taskArgs];
         const call = script<Array<string | number>>(ctx, 'enqueue', [keys.queued, keys.scheduled, keys.keys, keys.expiring, keys.idle, keys.active], args);
         const stored = call.then((held) => {
           // Only the tasks whose idempotency key an unfinished task held come back.
           for (let at = 0; at < held.length; at += 3) {
             const { index } = chunk[Number(held[at]) - 1]!;
-            outcomes[index] = { id: String(held[at + 1]), created: false, state: String(held[at + 2]) as TaskState };
+            outcomes[index] = { id: fromStoredId(String(held[at + 1])), created: false, state: String(held[at + 2]) as TaskState };
           }
         });
         stored.catch(() => undefined); // Rejections are collected by publishing(), after the loop.

@@ -10,6 +10,7 @@ import type { EventListener, SubscribeOptions } from '../../broker/broker.js';
 import type { CeleriacEvent } from '../../events.js';
 import { decodeBatch, encodeBatch } from '../../broker/event-batch.js';
 import type { Client } from './connection.js';
+import { fromStoredId } from './ids.js';
 
 interface Subscription {
   types: ReadonlySet<string> | null;
@@ -105,7 +106,7 @@ function parseHeader(message: string): Header | undefined {
 
 function parseEvents(message: string, at: number): CeleriacEvent[] | undefined {
   try {
-    return decodeBatch(message.slice(at));
+    return decodeBatch(message.slice(at), fromStoredId); // Scripts publish task ids in their stored form.
   } catch {
     return undefined; // A damaged message must not stop delivery of the rest.
   }

@@ -68,6 +68,6 @@ function handedTask(payload: string, queue: string): LeasedTask | undefined {
   } catch {
     return undefined;
   }
-  if (!Array.isArray(fields) || fields.length < 9 || typeof fields[0] !== 'string') return undefined;
-  return leasedTask(fields, 0, queue, toNumber(fields[8])).task;
+  if (!Array.isArray(fields) || fields.length < 8 || typeof fields[0] !== 'string') return undefined;
+  return leasedTask(fields, 0, queue, toNumber(fields[7]));
 }

@@ -1,6 +1,6 @@
 // The key layout. Every key of one queue shares the hash tag `{P:queue}`, so each script touches one
 // slot and a Redis Cluster never raises CROSSSLOT; global keys share the tag `{P}`.
-//   {P:q}:t:<id>        task HASH                     {P:q}:queued:<p> LIST per priority p (0..15), FIFO
+//   {P:q}:t:<id>        task HASH (<id>: the stored id, ids.ts)                     {P:q}:queued:<p> LIST per priority p (0..15), FIFO
 //                                                     {P:q}:scheduled  ZSET runAt
 //   {P:q}:retrying      ZSET runAt                    {P:q}:active     ZSET lease expiry
 //   {P:q}:expiring      ZSET expiry of queued tasks   {P:q}:completed|failed|cancelled  ZSET finishedAt
@@ -9,6 +9,7 @@
 //   {P}:queues SET of queue names   {P}:workers HASH   {P}:leader:<service>
 //   channel P:events
 import type { TaskState } from '../../types.js';
+import { toStoredId } from './ids.js';
 
 const PRIORITIES_HIGH_FIRST = Array.from({ length: 16 }, (_, i) => 15 - i);
 
@@ -45,8 +46,9 @@ export class QueueKeys {
     this.idle = `${tag}:idle`;
   }
 
+  /** The hash of a task, by the id users know (stored in its short form, see ids.ts). */
   task(id: string): string {
-    return this.taskPrefix + id;
+    return this.taskPrefix + toStoredId(id);
   }
 
   /** The inbox LIST of a worker registered for hand-offs. */

@@ -1,6 +1,7 @@
 // Leases: handing queued tasks to a worker, renewing what it holds, and taking them back.
 import type { LeaseRequest, LeasedTask, RenewOutcome } from '../../broker/broker.js';
 import { LEASED_FIELDS, leasedTask } from './codec.js';
+import { toStoredId } from './ids.js';
 import { byQueue, publishing, queuedLengths, script, type RedisContext } from './context.js';
 
 /**
@@ -46,13 +47,14 @@ async function runLeases(ctx: RedisContext, request: LeaseRequest, plan: Map<str
       }));
     }),
   );
-  const leased: Array<{ task: LeasedTask; order: number }> = [];
+  const leased: LeasedTask[] = [];
   for (const { queue, reply } of replies) {
     for (let at = 0; at < reply.length; at += LEASED_FIELDS) leased.push(leasedTask(reply, at, queue, leaseExpiresAt));
   }
-  if (replies.length > 1) leased.sort((a, b) => b.task.priority - a.task.priority || a.order - b.order);
-  for (const { task } of leased) ctx.queues.remember(task.id, task.queue);
-  return leased.map(({ task }) => task);
+  // Across queues: priority, then age (ids are time-ordered UUIDv7, strictly increasing in one process).
+  if (replies.length > 1) leased.sort((a, b) => b.priority - a.priority || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  for (const task of leased) ctx.queues.remember(task.id, task.queue);
+  return leased;
 }
 
 export async function renewLeases(
@@ -67,7 +69,7 @@ export async function renewLeases(
   await Promise.all(
     [...byQueue(taskIds, (id) => queues.get(id))].map(async ([queue, members]) => {
       const keys = ctx.keys.queue(queue);
-      const args = [keys.taskPrefix, workerId, now + leaseMs, ...members.map(({ item }) => item)];
+      const args = [keys.taskPrefix, workerId, now + leaseMs, ...members.map(({ item }) => toStoredId(item))];
       const reply = await script<number[]>(ctx, 'renew', [keys.active], args);
       members.forEach(({ index }, i) => (status[index] = Number(reply[i])));
     }),
@@ -87,7 +89,7 @@ export async function releaseTasks(ctx: RedisContext, workerId: string, taskIds:
   const counts = await publishing(ctx, (header) =>
     [...byQueue(taskIds, (id) => queues.get(id))].map(([queue, members]) => {
       const keys = ctx.keys.queue(queue);
-      const args = [keys.taskPrefix, queue, workerId, now, ctx.keys.channel, header, ...members.map(({ item }) => item)];
+      const args = [keys.taskPrefix, queue, workerId, now, ctx.keys.channel, header, ...members.map(({ item }) => toStoredId(item))];
       return script<number>(ctx, 'release', [keys.active, keys.queued, keys.expiring, keys.cancelled], args);
     }),
   );

@@ -3,8 +3,9 @@
 // however large a queue.
 import type { FinishedSample, TaskFilter } from '../../broker/broker.js';
 import { emptyCounts, FINISHED_STATES, TASK_STATES, type StateCounts, type TaskInfo, type TaskState } from '../../types.js';
-import { hashToTaskInfo, toNumber } from './codec.js';
+import { hashToTaskInfo, storedCreatedAt, toNumber } from './codec.js';
 import { pipelined, queuedLengths, type RedisContext } from './context.js';
+import { fromStoredId } from './ids.js';
 import type { QueueKeys } from './keys.js';
 import { knownQueues } from './maintenance.js';
 
@@ -22,18 +23,18 @@ export async function listTasks(ctx: RedisContext, filter: TaskFilter): Promise<
   const states = filter.state === undefined ? TASK_STATES : [filter.state];
   const sets = queues.flatMap((queue) => states.map((state) => ({ queue, state })));
   const members = await Promise.all(sets.map(({ queue, state }) => firstMembers(ctx, ctx.keys.queue(queue), state, limit)));
-  const candidates = sets.flatMap(({ queue, state }, i) => members[i]!.map((id) => ({ id, queue, state })));
+  const candidates = sets.flatMap(({ queue, state }, i) => members[i]!.map((stored) => ({ id: fromStoredId(stored), queue, state })));
   const hashes = await Promise.all(candidates.map(({ id, queue }) => ctx.client.hgetall(ctx.keys.queue(queue).task(id))));
-  const found: Array<{ info: TaskInfo; order: number }> = [];
+  const found: TaskInfo[] = [];
   candidates.forEach(({ id, queue, state }, i) => {
-    const hash = hashes[i]!;
-    const info = hashToTaskInfo(id, queue, hash);
+    const info = hashToTaskInfo(id, queue, hashes[i]!);
     // An entry whose task moved on (a stale queued-list entry) is not listed under its old state.
     if (!info || info.state !== state) return;
-    if (filter.name === undefined || info.name === filter.name) found.push({ info, order: toNumber(hash.order) });
+    if (filter.name === undefined || info.name === filter.name) found.push(info);
   });
-  found.sort((a, b) => a.info.createdAt.getTime() - b.info.createdAt.getTime() || a.order - b.order);
-  return found.slice(0, limit).map(({ info }) => info);
+  // Oldest first; ties (a bulk enqueue in one millisecond) by id, which is time-ordered in one process.
+  found.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return found.slice(0, limit);
 }
 
 /** The first `limit` ids of one state: queued in lease order (highest priority first), others by score. */
@@ -77,19 +78,21 @@ export async function finishedSince(ctx: RedisContext, since: number, limit: num
   const finished: Array<{ id: string; queue: string; state: TaskState; finishedAt: number }> = [];
   sets.forEach(({ queue, state }, i) => {
     const list = entries[i]!;
-    for (let at = 0; at < list.length; at += 2) finished.push({ id: list[at]!, queue, state, finishedAt: Number(list[at + 1]) });
+    for (let at = 0; at < list.length; at += 2) {
+      finished.push({ id: fromStoredId(list[at]!), queue, state, finishedAt: Number(list[at + 1]) });
+    }
   });
   finished.sort((a, b) => b.finishedAt - a.finishedAt);
   const chosen = finished.slice(0, limit);
   const times = await Promise.all(
     chosen.map(({ id, queue }) => ctx.client.hmget(ctx.keys.queue(queue).task(id), 'ready', 'created', 'started')),
   );
-  return chosen.map(({ queue, state, finishedAt }, i) => {
+  return chosen.map(({ id, queue, state, finishedAt }, i) => {
     const [ready, created, started] = times[i]!;
     return {
       queue,
       state,
-      readyAt: toNumber(ready ?? created ?? finishedAt),
+      readyAt: ready ? toNumber(ready) : storedCreatedAt(created, id),
       ...(started ? { startedAt: toNumber(started) } : {}),
       finishedAt,
     };

@@ -3,6 +3,7 @@ import type { CancelOutcome, Settlement } from '../../broker/broker.js';
 import type { TaskError } from '../../errors.js';
 import { encode } from './codec.js';
 import { byQueue, chunks, publishing, script, type RedisContext } from './context.js';
+import { toStoredId } from './ids.js';
 
 export async function settleTasks(ctx: RedisContext, settlements: Settlement[]): Promise<boolean[]> {
   const ids = settlements.map((s) => s.taskId);
@@ -28,7 +29,7 @@ export async function settleTasks(ctx: RedisContext, settlements: Settlement[]):
 
 /** kind, id, worker, now, then three arguments whose meaning depends on the kind (see settle.lua). */
 function settlementArgs(s: Settlement, args: Array<string | number>): void {
-  args.push(s.kind, s.taskId, s.workerId, s.now);
+  args.push(s.kind, toStoredId(s.taskId), s.workerId, s.now);
   switch (s.kind) {
     case 'complete':
       args.push(encode(s.result), '', '');
@@ -58,7 +59,7 @@ export async function cancelTask(ctx: RedisContext, id: string, reason: string, 
       ctx,
       'cancel',
       [keys.task(id), keys.queued, keys.scheduled, keys.retrying, keys.expiring, keys.cancelled],
-      [id, queue, reason, now, ctx.keys.channel, header],
+      [toStoredId(id), queue, reason, now, ctx.keys.channel, header],
     ),
   ]);
   return outcome!;
@@ -76,7 +77,7 @@ export async function setProgress(
   if (queue === undefined) return false;
   const progress = JSON.stringify(meta === undefined ? { percent } : { percent, meta });
   const metaJson = meta === undefined ? '' : JSON.stringify(meta);
-  const args = [id, queue, workerId, now, progress, JSON.stringify(percent), metaJson, ctx.keys.channel];
+  const args = [toStoredId(id), queue, workerId, now, progress, JSON.stringify(percent), metaJson, ctx.keys.channel];
   const [recorded] = await publishing(ctx, (header) => [
     script<number>(ctx, 'progress', [ctx.keys.queue(queue).task(id)], [...args, header]),
   ]);

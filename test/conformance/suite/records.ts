@@ -1,7 +1,7 @@
 // Builders for what cases hand to a broker directly: new tasks, lease requests and worker records.
-import { randomUUID } from 'node:crypto';
 import type { LeaseRequest, NewTask } from '../../../src/broker/broker.js';
 import type { Broker } from '../../../src/index.js';
+import { newTaskId } from '../../../src/ids.js';
 import type { ExecutionOptions, WorkerInfo } from '../../../src/types.js';
 
 export const NO_RETRY: ExecutionOptions = {
@@ -9,10 +9,14 @@ export const NO_RETRY: ExecutionOptions = {
   ignoreResult: false,
 };
 
-/** A new task for `enqueue`: queued in 'default' at normal priority unless overridden. */
+/**
+ * A new task for `enqueue`: queued in 'default' at normal priority unless overridden. Its id is a
+ * UUIDv7 from `newTaskId`, as every task the app enqueues has: time-ordered, which brokers may rely on to
+ * order tasks created in the same millisecond.
+ */
 export function newTask(overrides: Partial<NewTask> = {}): NewTask {
   return {
-    id: randomUUID(),
+    id: newTaskId(),
     name: 'conformance.noop',
     queue: 'default',
     priority: 5,

@@ -4,12 +4,13 @@
 -- KEYS[3] idempotency keys HASH   KEYS[4] expiring ZSET   KEYS[5] idle workers HASH (hand-off)
 -- KEYS[6] active ZSET
 -- ARGV[1] task key prefix   ARGV[2] queue   ARGV[3] now   ARGV[4] events channel   ARGV[5] event header
--- ARGV[6] the first task's order stamp (the caller's process-wide enqueue counter; the others follow)
--- ARGV[7] the number S of specs (what tasks of a bulk enqueue usually share), then 6 per spec: name,
--- priority, execution JSON or '' (the defaults), createdAt, runAt or '', expiresAt or ''
--- then 4 per task: id, input JSON, its spec's number (1-based), idempotency key or ''
--- Only what differs from the common case is stored: no `exec` for default options, no `ready` (the time
--- the task became ready to run, for wait-time stats) while it equals `created`.
+-- ARGV[6] the number S of specs (what tasks of a bulk enqueue usually share), then 6 per spec: name,
+-- priority, execution JSON or '' (the defaults), createdAt or '' (the time in the task's id), runAt or
+-- '', expiresAt or ''
+-- then 4 per task: id (stored form, ids.ts), input JSON, its spec's number (1-based), idempotency key or ''
+-- Only what differs from the common case is stored: no `exec` for default options, no `priority` when
+-- it is the default, no `created` when it is the time in the id, no `ready` (the time the task became
+-- ready to run, for wait-time stats) while it equals the creation time.
 -- Returns, for each task NOT created because an unfinished task of the queue held its key: the task's
 -- position (1-based), the holder's id and its state. Every other task was created, as 'scheduled' when
 -- its runAt is after now, else 'queued' (or, handed to an idle worker, 'active': see handoff.lua).
@@ -37,7 +38,7 @@ end
 
 local started = {} -- task.started events of handed-off tasks, published after every task.queued
 
-local function store(id, input, spec, key, order)
+local function store(id, input, spec, key)
   local name, priority, execution, created, run_at, expires = spec[1], spec[2], spec[3], spec[4], spec[5], spec[6]
   local task_key = prefix .. id
   local scheduled = run_at ~= '' and tonumber(run_at) > tonumber(now)
@@ -45,9 +46,9 @@ local function store(id, input, spec, key, order)
   if not scheduled and (expires == '' or tonumber(expires) > tonumber(now)) then
     target = handoff_target(KEYS[1], KEYS[5], now)
   end
-  local order_text = string.format('%.0f', order)
-  local fields = { 'state', scheduled and 'scheduled' or (target and 'active' or 'queued'), 'name', name,
-    'priority', priority, 'input', input, 'created', created, 'order', order_text }
+  local fields = { 'state', scheduled and 'scheduled' or (target and 'active' or 'queued'), 'name', name, 'input', input }
+  if tonumber(priority) ~= DEFAULT_PRIORITY then push(fields, 'priority', priority) end
+  if created ~= '' then push(fields, 'created', created) end
   if execution ~= '' then push(fields, 'exec', execution) end
   if scheduled then push(fields, 'runAt', run_at) end
   if expires ~= '' then push(fields, 'expires', expires) end
@@ -65,7 +66,7 @@ local function store(id, input, spec, key, order)
     redis.call('ZADD', KEYS[2], run_at, id)
     task_event('task.scheduled', id, name, queue, now, ',"priority":' .. priority .. ',"runAt":' .. run_at)
   elseif target then
-    hand_off(target, KEYS[6], now, { id, order_text, name, priority, input, execution, '1', created })
+    hand_off(target, KEYS[6], now, { id, name, priority, input, execution, '1', created })
     queued_event(id, name, queue, now, priority)
     started[#started + 1] = { id, name, ',"workerId":' .. json_string(target.worker) .. ',"attempt":1' }
   else
@@ -75,12 +76,11 @@ local function store(id, input, spec, key, order)
   end
 end
 
-local first_order = tonumber(ARGV[6])
 local specs = {}
-local spec_count = tonumber(ARGV[7])
-local first_task = 8 + spec_count * 6
+local spec_count = tonumber(ARGV[6])
+local first_task = 7 + spec_count * 6
 for n = 1, spec_count do
-  local at = 8 + (n - 1) * 6
+  local at = 7 + (n - 1) * 6
   specs[n] = { ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5] }
 end
 
@@ -95,7 +95,7 @@ for i = first_task, #ARGV, 4 do
     out[#out + 1] = existing
     out[#out + 1] = existing_state
   else
-    store(id, ARGV[i + 1], specs[tonumber(ARGV[i + 2])], key, first_order + position - 1)
+    store(id, ARGV[i + 1], specs[tonumber(ARGV[i + 2])], key)
   end
 end
 

@@ -8,7 +8,8 @@
 -- ARGV[6] worker id   ARGV[7] events channel   ARGV[8] event header
 -- ARGV[9] hand-off registration valid until, or '' (none): when set, a lease that leaves room (the queue
 -- is empty) registers the worker to receive tasks enqueued later (handoff.lua); a full one ends it.
--- Returns, per leased task: id, order stamp, name, priority, input, execution, attempt, createdAt.
+-- Returns, per leased task: id, name, priority, input, execution, attempt, createdAt (priority and
+-- createdAt nil when the hash leaves them out: the default priority, the time in the id).
 -- @include events
 -- @include task
 -- @include queue
@@ -34,7 +35,7 @@ end
 local function lease_one(id)
   local task_key = prefix .. id
   local f = redis.call('HMGET', task_key, 'state', 'name', 'priority', 'input', 'exec', 'created',
-    'expires', 'attempts', 'order')
+    'expires', 'attempts')
   if f[1] ~= 'queued' then return false end
   local attempt = (tonumber(f[8]) or 0) + 1
   -- The lease expiry is the active set's score; progress and cancel were cleared when the previous
@@ -43,8 +44,8 @@ local function lease_one(id)
   zadd_later(KEYS[2], lease_at, id)
   if f[7] then redis.call('ZREM', KEYS[3], id) end
   local n = #out
-  out[n + 1], out[n + 2], out[n + 3], out[n + 4] = id, f[9] or 0, f[2], f[3]
-  out[n + 5], out[n + 6], out[n + 7], out[n + 8] = f[4], f[5], attempt, f[6]
+  out[n + 1], out[n + 2], out[n + 3], out[n + 4] = id, f[2], f[3], f[4]
+  out[n + 5], out[n + 6], out[n + 7] = f[5], attempt, f[6]
   task_event('task.started', id, f[2], queue, now, started_extra(attempt))
   return true
 end

@@ -6,6 +6,7 @@
 -- only by task id (a batch of leases or acks costs one object plus its ids).
 -- Event JSON is built as text: strings quoted (cjson for anything unusual), numbers from ARGV (already
 -- JSON numbers) or integers from Redis, error and meta objects passed through as the JSON the caller wrote.
+-- @include defaults
 local groups = {}
 local event_types = {}
 
@@ -36,7 +37,7 @@ local function task_event(kind, id, name, queue, now, extra)
 end
 
 local function queued_event(id, name, queue, now, priority)
-  task_event('task.queued', id, name, queue, now, ',"priority":' .. (tonumber(priority) or 0))
+  task_event('task.queued', id, name, queue, now, ',"priority":' .. (tonumber(priority) or DEFAULT_PRIORITY))
 end
 
 local function cancelled_event(id, name, queue, now, reason)

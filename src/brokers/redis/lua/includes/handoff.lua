@@ -59,11 +59,12 @@ end
 
 -- Leases a task whose hash is already written as active for `target` (state, worker, started,
 -- attempts): the active set, and its inbox entry. Returns the lease expiry. `fields` are the leased task
--- as lease.lua returns it: id, order stamp, name, priority, input, execution or '', attempt, createdAt.
+-- as lease.lua returns it: id, name, priority, input, execution or '', attempt, createdAt or ''; the
+-- entry adds the lease expiry.
 local function hand_off(target, active_key, now, fields)
   local lease_at = string.format('%.0f', tonumber(now) + target.lease_ms)
   zadd_later(active_key, lease_at, fields[1])
-  fields[9] = lease_at
+  fields[8] = lease_at
   target.payloads[#target.payloads + 1] = cjson.encode(fields)
   target.room = target.room - 1
   return lease_at

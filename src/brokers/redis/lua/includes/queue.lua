@@ -3,11 +3,12 @@
 -- priority is strict and FIFO holds within a priority; a task that returns to the queue (promoted,
 -- rescued, handed back) joins the back. A list entry costs about 40 bytes of memory, a sorted-set entry
 -- about 150, and pushing or popping one is O(1).
+-- @include defaults
 local QUEUE_CHUNK = 500
 local pending_pushes, pending_lists = {}, {}
 
 local function queued_list(queued_base, priority)
-  local p = tonumber(priority) or 0
+  local p = tonumber(priority) or DEFAULT_PRIORITY
   if p < 0 then p = 0 elseif p > 15 then p = 15 end
   return queued_base .. ':' .. p
 end
