@@ -177,6 +177,10 @@ export interface Broker {
   finishedSince(since: number, limit: number): Promise<FinishedSample[]>;
 
   registerWorker(worker: WorkerInfo): Promise<void>;
+  /**
+   * Records a worker's heartbeat and counters and publishes its `worker.heartbeat` event, in one step
+   * (an idle worker's most frequent call).
+   */
   heartbeat(workerId: string, stats: { active: number; processed: number; failed: number }, now: number): Promise<void>;
   unregisterWorker(workerId: string, now: number): Promise<void>;
   listWorkers(): Promise<WorkerInfo[]>;

@@ -347,8 +347,7 @@ export class Worker {
     const stats = { active: this.pool.running, processed: this.processed, failed: this.failed };
     try {
       const now = Date.now();
-      await this.broker.heartbeat(this.id, stats, now);
-      await this.broker.publish([{ type: 'worker.heartbeat', workerId: this.id, timestamp: now, ...stats }]);
+      await this.broker.heartbeat(this.id, stats, now); // Also publishes worker.heartbeat.
     } catch (error) {
       this.log.error({ err: error }, 'cannot send heartbeat; will retry');
     }

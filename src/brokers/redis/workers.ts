@@ -1,7 +1,8 @@
 // The worker registry: one hash `{P}:workers`, with 'w:<id>' holding the worker's record and
 // 'hb:<id>' its last heartbeat [at, active, processed, failed].
 import type { WorkerInfo } from '../../types.js';
-import { script, type RedisContext } from './context.js';
+import type { CeleriacEvent } from '../../events.js';
+import { publishing, script, type RedisContext } from './context.js';
 
 type StoredWorker = Omit<WorkerInfo, 'startedAt' | 'heartbeatAt' | 'active' | 'processed' | 'failed'> & { startedAt: number };
 type Heartbeat = [at: number, active: number, processed: number, failed: number];
@@ -20,7 +21,10 @@ export async function heartbeat(
   now: number,
 ): Promise<void> {
   const beat: Heartbeat = [now, stats.active, stats.processed, stats.failed];
-  await script(ctx, 'heartbeat', [ctx.keys.workers], [id, JSON.stringify(beat)]);
+  const event: CeleriacEvent = { type: 'worker.heartbeat', workerId: id, timestamp: now, ...stats };
+  await publishing(ctx, (header) => [
+    script(ctx, 'heartbeat', [ctx.keys.workers], [id, JSON.stringify(beat), ctx.keys.channel, ctx.events.message(header, [event])]),
+  ]);
 }
 
 export async function unregisterWorker(ctx: RedisContext, id: string): Promise<void> {

@@ -162,7 +162,12 @@ export class SqliteBroker implements Broker {
   }
 
   heartbeat(workerId: string, stats: { active: number; processed: number; failed: number }, now: number) {
-    return this.write('heartbeat', () => registry.heartbeat(this.ctx, workerId, stats, now));
+    return this.write('heartbeat', () => {
+      // Like Redis: a worker that is not registered (pruned as silent) is neither recorded nor announced.
+      if (registry.heartbeat(this.ctx, workerId, stats, now)) {
+        this.ctx.events.add({ type: 'worker.heartbeat', workerId, timestamp: now, ...stats });
+      }
+    });
   }
 
   unregisterWorker(workerId: string): Promise<void> {

@@ -12,8 +12,8 @@ export function heartbeat(
   id: string,
   stats: { active: number; processed: number; failed: number },
   now: number,
-): void {
-  ctx.statements.get('heartbeat_worker').run({ id, now, ...stats });
+): boolean {
+  return ctx.statements.get('heartbeat_worker').run({ id, now, ...stats }).changes > 0;
 }
 
 export function unregisterWorker(ctx: SqliteContext, id: string): void {

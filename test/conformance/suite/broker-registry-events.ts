@@ -34,11 +34,15 @@ export function brokerRegistryEventCases(cases: Cases): void {
     assert.equal(got.heartbeatInterval, 2_000);
     assert.equal(got.startedAt.getTime(), w1.startedAt.getTime());
 
+    const events = recordBroker(broker);
+    world.defer(() => events.stop());
     const beat = w1.heartbeatAt.getTime() + 1_500;
     await broker.heartbeat('w1', { active: 2, processed: 5, failed: 1 }, beat);
     const after = (await broker.listWorkers()).find((w) => w.id === 'w1')!;
     assert.equal(after.heartbeatAt.getTime(), beat);
     assert.deepEqual([after.active, after.processed, after.failed], [2, 5, 1]);
+    const [announced] = await events.waitFor((e) => e.type === 'worker.heartbeat', 1);
+    assert.deepEqual(announced, { type: 'worker.heartbeat', workerId: 'w1', timestamp: beat, active: 2, processed: 5, failed: 1 });
 
     await broker.unregisterWorker('w1', beat);
     assert.deepEqual((await broker.listWorkers()).map((w) => w.id), ['w2']);

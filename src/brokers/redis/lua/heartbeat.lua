@@ -1,7 +1,11 @@
--- heartbeat: records a registered worker's heartbeat and counters; ignored for unknown workers.
+-- heartbeat: records a registered worker's heartbeat and counters, and publishes its worker.heartbeat
+-- event (built by the caller: an idle worker's most frequent call is one call, not two); ignored for
+-- unknown workers.
 -- KEYS[1] workers HASH (fields 'w:<id>' = worker JSON, 'hb:<id>' = heartbeat JSON)
--- ARGV[1] worker id   ARGV[2] heartbeat JSON [at, active, processed, failed]
+-- ARGV[1] worker id   ARGV[2] heartbeat JSON [at, active, processed, failed]   ARGV[3] events channel
+-- ARGV[4] the event message
 -- Returns 1 if recorded, 0 if the worker is not registered.
 if redis.call('HEXISTS', KEYS[1], 'w:' .. ARGV[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'hb:' .. ARGV[1], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1
