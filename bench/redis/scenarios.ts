@@ -39,6 +39,8 @@ export interface Processing extends Rate {
 export interface Latency {
   p50: number;
   p99: number;
+  /** Each round's figures (the libraries take turns round by round; p50 and p99 are their medians). */
+  rounds?: Array<{ p50: number; p99: number }>;
 }
 export interface LibraryResults {
   available: boolean;
@@ -207,8 +209,11 @@ async function stopChild(child: JsonChild): Promise<void> {
   clearTimeout(timer);
 }
 
+type Measure = <T>(what: string, run: () => Promise<T>, show: (value: T) => string) => Promise<T | undefined>;
+
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 const ms = (value: number) => `${value.toFixed(3)} ms`;
+const latencyText = (value: Latency) => `p50 ${ms(value.p50)}  p99 ${ms(value.p99)}`;
 
 /**
  * Runs the Redis benchmarks on one redis-server: `inProcess` (BENCH_ONLY name `redis`: bulk enqueue,
@@ -233,12 +238,13 @@ export async function runRedisBenchmarks(options: { inProcess: boolean; crossPro
       leftOpen: false,
     };
     const only = process.env.BENCH_REDIS_LIBRARIES?.split(',');
+    const measurers = new Map<Library, Measure>();
     for (const library of LIBRARIES.filter((l) => !only || only.includes(l))) {
       const title = LIBRARY_TITLES[library];
       const r: LibraryResults = { available: true };
       results.libraries[library] = r;
       const line = (what: string, text: string) => console.log(`redis   ${title.padEnd(9)} ${what.padEnd(26)} ${text}`);
-      const measure = async <T>(what: string, run: () => Promise<T>, show: (value: T) => string): Promise<T | undefined> => {
+      const measure: Measure = async <T>(what: string, run: () => Promise<T>, show: (value: T) => string): Promise<T | undefined> => {
         if (!r.available || r.errors?.deadline) return undefined;
         try {
           const value = await run();
@@ -260,16 +266,42 @@ export async function runRedisBenchmarks(options: { inProcess: boolean; crossPro
       };
       const rate = (value: Rate) => `${formatRate(value.perSecond)}  (rounds: ${value.rounds.map(formatRate).join(', ')})`;
       const processed = (value: Processing) => `${rate(value)}; ${value.commandsPerTask.toFixed(2)} commands/task`;
-      const latency = (value: Latency) => `p50 ${ms(value.p50)}  p99 ${ms(value.p99)}`;
+      measurers.set(library, measure);
       if (options.inProcess) {
         r.bulkEnqueue = await measure('bulk enqueue', () => bench.bulkEnqueue(library), rate);
         r.processing = await measure('processing (c=50)', () => bench.processing(library, false), processed);
-        r.latency = await measure('latency in-process', () => bench.latency(library, false), latency);
         r.memory = await measure(`memory per 100,000 queued`, () => bench.memory(library), (value) => mb(value.bytesPer100k));
       }
       if (options.crossProcess) {
         r.processingCrossProcess = await measure('processing cross-proc', () => bench.processing(library, true), processed);
-        r.latencyCrossProcess = await measure('latency cross-proc', () => bench.latency(library, true), latency);
+      }
+    }
+    // Latency last, the libraries taking turns round by round: a machine whose speed drifts during the
+    // run (this shared one does, by tens of percent) then weighs on every library alike.
+    const modes = [...(options.inProcess ? [false] : []), ...(options.crossProcess ? [true] : [])];
+    const rounds = new Map<string, Latency[]>();
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [library, measure] of measurers) {
+        for (const crossProcess of modes) {
+          const what = `latency ${crossProcess ? 'cross-proc' : 'in-process'} ${round + 1}/${ROUNDS}`;
+          const value = await measure(what, () => bench.latency(library, crossProcess), latencyText);
+          if (value) rounds.set(`${library}:${crossProcess}`, [...(rounds.get(`${library}:${crossProcess}`) ?? []), value]);
+        }
+      }
+    }
+    for (const [library, measure] of measurers) {
+      const r = results.libraries[library];
+      for (const crossProcess of modes) {
+        const measured = rounds.get(`${library}:${crossProcess}`);
+        if (!measured || measured.length === 0) continue;
+        const value: Latency = {
+          p50: median(measured.map((m) => m.p50)),
+          p99: median(measured.map((m) => m.p99)),
+          rounds: measured.map(({ p50, p99 }) => ({ p50, p99 })),
+        };
+        if (crossProcess) r.latencyCrossProcess = value;
+        else r.latency = value;
+        await measure(`latency ${crossProcess ? 'cross-proc' : 'in-process'}`, () => Promise.resolve(value), latencyText);
       }
     }
     results.leftOpen = bench.leftOpen;
