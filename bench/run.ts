@@ -1,9 +1,10 @@
 // npm run bench: runs every benchmark, prints a table and writes bench/results/latest.json.
 // Environment: BENCH_TASKS (20000), BENCH_ROUNDS (3), BENCH_LATENCY_SAMPLES (1000), BENCH_MEMORY_TASKS (100000),
 // BENCH_ONLY=name,name to run some (the Redis comparison: `redis` in one process, `redis-x` with the worker in
-// another; both share one redis-server started here).
+// another; both share one redis-server started here; `redis-idle` counts an idle worker's commands).
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { redisIdleWorker } from './redis/idle.js';
 import { formatTable, ratios } from './redis/report.js';
 import { runRedisBenchmarks } from './redis/scenarios.js';
 import * as sqlite from './sqlite/scenarios.js';
@@ -59,6 +60,12 @@ if (want('depth')) {
     `sqlite  lease+ack 50 tasks     ${r.shallowMs.toFixed(3)} ms with 10,000 queued, ${r.deepMs.toFixed(3)} ms with ` +
       `${r.depth.toLocaleString('en-US')} queued (filled at ${formatRate(r.enqueuePerSecond)})`,
   );
+}
+if (want('redis-idle')) {
+  const r = await redisIdleWorker();
+  results.redisIdleWorker = r;
+  const top = Object.entries(r.byCommand).map(([name, n]) => `${name} ${n}`).join(', ');
+  console.log(`redis   idle worker commands   ${r.perSecond.toFixed(1)} per second over ${r.seconds} s (${top})`);
 }
 let exitNow = false;
 if (want('redis') || want('redis-x')) {

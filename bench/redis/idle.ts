@@ -1,0 +1,46 @@
+// An idle Celeriac worker on Redis: the commands it sends over BENCH_IDLE_SECONDS (10), from 3 s after it
+// started, counted with MONITOR (commands that run inside a script are tagged "lua" there and are not the
+// worker's calls). One throwaway redis-server, one worker of one queue, the default options.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { startRedisServer } from '../../test/support/redis-server.js';
+import { Celeriac, createLogger } from '../../src/index.js';
+
+export interface IdleCommands {
+  perSecond: number;
+  seconds: number;
+  /** Commands by name over the whole window, most frequent first. */
+  byCommand: Record<string, number>;
+}
+
+export async function redisIdleWorker(): Promise<IdleCommands> {
+  const seconds = Number(process.env.BENCH_IDLE_SECONDS ?? 10);
+  const server = await startRedisServer();
+  const app = new Celeriac({ broker: server.url, logger: createLogger({ level: 'silent' }) });
+  app.task({ name: 'bench.noop', run: () => undefined });
+  const worker = app.worker({ handleSignals: false });
+  const counts = new Map<string, number>();
+  // monitor() opens a connection of its own; both are closed at the end.
+  const client = new Redis({ port: server.port, host: '127.0.0.1', lazyConnect: true });
+  let monitor: Redis | undefined;
+  try {
+    await worker.start();
+    await sleep(3_000);
+    monitor = await client.monitor();
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (source === 'lua') return;
+      const name = String(args[0]).toLowerCase();
+      counts.set(name, (counts.get(name) ?? 0) + 1);
+    });
+    await sleep(seconds * 1_000);
+  } finally {
+    monitor?.disconnect();
+    client.disconnect();
+    await worker.close();
+    await app.close();
+    await server.stop();
+  }
+  const total = [...counts.values()].reduce((sum, n) => sum + n, 0);
+  const byCommand = Object.fromEntries([...counts].sort((a, b) => b[1] - a[1]));
+  return { perSecond: total / seconds, seconds, byCommand };
+}
