@@ -1,9 +1,24 @@
-// The Redis broker's Lua scripts: includes expand, and every script's header names its KEYS, ARGV and
-// return value, with as many KEYS as the loader passes.
+// The Redis broker's Lua scripts: includes expand, every script's header names its KEYS, ARGV and
+// return value, with as many KEYS as the loader passes, and the Function library that serves them loads,
+// and is loaded again when a server lost it.
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { loadScript, SCRIPT_KEYS, type ScriptName } from '../../src/brokers/redis/scripts.js';
+import { randomUUID } from 'node:crypto';
+import { after, before } from 'node:test';
+import { Redis } from 'ioredis';
+import { connectBroker } from '../../src/index.js';
+import { buildLibrary, loadScript, SCRIPT_KEYS, type ScriptName } from '../../src/brokers/redis/scripts.js';
+import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { newTask } from '../conformance/suite/records.js';
+
+let server: RedisServer;
+before(async () => {
+  server = await startRedisServer();
+});
+after(async () => {
+  await server.stop();
+});
 
 const LUA_DIR = new URL('../../src/brokers/redis/lua/', import.meta.url);
 
@@ -32,5 +47,25 @@ describe('Redis Lua scripts', () => {
     const source = loadScript('lease');
     assert.equal(source.match(/local function task_event/g)?.length, 1);
     assert.equal(source.match(/local function cancel_expired/g)?.length, 1);
+  });
+
+  it('serves every script as a function of one versioned library, which a server that lost it gets again', async () => {
+    const library = buildLibrary();
+    assert.match(library.name, /^celeriac_[0-9a-f]{12}$/);
+    assert.equal(buildLibrary().name, library.name, 'the version is a hash of the source');
+    const broker = await connectBroker(`${server.url}?prefix=lib-${randomUUID().slice(0, 8)}`);
+    const redis = new Redis(server.port);
+    try {
+      const listed = (await redis.call('FUNCTION', 'LIST', 'LIBRARYNAME', library.name)) as unknown[][];
+      const functions = (listed[0]![5] as unknown[][]).map((entry) => String(entry[1])).sort();
+      assert.deepEqual(functions, Object.values(library.functions).sort());
+      await redis.call('FUNCTION', 'FLUSH');
+      const [outcome] = await broker.enqueue([newTask()]);
+      assert.equal(outcome?.state, 'queued', 'enqueued after the library was flushed');
+      assert.equal(((await redis.call('FUNCTION', 'LIST', 'LIBRARYNAME', library.name)) as unknown[]).length, 1);
+    } finally {
+      redis.disconnect();
+      await broker.close();
+    }
   });
 });

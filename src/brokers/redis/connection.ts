@@ -4,7 +4,7 @@
 // BrokerErrors. Opening fails fast, with a clear reason, when the server cannot be used.
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { BrokerError } from '../../errors.js';
-import { defineScripts } from './scripts.js';
+import { loadLibrary } from './scripts.js';
 import type { RedisTarget } from './url.js';
 
 export type Client = Redis | Cluster;
@@ -89,10 +89,10 @@ function createClient(target: RedisTarget, waits: boolean): Client {
 export async function openConnections(target: RedisTarget, channel: string, masked: string): Promise<Connections> {
   const client = createClient(target, false);
   const subscriber = createClient(target, true);
-  defineScripts(client);
   try {
     await Promise.all([ready(client, masked), ready(subscriber, masked)]);
     assertSupportedServer(await withTimeout(client.info('server'), masked), masked);
+    await withTimeout(loadLibrary(client), masked);
     await withTimeout(subscriber.subscribe(channel), masked);
     const openBlocking = async (): Promise<Client> => {
       const blocking = createClient(target, true);

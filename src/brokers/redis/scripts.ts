@@ -1,5 +1,6 @@
-// Loads the Lua scripts from lua/*.lua, expands their `-- @include name` lines with lua/includes/name.lua,
-// and registers each as an ioredis command (EVALSHA, falling back to EVAL when Redis lost the script).
+// The Lua scripts (lua/*.lua, sharing lua/includes/*.lua through `-- @include name` lines), served to
+// Redis as one Function library and called with FCALL.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Cluster, Redis } from 'ioredis';
 
@@ -24,16 +25,15 @@ export const SCRIPT_KEYS = {
 
 export type ScriptName = keyof typeof SCRIPT_KEYS;
 type Arg = string | number;
-type ScriptCall = (...args: Arg[]) => Promise<unknown>;
 
 const LUA_DIR = new URL('./lua/', import.meta.url);
-const COMMAND_PREFIX = 'celeriac_';
+const INCLUDE_LINE = /^-- @include ([\w-]+)[ \t]*$/gm;
 
 /** A script's source with its includes expanded (each at most once, in the order first named). */
 export function loadScript(name: string, dir: URL = LUA_DIR): string {
   const included = new Set<string>();
   const expand = (source: string): string =>
-    source.replace(/^-- @include ([\w-]+)[ \t]*$/gm, (_line, include: string) => {
+    source.replace(INCLUDE_LINE, (_line, include: string) => {
       if (included.has(include)) return `-- (${include} already included)`;
       included.add(include);
       return expand(readFileSync(new URL(`includes/${include}.lua`, dir), 'utf8'));
@@ -41,23 +41,79 @@ export function loadScript(name: string, dir: URL = LUA_DIR): string {
   return expand(readFileSync(new URL(`${name}.lua`, dir), 'utf8'));
 }
 
-/** Sources are read once per process and shared by every connection. */
-let sources: Map<ScriptName, string> | undefined;
-
-function allSources(): Map<ScriptName, string> {
-  sources ??= new Map(Object.keys(SCRIPT_KEYS).map((name) => [name as ScriptName, loadScript(name)]));
-  return sources;
+/** The Redis Function library: its name, its source, and the function of each script. */
+export interface Library {
+  name: string;
+  source: string;
+  functions: Record<ScriptName, string>;
 }
 
-export function defineScripts(client: Redis | Cluster): void {
-  for (const [name, lua] of allSources()) {
-    client.defineCommand(COMMAND_PREFIX + name, { lua, numberOfKeys: SCRIPT_KEYS[name] });
-  }
+/**
+ * Every script as one Redis Function library (Redis 7), loaded once per server with FUNCTION LOAD: the
+ * includes are defined once at the top of the library instead of on every call, as an EVAL script would
+ * (closures and tables are most of what a Lua call costs in Redis). Each script's body becomes a function
+ * `celeriac_<version>_<script>` taking KEYS and ARGV; the include state is reset at the start of each call
+ * (an include keeps its per-call state in locals that its `reset_<include>` function sets). The version is
+ * a hash of the source, so processes running different Celeriac versions on one Redis each use their own.
+ */
+export function buildLibrary(dir: URL = LUA_DIR): Library {
+  const includes: string[] = [];
+  const seen = new Set<string>();
+  const collect = (source: string): void => {
+    for (const [, include] of source.matchAll(INCLUDE_LINE)) {
+      if (seen.has(include!)) continue;
+      const text = readFileSync(new URL(`includes/${include}.lua`, dir), 'utf8');
+      collect(text); // What an include needs comes before it.
+      seen.add(include!);
+      includes.push(text.replace(INCLUDE_LINE, ''));
+    }
+  };
+  const bodies = (Object.keys(SCRIPT_KEYS) as ScriptName[]).map((name) => {
+    const text = readFileSync(new URL(`${name}.lua`, dir), 'utf8');
+    collect(text);
+    return { name, body: text.replace(INCLUDE_LINE, '') };
+  });
+  const shared = includes.join('\n');
+  const resets = [...shared.matchAll(/^local function (reset_\w+)\(\)/gm)].map((m) => `${m[1]}()`).join(' ');
+  const registered = bodies.map(
+    ({ name, body }) => `redis.register_function('@@_${name}', function(KEYS, ARGV)\n${resets}\n${body}\nend)`,
+  );
+  const text = `${shared}\n${registered.join('\n')}\n`;
+  const version = createHash('sha1').update(text).digest('hex').slice(0, 12);
+  const name = `celeriac_${version}`;
+  const functions = Object.fromEntries(bodies.map(({ name: script }) => [script, `${name}_${script}`])) as Record<ScriptName, string>;
+  return { name, source: `#!lua name=${name}\n${text.replaceAll('@@_', `${name}_`)}`, functions };
 }
 
-/** Runs a script on a client that `defineScripts` prepared. */
-export function runScript<T>(client: Redis | Cluster, name: ScriptName, keys: string[], args: Arg[]): Promise<T> {
+let library: Library | undefined;
+
+/** The library, built once per process. */
+export function celeriacLibrary(): Library {
+  library ??= buildLibrary();
+  return library;
+}
+
+/** Loads the library on a server (or on every master of a Cluster); harmless when it is already there. */
+export async function loadLibrary(client: Redis | Cluster): Promise<void> {
+  const { source } = celeriacLibrary();
+  const nodes = 'nodes' in client && typeof client.nodes === 'function' ? client.nodes('master') : [client as Redis];
+  await Promise.all(nodes.map((node) => node.call('FUNCTION', 'LOAD', 'REPLACE', source)));
+}
+
+const NOT_FOUND = /Function not found/i;
+
+/**
+ * Runs a script's function. A server that lost the library (FUNCTION FLUSH, FLUSHALL, a restart without
+ * persistence) answers "Function not found": the library is loaded again and the call retried once.
+ */
+export async function runScript<T>(client: Redis | Cluster, name: ScriptName, keys: string[], args: Arg[]): Promise<T> {
   if (keys.length !== SCRIPT_KEYS[name]) throw new Error(`script ${name} takes ${SCRIPT_KEYS[name]} keys, got ${keys.length}`);
-  const call = (client as unknown as Record<string, ScriptCall>)[COMMAND_PREFIX + name]!;
-  return call.call(client, ...keys, ...args) as Promise<T>;
+  const fn = celeriacLibrary().functions[name];
+  try {
+    return (await client.fcall(fn, keys.length, ...keys, ...args)) as T;
+  } catch (error) {
+    if (!(error instanceof Error) || !NOT_FOUND.test(error.message)) throw error;
+    await loadLibrary(client);
+    return (await client.fcall(fn, keys.length, ...keys, ...args)) as T;
+  }
 }

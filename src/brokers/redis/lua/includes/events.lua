@@ -7,14 +7,18 @@
 -- Event JSON is built as text: strings quoted (cjson for anything unusual), numbers from ARGV (already
 -- JSON numbers) or integers from Redis, error and meta objects passed through as the JSON the caller wrote.
 -- @include defaults
-local groups = {}
-local event_types = {}
+local groups, event_types, encoded_strings
+
+-- Per call: the events collected, and the names, queues and worker ids already encoded (they repeat
+-- across a batch: each is encoded once).
+local function reset_events()
+  groups, event_types, encoded_strings = {}, {}, {}
+end
 
 -- A JSON string (cjson.encode: about 0.2 us a call, less than checking the text and quoting it by hand).
-local json_text = cjson.encode
-
--- Names, queues and worker ids repeat across a batch: encode each once.
-local encoded_strings = {}
+local function json_text(text)
+  return cjson.encode(text)
+end
 local function json_string(text)
   local encoded = encoded_strings[text]
   if not encoded then

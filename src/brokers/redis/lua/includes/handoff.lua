@@ -9,12 +9,16 @@
 -- "<idle key>:<w>" (same hash tag), which expires if nobody reads it.
 -- Needs the zbatch include.
 local HANDOFF_TRIES = 3
-local handoff_targets = {} -- the registrations used by this script, in order
-local handoff_used = {} -- their worker ids (a registration's stored room is stale until the script ends)
+local handoff_targets -- the registrations used by this call, in order
+local handoff_used -- their worker ids (a registration's stored room is stale until the call ends)
 local handoff_current
--- nil: not looked at yet; false: no hand-off for the rest of this script (a task of it went to a list,
+-- nil: not looked at yet; false: no hand-off for the rest of this call (a task of it went to a list,
 -- or nothing is registered, or tasks wait in the queue).
 local handoff_open
+
+local function reset_handoff()
+  handoff_targets, handoff_used, handoff_current, handoff_open = {}, {}, nil, nil
+end
 
 -- A registered worker with room, or nil; drops registrations that ran out of time.
 local function handoff_pick(idle_key, now)

@@ -5,7 +5,11 @@
 -- about 150, and pushing or popping one is O(1).
 -- @include defaults
 local QUEUE_CHUNK = 500
-local pending_pushes, pending_lists = {}, {}
+local pending_pushes, pending_lists
+
+local function reset_queue()
+  pending_pushes, pending_lists = {}, {}
+end
 
 local function queued_list(queued_base, priority)
   local p = tonumber(priority) or DEFAULT_PRIORITY
@@ -40,5 +44,5 @@ local function finish_queue_writes()
       redis.call('RPUSH', list, unpack(ids, i, math.min(#ids, i + QUEUE_CHUNK - 1)))
     end
   end
-  pending_pushes, pending_lists = {}, {}
+  reset_queue()
 end

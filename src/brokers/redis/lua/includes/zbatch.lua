@@ -1,6 +1,10 @@
 -- Sorted-set writes of a batch, gathered per key and sent as one ZADD / ZREM each (a redis.call costs
 -- more than the work it does for one member). Call flush_zsets() before the script returns.
-local zadds, zrems, zkeys = {}, {}, {}
+local zadds, zrems, zkeys
+
+local function reset_zbatch()
+  zadds, zrems, zkeys = {}, {}, {}
+end
 local ZCHUNK = 500
 
 local function zadd_later(key, score, member)
@@ -37,5 +41,5 @@ local function flush_zsets()
       end
     end
   end
-  zadds, zrems, zkeys = {}, {}, {}
+  reset_zbatch()
 end
