@@ -5,8 +5,7 @@
 -- with BLMPOP. The worker starts the task as soon as Redis replies, without a lease round trip.
 -- Registrations: HASH <idle key>, worker id -> "room|lease ms|until" (the worker's leases renew it, a
 -- full lease ends it, each handed task takes one of its room and each attempt it ends gives one back);
--- the inbox of worker w is the LIST
--- "<idle key>:<w>" (same hash tag), which expires if nobody reads it.
+-- the inbox of worker w is the LIST "<idle key>:<w>" (same hash tag), which expires if nobody reads it.
 -- Needs the zbatch include.
 local HANDOFF_TRIES = 3
 local handoff_targets -- the registrations used by this call, in order
