@@ -64,7 +64,6 @@ describe('Redis hand-off', () => {
       const request = { queues: ['default'], limit: 5, leaseMs: 30_000, now };
       await broker.lease({ ...request, workerId: 'killed', handoffUntil: now + 1_000 });
       await broker.lease({ ...request, workerId: 'alive', handoffUntil: now + 60_000 });
-      await broker.enqueue([]); // Nothing to do; registers no queue.
       await redis.sadd(`{${prefix}}:queues`, 'default');
       await broker.prune(now + 2_000, KEEP);
       assert.deepEqual(await redis.hkeys(`{${prefix}:default}:idle`), ['alive']);

@@ -72,10 +72,13 @@ function storedPriority(value: unknown): number {
   return value === null || value === undefined || value === '' ? DEFAULT_PRIORITY : toNumber(value);
 }
 
-/** A stored creation time; absent means the time in the task's id (enqueue.lua leaves it out). */
-export function storedCreatedAt(value: unknown, id: string): number {
+/**
+ * A stored creation time; absent means the time in the task's id (enqueue.lua leaves it out), or
+ * `otherwise` for an id that carries none.
+ */
+export function storedCreatedAt(value: unknown, id: string, otherwise = 0): number {
   if (value !== null && value !== undefined && value !== '') return toNumber(value);
-  return timeOfTaskId(id) ?? 0;
+  return timeOfTaskId(id) ?? otherwise;
 }
 
 /** A task hash (HGETALL) as users see it; null when the hash is empty (no such task). */

@@ -92,7 +92,7 @@ export async function finishedSince(ctx: RedisContext, since: number, limit: num
     return {
       queue,
       state,
-      readyAt: ready ? toNumber(ready) : storedCreatedAt(created, id),
+      readyAt: ready ? toNumber(ready) : storedCreatedAt(created, id, finishedAt),
       ...(started ? { startedAt: toNumber(started) } : {}),
       finishedAt,
     };

@@ -29,18 +29,6 @@ type Arg = string | number;
 const LUA_DIR = new URL('./lua/', import.meta.url);
 const INCLUDE_LINE = /^-- @include ([\w-]+)[ \t]*$/gm;
 
-/** A script's source with its includes expanded (each at most once, in the order first named). */
-export function loadScript(name: string, dir: URL = LUA_DIR): string {
-  const included = new Set<string>();
-  const expand = (source: string): string =>
-    source.replace(INCLUDE_LINE, (_line, include: string) => {
-      if (included.has(include)) return `-- (${include} already included)`;
-      included.add(include);
-      return expand(readFileSync(new URL(`includes/${include}.lua`, dir), 'utf8'));
-    });
-  return expand(readFileSync(new URL(`${name}.lua`, dir), 'utf8'));
-}
-
 /** The Redis Function library: its name, its source, and the function of each script. */
 export interface Library {
   name: string;

@@ -7,7 +7,7 @@
 -- full lease ends it, each handed task takes one of its room and each attempt it ends gives one back);
 -- the inbox of worker w is the LIST "<idle key>:<w>" (same hash tag), which expires if nobody reads it.
 -- Needs the zbatch include.
-local HANDOFF_TRIES = 3
+local HANDOFF_SAMPLE = 3
 local handoff_targets -- the registrations used by this call, in order
 local handoff_used -- their worker ids (a registration's stored room is stale until the call ends)
 local handoff_current
@@ -19,22 +19,23 @@ local function reset_handoff()
   handoff_targets, handoff_used, handoff_current, handoff_open = {}, {}, nil, nil
 end
 
--- A registered worker with room, or nil; drops registrations that ran out of time.
+-- A registered worker with room, or nil; drops registrations that ran out of time. One call looks at up
+-- to HANDOFF_SAMPLE distinct registrations, at random.
 local function handoff_pick(idle_key, now)
-  for _ = 1, HANDOFF_TRIES do
-    local pick = redis.call('HRANDFIELD', idle_key, 1, 'WITHVALUES')
-    if #pick == 0 then return nil end
-    local room, lease_ms, till = string.match(pick[2], '^(%d+)|(%d+)|(%d+)$')
+  local picks = redis.call('HRANDFIELD', idle_key, HANDOFF_SAMPLE, 'WITHVALUES')
+  for i = 1, #picks, 2 do
+    local worker = picks[i]
+    local room, lease_ms, till = string.match(picks[i + 1], '^(%d+)|(%d+)|(%d+)$')
     if room and tonumber(till) > tonumber(now) then
-      if tonumber(room) > 0 and not handoff_used[pick[1]] then
-        handoff_used[pick[1]] = true
-        local target = { worker = pick[1], room = tonumber(room), lease_ms = tonumber(lease_ms), till = till, payloads = {} }
+      if tonumber(room) > 0 and not handoff_used[worker] then
+        handoff_used[worker] = true
+        local target = { worker = worker, room = tonumber(room), lease_ms = tonumber(lease_ms), till = till, payloads = {} }
         handoff_targets[#handoff_targets + 1] = target
         return target
       end
-      -- Full for now (or already used up by this script): kept, so that its settles give it room again.
+      -- Full for now (or already used up by this call): kept, so that its settles give it room again.
     else
-      redis.call('HDEL', idle_key, pick[1])
+      redis.call('HDEL', idle_key, worker)
     end
   end
   return nil
@@ -61,7 +62,7 @@ local function handoff_stop()
 end
 
 -- Leases a task whose hash is already written as active for `target` (state, worker, started,
--- attempts): the active set, and its inbox entry. Returns the lease expiry. `fields` are the leased task
+-- attempts): the active set, and its inbox entry. `fields` are the leased task
 -- as lease.lua returns it: id, name, priority, input, execution or '', attempt, createdAt or ''; the
 -- entry adds the lease expiry.
 local function hand_off(target, active_key, now, fields)
@@ -70,7 +71,6 @@ local function hand_off(target, active_key, now, fields)
   fields[8] = lease_at
   target.payloads[#target.payloads + 1] = cjson.encode(fields)
   target.room = target.room - 1
-  return lease_at
 end
 
 -- Pushes what was handed to each worker onto its inbox and stores the registrations' remaining room
