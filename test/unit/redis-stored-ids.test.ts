@@ -32,6 +32,18 @@ describe('Redis stored task ids', () => {
     }
   });
 
+  it('writes the same 22 characters as base64url of the UUID bytes, and reads them back', () => {
+    const reference = (id: string) => Buffer.from(id.replace(/-/g, ''), 'hex').toString('base64url');
+    for (let i = 0; i < 20_000; i++) {
+      const id = i % 2 ? randomUUID() : newTaskId();
+      assert.equal(toStoredId(id), reference(id), id);
+      assert.equal(fromStoredId(reference(id)), id);
+    }
+    for (const id of ['0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5aG', '0192f3a4+5b6c-7d8e-9fa0-b1c2d3e4f5a6', '0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5a']) {
+      assert.equal(toStoredId(id), `~${id}`);
+    }
+  });
+
   it('reads the creation time out of UUIDv7 ids only', () => {
     const before = Date.now();
     const time = timeOfTaskId(newTaskId());

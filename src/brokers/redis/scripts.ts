@@ -7,6 +7,7 @@ import type { Cluster, Redis } from 'ioredis';
 /** Each script and how many KEYS it takes (the header of each .lua file names them). */
 export const SCRIPT_KEYS = {
   enqueue: 6,
+  enqueue_one: 3,
   lease: 5,
   settle: 6,
   renew: 1,
@@ -45,27 +46,40 @@ export interface Library {
  * a hash of the source, so processes running different Celeriac versions on one Redis each use their own.
  */
 export function buildLibrary(dir: URL = LUA_DIR): Library {
-  const includes: string[] = [];
-  const seen = new Set<string>();
-  const collect = (source: string): void => {
-    for (const [, include] of source.matchAll(INCLUDE_LINE)) {
-      if (seen.has(include!)) continue;
-      const text = readFileSync(new URL(`includes/${include}.lua`, dir), 'utf8');
-      collect(text); // What an include needs comes before it.
-      seen.add(include!);
-      includes.push(text.replace(INCLUDE_LINE, ''));
+  const includes = new Map<string, { text: string; needs: string[] }>();
+  const includeNames = (source: string): string[] => [...source.matchAll(INCLUDE_LINE)].map((m) => m[1]!);
+  const load = (include: string): void => {
+    if (includes.has(include)) return;
+    const source = readFileSync(new URL(`includes/${include}.lua`, dir), 'utf8');
+    const needs = includeNames(source);
+    needs.forEach(load); // What an include needs comes before it.
+    includes.set(include, { text: source.replace(INCLUDE_LINE, ''), needs });
+  };
+  /** A script's includes and theirs. */
+  const closure = (names: string[], into = new Set<string>()): Set<string> => {
+    for (const include of names) {
+      if (into.has(include)) continue;
+      into.add(include);
+      closure(includes.get(include)!.needs, into);
     }
+    return into;
   };
   const bodies = (Object.keys(SCRIPT_KEYS) as ScriptName[]).map((name) => {
     const text = readFileSync(new URL(`${name}.lua`, dir), 'utf8');
-    collect(text);
-    return { name, body: text.replace(INCLUDE_LINE, '') };
+    const used = includeNames(text);
+    used.forEach(load);
+    return { name, body: text.replace(INCLUDE_LINE, ''), used };
   });
-  const shared = includes.join('\n');
-  const resets = [...shared.matchAll(/^local function (reset_\w+)\(\)/gm)].map((m) => `${m[1]}()`).join(' ');
-  const registered = bodies.map(
-    ({ name, body }) => `redis.register_function('@@_${name}', function(KEYS, ARGV)\n${resets}\n${body}\nend)`,
-  );
+  const shared = [...includes.values()].map((include) => include.text).join('\n');
+  const registered = bodies.map(({ name, body, used }) => {
+    // Each call starts by resetting the per-call state of the includes it uses (nothing else: a reset
+    // costs a table or two, and a single enqueue is short).
+    const needed = closure(used);
+    const resets = [...needed]
+      .flatMap((include) => [...includes.get(include)!.text.matchAll(/^local function (reset_\w+)\(\)/gm)].map((m) => `${m[1]}()`))
+      .join(' ');
+    return `redis.register_function('@@_${name}', function(KEYS, ARGV)\n${resets}\n${body}\nend)`;
+  });
   const text = `${shared}\n${registered.join('\n')}\n`;
   const version = createHash('sha1').update(text).digest('hex').slice(0, 12);
   const name = `celeriac_${version}`;

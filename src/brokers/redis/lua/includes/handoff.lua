@@ -6,7 +6,7 @@
 -- Registrations: HASH <idle key>, worker id -> "room|lease ms|until" (the worker's leases renew it, a
 -- full lease ends it, each handed task takes one of its room and each attempt it ends gives one back);
 -- the inbox of worker w is the LIST "<idle key>:<w>" (same hash tag), which expires if nobody reads it.
--- Needs the zbatch include.
+-- @include zbatch
 local HANDOFF_SAMPLE = 3
 local handoff_targets -- the registrations used by this call, in order
 local handoff_used -- their worker ids (a registration's stored room is stale until the call ends)
@@ -41,17 +41,29 @@ local function handoff_pick(idle_key, now)
   return nil
 end
 
+-- The names of each queue's 16 queued lists, kept across calls (they never change; building them is a
+-- good part of a single enqueue's cost), for at most 1,000 queues at a time.
+local queued_lists_of, queued_lists_count = {}, 0
+
+-- Whether any task waits in the queue's lists.
+local function tasks_waiting(queued_base)
+  local lists = queued_lists_of[queued_base]
+  if not lists then
+    if queued_lists_count >= 1000 then queued_lists_of, queued_lists_count = {}, 0 end
+    lists = {}
+    for p = 0, 15 do lists[p + 1] = queued_base .. ':' .. p end
+    queued_lists_of[queued_base], queued_lists_count = lists, queued_lists_count + 1
+  end
+  return redis.call('EXISTS', unpack(lists)) > 0
+end
+
 -- The worker to hand the next ready task to, or nil (the task joins its queued list).
 local function handoff_target(queued_base, idle_key, now)
   if handoff_open == false then return nil end
   if handoff_current and handoff_current.room > 0 then return handoff_current end
   handoff_current = handoff_pick(idle_key, now)
-  if handoff_current and handoff_open == nil then
-    -- A hand-off must never overtake a task waiting in the queue.
-    local lists = {}
-    for p = 0, 15 do lists[p + 1] = queued_base .. ':' .. p end
-    if redis.call('EXISTS', unpack(lists)) > 0 then handoff_current = nil end
-  end
+  -- A hand-off must never overtake a task waiting in the queue.
+  if handoff_current and handoff_open == nil and tasks_waiting(queued_base) then handoff_current = nil end
   handoff_open = handoff_current ~= nil
   return handoff_current
 end
@@ -85,4 +97,24 @@ local function finish_handoffs(idle_key)
     if #payloads > 0 then redis.call('PEXPIRE', inbox, target.lease_ms) end
     redis.call('HSET', idle_key, target.worker, target.room .. '|' .. target.lease_ms .. '|' .. target.till)
   end
+end
+
+-- enqueue_one.lua's hand-off of its one task: a registered worker with room while nothing waits in the
+-- queue, or nil.
+local function handoff_one(queued_base, idle_key, now)
+  local target = handoff_pick(idle_key, now)
+  if target and tasks_waiting(queued_base) then return nil end
+  return target
+end
+
+-- Leases the one task (its hash already written as active for the target) and pushes it onto the
+-- worker's inbox, as hand_off + finish_handoffs do for a batch.
+local function handoff_one_push(target, idle_key, active_key, now, fields)
+  local lease_at = string.format('%.0f', tonumber(now) + target.lease_ms)
+  redis.call('ZADD', active_key, lease_at, fields[1])
+  fields[8] = lease_at
+  local inbox = idle_key .. ':' .. target.worker
+  redis.call('RPUSH', inbox, cjson.encode(fields))
+  redis.call('PEXPIRE', inbox, target.lease_ms)
+  redis.call('HSET', idle_key, target.worker, (target.room - 1) .. '|' .. target.lease_ms .. '|' .. target.till)
 end

@@ -1,0 +1,45 @@
+-- enqueue_one: the common enqueue of ONE task, ready now, with no idempotency key and no expiry (anything
+-- else goes through enqueue.lua, which this must match in what it stores and publishes). An idle worker
+-- of the queue with room gets the task handed over (handoff.lua: leased to it and pushed onto its
+-- inbox); otherwise the task joins its priority's queued list. Kept to the few commands and strings
+-- this needs: a task handed to an idle worker waits for this call to end before the worker hears of it.
+-- KEYS[1] queued lists (base name; one LIST per priority: <base>:<p>)   KEYS[2] idle workers HASH
+-- KEYS[3] active ZSET
+-- ARGV[1] task key prefix   ARGV[2] queue   ARGV[3] now   ARGV[4] events channel   ARGV[5] event header
+-- ARGV[6] id (stored form, ids.ts)   ARGV[7] name   ARGV[8] priority   ARGV[9] input JSON
+-- ARGV[10] execution JSON or '' (the defaults)   ARGV[11] createdAt or '' (the time in the id)
+-- Returns 'active' when the task was handed to a worker, else 'queued'.
+-- @include defaults
+-- @include handoff
+
+local prefix, queue, now, id, name, priority, input, execution, created =
+  ARGV[1], ARGV[2], ARGV[3], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
+local p = tonumber(priority)
+
+local target = handoff_one(KEYS[1], KEYS[2], now)
+local fields = { 'state', target and 'active' or 'queued', 'name', name, 'input', input }
+if p ~= DEFAULT_PRIORITY then fields[#fields + 1], fields[#fields + 2] = 'priority', priority end
+if created ~= '' then fields[#fields + 1], fields[#fields + 2] = 'created', created end
+if execution ~= '' then fields[#fields + 1], fields[#fields + 2] = 'exec', execution end
+if target then
+  fields[#fields + 1], fields[#fields + 2] = 'worker', target.worker
+  fields[#fields + 1], fields[#fields + 2] = 'started', now
+  fields[#fields + 1], fields[#fields + 2] = 'attempts', 1
+end
+redis.call('HSET', prefix .. id, unpack(fields))
+
+-- The events, as publish_events (events.lua) writes them: the names are JSON strings.
+local id_json = cjson.encode(id)
+local common = ',"name":' .. cjson.encode(name) .. ',"queue":' .. cjson.encode(queue) .. ',"timestamp":' .. now
+local queued = '[{"type":"task.queued"' .. common .. ',"priority":' .. (p or DEFAULT_PRIORITY) .. '},[' .. id_json .. ']]'
+if target then
+  handoff_one_push(target, KEYS[2], KEYS[3], now, { id, name, priority, input, execution, '1', created })
+  redis.call('PUBLISH', ARGV[4], ARGV[5] .. ' task.queued,task.started [' .. queued ..
+    ',[{"type":"task.started"' .. common .. ',"workerId":' .. cjson.encode(target.worker) .. ',"attempt":1},[' .. id_json .. ']]]')
+  return 'active'
+end
+local clamped = p or DEFAULT_PRIORITY
+if clamped < 0 then clamped = 0 elseif clamped > 15 then clamped = 15 end
+redis.call('RPUSH', KEYS[1] .. ':' .. clamped, id)
+redis.call('PUBLISH', ARGV[4], ARGV[5] .. ' task.queued [' .. queued .. ']')
+return 'queued'
