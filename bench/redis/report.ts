@@ -36,6 +36,14 @@ const FIGURES: Figure[] = [
   },
   { key: 'latencyCrossProcessP50Ms', label: 'latency p50, x-process', lowerIsBetter: true, get: (r) => r.latencyCrossProcess?.p50, format: ms },
   { key: 'latencyCrossProcessP99Ms', label: 'latency p99, x-process', lowerIsBetter: true, get: (r) => r.latencyCrossProcess?.p99, format: ms },
+  { key: 'latencySpacedP50Ms', label: 'latency p50, spaced', lowerIsBetter: true, get: (r) => r.latencySpaced?.p50, format: ms },
+  {
+    key: 'latencySpacedCrossProcessP50Ms',
+    label: 'latency p50, spaced x-process',
+    lowerIsBetter: true,
+    get: (r) => r.latencySpacedCrossProcess?.p50,
+    format: ms,
+  },
   {
     key: 'commandsPerTaskCrossProcess',
     label: 'commands/task, x-process',

@@ -19,6 +19,12 @@ import { commandDelta, RedisInfo } from './redis-info.js';
 const TASKS = Number(process.env.BENCH_TASKS ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 1_000);
+/**
+ * The pause before each task of the spaced latency runs: longer than anything a library does after a
+ * task (storing its result, events, the producer's reads), so every process is asleep when the task
+ * is sent, as when tasks arrive now and then.
+ */
+const SPACED_GAP_MS = Number(process.env.BENCH_LATENCY_GAP_MS ?? 2);
 const MEMORY_TASKS = Number(process.env.BENCH_MEMORY_TASKS ?? 100_000);
 const CONCURRENCY = 50;
 const WARM_UP_TASKS = 50;
@@ -52,6 +58,9 @@ export interface LibraryResults {
   memory?: { bytesPer100k: number; tasks: number; bytes: number };
   processingCrossProcess?: Processing;
   latencyCrossProcess?: Latency;
+  /** The same with a pause before each task (SPACED_GAP_MS): every process idle when it is sent. */
+  latencySpaced?: Latency;
+  latencySpacedCrossProcess?: Latency;
 }
 export interface RedisResults {
   redisVersion: string;
@@ -60,6 +69,7 @@ export interface RedisResults {
   concurrency: number;
   latencySamples: number;
   memoryTasks: number;
+  latencyGapMs: number;
   libraries: Record<Library, LibraryResults>;
   /** True when a scenario overran its deadline and may have left clients open: exit explicitly. */
   leftOpen: boolean;
@@ -162,8 +172,11 @@ class Bench {
     return { perSecond: median(rounds), rounds, commandsPerTask: median(commandRounds), commandRounds, commands };
   }
 
-  /** Enqueue-to-start of one task at a time on an idle worker, after WARM_UP_TASKS untimed tasks. */
-  latency(library: Library, crossProcess: boolean): Promise<Latency> {
+  /**
+   * Enqueue-to-start of one task at a time on an idle worker, after WARM_UP_TASKS untimed tasks; each
+   * task is sent once the previous one finished, or `gapMs` after that.
+   */
+  latency(library: Library, crossProcess: boolean, gapMs = 0): Promise<Latency> {
     return this.scenario(library, async (queue) => {
       const latencies: number[] = [];
       let child: JsonChild | undefined;
@@ -180,7 +193,10 @@ class Bench {
         });
       }
       for (let i = 0; i < WARM_UP_TASKS; i++) await queue.enqueueAndWait({ i });
-      for (let i = 0; i < LATENCY_SAMPLES; i++) await queue.enqueueAndWait({ sentAt: clockMs() });
+      for (let i = 0; i < LATENCY_SAMPLES; i++) {
+        if (gapMs > 0) await new Promise((resolve) => setTimeout(resolve, gapMs));
+        await queue.enqueueAndWait({ sentAt: clockMs() });
+      }
       if (report) {
         const { p50, p99 } = await report;
         return { p50: p50 as number, p99: p99 as number };
@@ -209,6 +225,13 @@ async function stopChild(child: JsonChild): Promise<void> {
   clearTimeout(timer);
 }
 
+interface LatencyMode {
+  crossProcess: boolean;
+  spaced: boolean;
+}
+const latencyName = ({ crossProcess, spaced }: LatencyMode) =>
+  `latency ${spaced ? 'spaced ' : ''}${crossProcess ? 'cross-proc' : 'in-process'}`;
+
 type Measure = <T>(what: string, run: () => Promise<T>, show: (value: T) => string) => Promise<T | undefined>;
 
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
@@ -234,6 +257,7 @@ export async function runRedisBenchmarks(options: { inProcess: boolean; crossPro
       concurrency: CONCURRENCY,
       latencySamples: LATENCY_SAMPLES,
       memoryTasks: MEMORY_TASKS,
+      latencyGapMs: SPACED_GAP_MS,
       libraries: {} as Record<Library, LibraryResults>,
       leftOpen: false,
     };
@@ -278,30 +302,36 @@ export async function runRedisBenchmarks(options: { inProcess: boolean; crossPro
     }
     // Latency last, the libraries taking turns round by round: a machine whose speed drifts during the
     // run (this shared one does, by tens of percent) then weighs on every library alike.
-    const modes = [...(options.inProcess ? [false] : []), ...(options.crossProcess ? [true] : [])];
+    // Back-to-back (each task sent as soon as the previous one finished) and spaced (SPACED_GAP_MS later).
+    const modes: LatencyMode[] = [];
+    for (const spaced of [false, true]) {
+      if (options.inProcess) modes.push({ crossProcess: false, spaced });
+      if (options.crossProcess) modes.push({ crossProcess: true, spaced });
+    }
     const rounds = new Map<string, Latency[]>();
     for (let round = 0; round < ROUNDS; round++) {
       for (const [library, measure] of measurers) {
-        for (const crossProcess of modes) {
-          const what = `latency ${crossProcess ? 'cross-proc' : 'in-process'} ${round + 1}/${ROUNDS}`;
-          const value = await measure(what, () => bench.latency(library, crossProcess), latencyText);
-          if (value) rounds.set(`${library}:${crossProcess}`, [...(rounds.get(`${library}:${crossProcess}`) ?? []), value]);
+        for (const mode of modes) {
+          const what = `${latencyName(mode)} ${round + 1}/${ROUNDS}`;
+          const value = await measure(what, () => bench.latency(library, mode.crossProcess, mode.spaced ? SPACED_GAP_MS : 0), latencyText);
+          const key = `${library}:${latencyName(mode)}`;
+          if (value) rounds.set(key, [...(rounds.get(key) ?? []), value]);
         }
       }
     }
     for (const [library, measure] of measurers) {
       const r = results.libraries[library];
-      for (const crossProcess of modes) {
-        const measured = rounds.get(`${library}:${crossProcess}`);
+      for (const mode of modes) {
+        const measured = rounds.get(`${library}:${latencyName(mode)}`);
         if (!measured || measured.length === 0) continue;
         const value: Latency = {
           p50: median(measured.map((m) => m.p50)),
           p99: median(measured.map((m) => m.p99)),
           rounds: measured.map(({ p50, p99 }) => ({ p50, p99 })),
         };
-        if (crossProcess) r.latencyCrossProcess = value;
-        else r.latency = value;
-        await measure(`latency ${crossProcess ? 'cross-proc' : 'in-process'}`, () => Promise.resolve(value), latencyText);
+        if (mode.spaced) r[mode.crossProcess ? 'latencySpacedCrossProcess' : 'latencySpaced'] = value;
+        else r[mode.crossProcess ? 'latencyCrossProcess' : 'latency'] = value;
+        await measure(latencyName(mode), () => Promise.resolve(value), latencyText);
       }
     }
     results.leftOpen = bench.leftOpen;
