@@ -21,7 +21,7 @@ import { BrokerError } from '../../errors.js';
 import type { CeleriacEvent } from '../../events.js';
 import type { StateCounts, TaskInfo, WorkerInfo } from '../../types.js';
 import { closeClient, openConnections, type Connections } from './connection.js';
-import { publishing, TaskQueues, type RedisContext } from './context.js';
+import { publishing, script, TaskQueues, type RedisContext } from './context.js';
 import { enqueueTasks } from './enqueue.js';
 import { EventHub } from './events.js';
 import { RedisInbox } from './handoff.js';
@@ -187,7 +187,9 @@ export class RedisBroker implements Broker {
   publish(events: CeleriacEvent[]): Promise<void> {
     if (events.length === 0) return Promise.resolve();
     return this.run('publish', async (ctx) => {
-      await publishing(ctx, (header) => [ctx.client.publish(ctx.keys.channel, ctx.events.message(header, events))]);
+      // Through the node of the prefix's keys, as heartbeats are: one worker's events keep their order on a Cluster.
+      const message = (header: string) => script<number>(ctx, 'publish', [ctx.keys.workers], [ctx.keys.channel, ctx.events.message(header, events)]);
+      await publishing(ctx, (header) => [message(header)]);
     });
   }
 

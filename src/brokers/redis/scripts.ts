@@ -19,6 +19,7 @@ export const SCRIPT_KEYS = {
   prune: 5,
   purge: 5,
   heartbeat: 1,
+  publish: 1,
   acquire_leadership: 1,
   release_leadership: 1,
   unpark: 1,
