@@ -90,9 +90,13 @@ describe('Redis single enqueue (enqueue_one.lua)', () => {
           assert.equal(await room(), 7);
           const inbox = (await redis.lrange(`${idle}:w1`, 0, -1)).map((entry) => JSON.parse(entry) as unknown[]);
           assert.equal(inbox.length, 3);
-          const [first, second] = inbox.map(([id, ...rest]) => ({ id, rest: [...rest.slice(0, 6), typeof rest[6]] }));
+          // [id, name, priority, execution, attempt, createdAt, lease expiry, input]: all but the id and
+          // the lease expiry alike.
+          const [first, second] = inbox.map(([id, ...rest]) => ({ id, rest: [...rest.slice(0, 5), typeof rest[5], rest[6]] }));
           assert.equal(first!.id, toStoredId(one.id));
           assert.deepEqual(first!.rest, second!.rest);
+          const [name, priority, , attempt, , leaseAt, input] = first!.rest;
+          assert.deepEqual([name, priority, attempt, leaseAt, input], ['same', '7', '1', 'string', spec.input]);
           assert.ok((await redis.pttl(`${idle}:w1`)) > 0, 'the inbox expires if nobody reads it');
           const active = await redis.zrange(`{${prefix}:default}:active`, '0', '-1');
           assert.deepEqual(active.sort(), [one, ...pair].map((task) => toStoredId(task.id)).sort());

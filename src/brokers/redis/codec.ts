@@ -47,8 +47,31 @@ export const LEASED_FIELDS = 7;
  */
 export function leasedTask(reply: unknown[], at: number, queue: string, leaseExpiresAt: number): LeasedTask {
   const [storedId, name, priority, input, execution, attempt, createdAt] = reply.slice(at, at + LEASED_FIELDS);
+  return toLeasedTask(storedId, name, priority, decode(input, 'stored input'), execution, attempt, createdAt, queue, leaseExpiresAt);
+}
+
+/**
+ * One hand-off inbox entry (handoff.lua), already parsed: id (stored form), name, priority, execution,
+ * attempt, createdAt, lease expiry, then the input itself (the entry carries the stored JSON as it is,
+ * so it is parsed once).
+ */
+export function handedTask(entry: unknown[], queue: string): LeasedTask {
+  const [storedId, name, priority, execution, attempt, createdAt, leaseExpiresAt, input] = entry;
+  return toLeasedTask(storedId, name, priority, { ok: true, value: input }, execution, attempt, createdAt, queue, toNumber(leaseExpiresAt));
+}
+
+function toLeasedTask(
+  storedId: unknown,
+  name: unknown,
+  priority: unknown,
+  decodedInput: ReturnType<typeof decode>,
+  execution: unknown,
+  attempt: unknown,
+  createdAt: unknown,
+  queue: string,
+  leaseExpiresAt: number,
+): LeasedTask {
   const id = fromStoredId(String(storedId));
-  const decodedInput = decode(input, 'stored input');
   const decodedExecution = decodeStoredExecution(execution);
   const task: LeasedTask = {
     id,

@@ -3,7 +3,7 @@
 // leases a new task to it and pushes the task onto that list. Closing ends the registration and pushes
 // an empty entry after what was handed over, so `take` returns everything, then null.
 import type { Inbox, LeasedTask } from '../../broker/broker.js';
-import { leasedTask, toNumber } from './codec.js';
+import { handedTask } from './codec.js';
 import type { Client } from './connection.js';
 import { script, type RedisContext } from './context.js';
 import type { QueueKeys } from './keys.js';
@@ -40,7 +40,7 @@ export class RedisInbox implements Inbox {
         this.ended = true; // The closing mark: nothing is handed over after it.
         break;
       }
-      const task = handedTask(payload, this.keys.queue);
+      const task = parseEntry(payload, this.keys.queue);
       if (!task) continue;
       this.ctx.queues.remember(task.id, task.queue);
       tasks.push(task);
@@ -58,16 +58,16 @@ export class RedisInbox implements Inbox {
 }
 
 /**
- * One inbox entry: the JSON array of a lease reply's fields (lease.lua) and the lease expiry. An entry
- * that is not one (written by hand) is skipped: its task, if any, returns when its lease expires.
+ * One inbox entry (handoff.lua: a JSON array of the task's fields with its input last). An entry that
+ * is not one (written by hand) is skipped: its task, if any, returns when its lease expires.
  */
-function handedTask(payload: string, queue: string): LeasedTask | undefined {
+function parseEntry(payload: string, queue: string): LeasedTask | undefined {
   let fields: unknown;
   try {
     fields = JSON.parse(payload);
   } catch {
     return undefined;
   }
-  if (!Array.isArray(fields) || fields.length < 8 || typeof fields[0] !== 'string') return undefined;
-  return leasedTask(fields, 0, queue, toNumber(fields[7]));
+  if (!Array.isArray(fields) || fields.length !== 8 || typeof fields[0] !== 'string') return undefined;
+  return handedTask(fields, queue);
 }

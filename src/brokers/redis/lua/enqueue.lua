@@ -66,7 +66,7 @@ local function store(id, input, spec, key)
     redis.call('ZADD', KEYS[2], run_at, id)
     task_event('task.scheduled', id, name, queue, now, ',"priority":' .. priority .. ',"runAt":' .. run_at)
   elseif target then
-    hand_off(target, KEYS[6], now, { id, name, priority, input, execution, '1', created })
+    hand_off(target, KEYS[6], now, { id, name, priority, execution, '1', created }, input)
     queued_event(id, name, queue, now, priority)
     started[#started + 1] = { id, name, ',"workerId":' .. json_string(target.worker) .. ',"attempt":1' }
   else

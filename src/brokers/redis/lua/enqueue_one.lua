@@ -33,7 +33,7 @@ local id_json = cjson.encode(id)
 local common = ',"name":' .. cjson.encode(name) .. ',"queue":' .. cjson.encode(queue) .. ',"timestamp":' .. now
 local queued = '[{"type":"task.queued"' .. common .. ',"priority":' .. (p or DEFAULT_PRIORITY) .. '},[' .. id_json .. ']]'
 if target then
-  handoff_one_push(target, KEYS[2], KEYS[3], now, { id, name, priority, input, execution, '1', created })
+  handoff_one_push(target, KEYS[2], KEYS[3], now, { id, name, priority, execution, '1', created }, input)
   redis.call('PUBLISH', ARGV[4], ARGV[5] .. ' task.queued,task.started [' .. queued ..
     ',[{"type":"task.started"' .. common .. ',"workerId":' .. cjson.encode(target.worker) .. ',"attempt":1},[' .. id_json .. ']]]')
   return 'active'

@@ -73,15 +73,21 @@ local function handoff_stop()
   handoff_open = false
 end
 
+-- An inbox entry: the JSON array [id, name, priority, execution or '', attempt, createdAt or '', lease
+-- expiry, input], the input being the stored JSON itself (written by the producer, so valid JSON: the
+-- worker parses the entry once). `fields` are the first six.
+local function inbox_entry(fields, lease_at, input)
+  fields[7] = lease_at
+  local head = cjson.encode(fields)
+  return string.sub(head, 1, -2) .. ',' .. input .. ']'
+end
+
 -- Leases a task whose hash is already written as active for `target` (state, worker, started,
--- attempts): the active set, and its inbox entry. `fields` are the leased task
--- as lease.lua returns it: id, name, priority, input, execution or '', attempt, createdAt or ''; the
--- entry adds the lease expiry.
-local function hand_off(target, active_key, now, fields)
+-- attempts): the active set, and its inbox entry (see inbox_entry).
+local function hand_off(target, active_key, now, fields, input)
   local lease_at = string.format('%.0f', tonumber(now) + target.lease_ms)
   zadd_later(active_key, lease_at, fields[1])
-  fields[8] = lease_at
-  target.payloads[#target.payloads + 1] = cjson.encode(fields)
+  target.payloads[#target.payloads + 1] = inbox_entry(fields, lease_at, input)
   target.room = target.room - 1
 end
 
@@ -109,12 +115,11 @@ end
 
 -- Leases the one task (its hash already written as active for the target) and pushes it onto the
 -- worker's inbox, as hand_off + finish_handoffs do for a batch.
-local function handoff_one_push(target, idle_key, active_key, now, fields)
+local function handoff_one_push(target, idle_key, active_key, now, fields, input)
   local lease_at = string.format('%.0f', tonumber(now) + target.lease_ms)
   redis.call('ZADD', active_key, lease_at, fields[1])
-  fields[8] = lease_at
   local inbox = idle_key .. ':' .. target.worker
-  redis.call('RPUSH', inbox, cjson.encode(fields))
+  redis.call('RPUSH', inbox, inbox_entry(fields, lease_at, input))
   redis.call('PEXPIRE', inbox, target.lease_ms)
   redis.call('HSET', idle_key, target.worker, (target.room - 1) .. '|' .. target.lease_ms .. '|' .. target.till)
 end
