@@ -144,6 +144,10 @@ export class Celeriac implements TaskProducer, TaskRunHost {
   }
 
   private prepare(item: EnqueueItem, now: number, input: unknown): NewTask {
+    // JSON.stringify turns these into nothing at all: say so here rather than store an empty input.
+    if (typeof input === 'function' || typeof input === 'symbol') {
+      throw new TypeError(`the input of '${item.task}' cannot be stored as JSON (it is a ${typeof input})`);
+    }
     const id = newTaskId();
     // The time in the id: the same instant (a broker can then leave it out of the stored record), from
     // which delays and expiry count.

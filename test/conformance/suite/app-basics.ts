@@ -80,6 +80,19 @@ export function appBasicCases(cases: Cases): void {
     assert.deepEqual(await app.listTasks({}), [], 'nothing was queued, not even the valid one');
   });
 
+  cases.case('input that JSON cannot hold (a function) is rejected at enqueue with a clear error; nothing is queued', async (world) => {
+    const app = await world.app();
+    await assert.rejects(app.enqueue('conformance.anything', () => 1), /input of 'conformance\.anything' cannot be stored as JSON/);
+    await assert.rejects(
+      app.enqueueMany([
+        { task: 'conformance.anything', input: { fine: true } },
+        { task: 'conformance.anything', input: Symbol('no') },
+      ]),
+      TypeError,
+    );
+    assert.deepEqual(await app.listTasks({}), [], 'nothing was queued, not even the valid one');
+  });
+
   cases.case('a worker validates input again and fails an invalid task without retrying', async (world) => {
     const producer = await world.app();
     const app = await world.app();
