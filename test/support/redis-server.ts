@@ -1,6 +1,6 @@
 // Throwaway redis-server processes for tests and benchmarks: a free loopback port, a temp dir, no
 // persistence unless asked, killed on stop. A missing redis-server binary is an error, never a skip.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -61,12 +61,26 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   };
 }
 
+let setprivAvailable: boolean | undefined;
+
+/**
+ * The command that runs `redis-server` so that it ends when this process does, however it ends: through
+ * util-linux's `setpriv --pdeathsig` where there is one (every Debian), so a test run killed midway
+ * (a timeout, Ctrl-C, kill -9) leaves no server behind to slow down the next runs.
+ */
+function redisCommand(args: string[]): [string, string[]] {
+  const binary = process.env.REDIS_SERVER ?? 'redis-server';
+  setprivAvailable ??= spawnSync('setpriv', ['--version'], { stdio: 'ignore' }).status === 0;
+  return setprivAvailable ? ['setpriv', ['--pdeathsig', 'SIGTERM', binary, ...args]] : [binary, args];
+}
+
 /**
  * Runs `redis-server` with `args` and resolves once its log matches `ready` (within 10 s); a missing
  * binary or an early exit rejects with what it printed.
  */
 export async function spawnRedis(args: string[], ready: RegExp): Promise<ChildProcess> {
-  const child = spawn(process.env.REDIS_SERVER ?? 'redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const [command, commandArgs] = redisCommand(args);
+  const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     let output = '';
     const timer = setTimeout(() => reject(new Error(`redis-server did not start within 10 s:\n${output}`)), 10_000);
@@ -85,7 +99,9 @@ export async function spawnRedis(args: string[], ready: RegExp): Promise<ChildPr
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`redis-server exited with code ${code}:\n${output}`));
+      // 127: setpriv could not find the binary.
+      const hint = code === 127 ? ' (install it: apt-get install redis-server)' : '';
+      reject(new Error(`redis-server exited with code ${code}${hint}:\n${output}`));
     });
   });
   child.stdout!.resume();
