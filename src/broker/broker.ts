@@ -168,8 +168,14 @@ export interface Broker {
   acquireLeadership?(service: string, holderId: string, ttlMs: number): Promise<boolean>;
   /** Gives up the leadership if `holderId` holds it, so another process takes over at once. */
   releaseLeadership?(service: string, holderId: string): Promise<void>;
-  /** Optional: an inbox for direct hand-offs to a worker of these queues, or undefined (not offered). */
-  openInbox?(workerId: string, queues: string[]): Promise<Inbox | undefined>;
+  /**
+   * Optional: an inbox for direct hand-offs to a worker of these queues, or undefined (not offered).
+   * `local`, when given, receives (synchronously) the tasks that this same broker instance's own
+   * enqueues hand to the worker, which then skip the inbox: a producer and a worker in one process
+   * pass a task without a second trip through the broker. Whatever an enqueue handed over before
+   * `close()` was called reaches `local` before `close()` resolves.
+   */
+  openInbox?(workerId: string, queues: string[], local?: (tasks: LeasedTask[]) => void): Promise<Inbox | undefined>;
 
   getTask(id: string): Promise<TaskInfo | null>;
   listTasks(filter: TaskFilter): Promise<TaskInfo[]>;

@@ -216,12 +216,14 @@ export class Worker {
 
   private async openInbox(): Promise<void> {
     try {
-      const inbox = await this.broker.openInbox?.(this.id, this.queues);
-      if (!inbox) return;
-      this.handoffs = new HandoffReceiver(inbox, this.log, (tasks) => {
+      const received = (tasks: LeasedTask[]) => {
         for (const task of tasks) this.pool.add(task);
         this.wake.notify();
-      });
+      };
+      // `received` also takes what this process's own enqueues hand over in memory.
+      const inbox = await this.broker.openInbox?.(this.id, this.queues, received);
+      if (!inbox) return;
+      this.handoffs = new HandoffReceiver(inbox, this.log, received);
     } catch (error) {
       this.log.warn({ err: error }, 'cannot open a hand-off inbox; tasks are fetched by leases only');
     }

@@ -55,6 +55,48 @@ describe('Redis hand-off', () => {
     }
   });
 
+  it('hands a task enqueued by the same app to its idle worker in memory, and one from elsewhere through the inbox', async () => {
+    const prefix = `handoff-${randomUUID().slice(0, 8)}`;
+    const url = `${server.url}?prefix=${prefix}`;
+    const app = new Celeriac({ broker: url, logger: createLogger({ level: 'silent' }) });
+    app.task({ name: 'echo', run: (input: { n: number }) => input.n });
+    const broker = await app.broker();
+    let throughInbox = 0;
+    const openInbox = broker.openInbox!.bind(broker);
+    broker.openInbox = async (workerId, queues, local) => {
+      const inbox = await openInbox(workerId, queues, local);
+      if (!inbox) return inbox;
+      const take = inbox.take.bind(inbox);
+      inbox.take = async () => {
+        const tasks = await take();
+        throughInbox += tasks?.length ?? 0;
+        return tasks;
+      };
+      return inbox;
+    };
+    const worker = app.worker({ concurrency: 4, handleSignals: false, pollInterval: '1h' });
+    const other = new Celeriac({ broker: url, logger: createLogger({ level: 'silent' }) });
+    try {
+      await worker.start();
+      for (let n = 0; n < 10; n++) {
+        const run = await app.enqueue('echo', { n });
+        assert.equal(await run.result({ timeout: '5s' }), n);
+        const info = await run.status();
+        assert.equal(info.workerId, worker.id);
+        assert.equal(info.attempts, 1);
+      }
+      assert.equal(throughInbox, 0, 'tasks this app enqueued reached its worker without the inbox');
+      const remote = await other.enqueue('echo', { n: 99 });
+      assert.equal(await app.run(remote.id).result({ timeout: '5s' }), 99);
+      assert.equal((await remote.status()).workerId, worker.id);
+      assert.equal(throughInbox, 1, "another app's task came through the inbox");
+    } finally {
+      await worker.close();
+      await other.close();
+      await app.close();
+    }
+  });
+
   it('prune deletes hand-off registrations that lapsed and keeps live ones', async () => {
     const prefix = `handoff-${randomUUID().slice(0, 8)}`;
     const broker = await connectBroker(`${server.url}?prefix=${prefix}`);

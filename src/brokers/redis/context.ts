@@ -1,5 +1,6 @@
 // What the Redis broker's operation modules share: the connection, the key layout, the event hub, and
 // how to find the queue a task lives in (TaskQueues).
+import type { LeasedTask } from '../../broker/broker.js';
 import type { Client } from './connection.js';
 import type { EventHub } from './events.js';
 import type { Keys } from './keys.js';
@@ -10,6 +11,41 @@ export interface RedisContext {
   keys: Keys;
   events: EventHub;
   queues: TaskQueues;
+  local: LocalWorkers;
+}
+
+/** A worker of this broker instance that takes hand-offs directly (Broker.openInbox's `local`). */
+export interface LocalWorker {
+  workerId: string;
+  deliver: (tasks: LeasedTask[]) => void;
+}
+
+/**
+ * The workers of this broker instance with an inbox, by queue: a single enqueue offers its task to one
+ * of them first (enqueue_one.lua), taking turns, and delivers it in memory when the script hands it
+ * over. Their commands and the enqueues share one connection, so an enqueue that handed a task over
+ * before a worker's inbox closed has its reply, and delivers, before the close's.
+ */
+export class LocalWorkers {
+  private readonly byQueue = new Map<string, LocalWorker[]>();
+  private turn = 0;
+
+  add(queue: string, worker: LocalWorker): void {
+    this.byQueue.set(queue, [...(this.byQueue.get(queue) ?? []), worker]);
+  }
+
+  remove(queue: string, worker: LocalWorker): void {
+    const rest = (this.byQueue.get(queue) ?? []).filter((w) => w !== worker);
+    if (rest.length > 0) this.byQueue.set(queue, rest);
+    else this.byQueue.delete(queue);
+  }
+
+  /** The local worker to offer a task of `queue` to, or undefined. */
+  candidate(queue: string): LocalWorker | undefined {
+    const workers = this.byQueue.get(queue);
+    if (!workers) return undefined;
+    return workers.length === 1 ? workers[0] : workers[this.turn++ % workers.length];
+  }
 }
 
 /** Largest number of tasks a single script call handles, so no call blocks Redis for long. */

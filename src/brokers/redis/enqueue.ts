@@ -1,12 +1,12 @@
 // Enqueue: stores new tasks as queued or scheduled, honouring idempotency keys (scoped to a queue on
 // Redis). One script call per queue and chunk of up to 1,000 tasks, each sent as soon as it is built.
-import type { EnqueueOutcome, NewTask } from '../../broker/broker.js';
+import type { EnqueueOutcome, LeasedTask, NewTask } from '../../broker/broker.js';
 import type { TaskState } from '../../types.js';
 import { timeOfTaskId } from '../../ids.js';
 import { nextMacrotask } from '../../wake.js';
 import { encode, encodeExecution } from './codec.js';
 import { fromStoredId, toStoredId } from './ids.js';
-import { byQueue, chunks, publishing, script, type RedisContext } from './context.js';
+import { byQueue, chunks, publishing, script, type LocalWorker, type RedisContext } from './context.js';
 
 /**
  * The arguments of one chunk: its specs (6 values each) and 4 per task (see enqueue.lua). Tasks of one
@@ -101,8 +101,10 @@ async function enqueueOne(ctx: RedisContext, task: NewTask, now: number): Promis
   const due = ctx.queues.toRegister([task.queue], now);
   const registered = due.length > 0 ? ctx.client.sadd(ctx.keys.queues, ...due) : undefined;
   const created = task.createdAt === timeOfTaskId(task.id) ? '' : task.createdAt;
+  const input = encode(task.input);
+  const local = ctx.local.candidate(task.queue);
   const { header, n } = ctx.events.nextCall();
-  await script<string>(ctx, 'enqueue_one', [keys.queued, keys.idle, keys.active], [
+  const reply = await script<string | [string, string]>(ctx, 'enqueue_one', [keys.queued, keys.idle, keys.active], [
     keys.taskPrefix,
     task.queue,
     now,
@@ -111,13 +113,40 @@ async function enqueueOne(ctx: RedisContext, task: NewTask, now: number): Promis
     toStoredId(task.id),
     task.name,
     task.priority,
-    encode(task.input),
+    input,
     encodeExecution(task.execution),
     created,
+    local?.workerId ?? '',
   ]);
   ctx.events.acked(n);
+  if (local && Array.isArray(reply) && reply[0] === 'local') deliverLocally(ctx, local, task, input, Number(reply[1]));
   if (registered) await registered;
   ctx.queues.enqueuedTo(task.id, task.queue);
   // A task handed straight to a worker was still enqueued as queued (as enqueue.lua's callers report it).
   return { id: task.id, created: true, state: 'queued' };
+}
+
+/**
+ * Hands a task the script leased to a worker of this broker instance to it in memory, as its inbox
+ * would have: the input as a worker reads it (a copy through JSON), attempt 1.
+ */
+function deliverLocally(ctx: RedisContext, local: LocalWorker, task: NewTask, input: string, leaseExpiresAt: number): void {
+  ctx.queues.remember(task.id, task.queue);
+  const leased: LeasedTask = {
+    id: task.id,
+    name: task.name,
+    queue: task.queue,
+    priority: task.priority,
+    input: JSON.parse(input) as unknown,
+    attempt: 1,
+    createdAt: task.createdAt,
+    execution: task.execution,
+    leaseExpiresAt,
+  };
+  try {
+    local.deliver([leased]);
+  } catch {
+    // Never the enqueue's failure: the task is stored and leased, and returns to its queue when the
+    // lease expires if the worker did not take it.
+  }
 }

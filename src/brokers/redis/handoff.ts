@@ -5,7 +5,7 @@
 import type { Inbox, LeasedTask } from '../../broker/broker.js';
 import { handedTask } from './codec.js';
 import type { Client } from './connection.js';
-import { script, type RedisContext } from './context.js';
+import { script, type LocalWorker, type RedisContext } from './context.js';
 import type { QueueKeys } from './keys.js';
 
 /** How long one BLMPOP waits (seconds) before `take` returns [] and is called again. */
@@ -18,14 +18,21 @@ const CLOSED_INBOX_TTL_MS = 60_000;
 export class RedisInbox implements Inbox {
   private readonly key: string;
   private ended = false;
+  /** This worker as the enqueues of the same broker instance see it (tasks they hand over in memory). */
+  private readonly local: LocalWorker | undefined;
 
   constructor(
     private readonly ctx: RedisContext,
     private readonly blocking: Client,
     private readonly keys: QueueKeys,
     private readonly workerId: string,
+    deliver?: (tasks: LeasedTask[]) => void,
   ) {
     this.key = keys.inbox(workerId);
+    if (deliver) {
+      this.local = { workerId, deliver };
+      ctx.local.add(keys.queue, this.local);
+    }
   }
 
   async take(): Promise<LeasedTask[] | null> {
@@ -50,10 +57,18 @@ export class RedisInbox implements Inbox {
 
   async close(): Promise<void> {
     await script(this.ctx, 'unpark', [this.keys.idle], [this.workerId, CLOSED_INBOX_TTL_MS]);
+    // Only now: an enqueue that handed this worker a task before the unpark has delivered it by now
+    // (its reply came first on the same connection), and none hands it one after.
+    this.stopLocal();
   }
 
   dispose(): void {
+    this.stopLocal();
     this.blocking.disconnect();
+  }
+
+  private stopLocal(): void {
+    if (this.local) this.ctx.local.remove(this.keys.queue, this.local);
   }
 }
 

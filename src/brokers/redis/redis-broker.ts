@@ -21,7 +21,7 @@ import { BrokerError } from '../../errors.js';
 import type { CeleriacEvent } from '../../events.js';
 import type { StateCounts, TaskInfo, WorkerInfo } from '../../types.js';
 import { closeClient, openConnections, type Connections } from './connection.js';
-import { publishing, script, TaskQueues, type RedisContext } from './context.js';
+import { LocalWorkers, publishing, script, TaskQueues, type RedisContext } from './context.js';
 import { enqueueTasks } from './enqueue.js';
 import { EventHub } from './events.js';
 import { RedisInbox } from './handoff.js';
@@ -58,6 +58,7 @@ export class RedisBroker implements Broker {
       keys,
       events: new EventHub(connections.subscriber, keys.channel),
       queues: new TaskQueues(connections.client, keys),
+      local: new LocalWorkers(),
     };
     return new RedisBroker(masked, ctx, connections);
   }
@@ -146,10 +147,10 @@ export class RedisBroker implements Broker {
    * Offered to workers of one queue: a worker of several waits through events and leases (its queues
    * may live on different Cluster shards, and one BLMPOP cannot wait on all of them).
    */
-  async openInbox(workerId: string, queues: string[]): Promise<Inbox | undefined> {
+  async openInbox(workerId: string, queues: string[], local?: (tasks: LeasedTask[]) => void): Promise<Inbox | undefined> {
     if (queues.length !== 1) return undefined;
     const blocking = await this.run('openInbox', () => this.connections.openBlocking());
-    return new RedisInbox(this.ctx, blocking, this.ctx.keys.queue(queues[0]!), workerId);
+    return new RedisInbox(this.ctx, blocking, this.ctx.keys.queue(queues[0]!), workerId, local);
   }
 
   getTask(id: string): Promise<TaskInfo | null> {

@@ -8,7 +8,10 @@
 -- ARGV[1] task key prefix   ARGV[2] queue   ARGV[3] now   ARGV[4] events channel   ARGV[5] event header
 -- ARGV[6] id (stored form, ids.ts)   ARGV[7] name   ARGV[8] priority   ARGV[9] input JSON
 -- ARGV[10] execution JSON or '' (the defaults)   ARGV[11] createdAt or '' (the time in the id)
--- Returns 'active' when the task was handed to a worker, else 'queued'.
+-- ARGV[12] a worker of the calling process to offer the task to first, or '': handed to it, the task is
+-- not pushed onto its inbox (the caller delivers it in memory)
+-- Returns 'queued'; 'active' when the task was handed to a worker through its inbox; or
+-- {'local', lease expiry} when it was handed to the worker of ARGV[12].
 -- @include defaults
 -- @include handoff
 
@@ -16,7 +19,7 @@ local prefix, queue, now, id, name, priority, input, execution, created =
   ARGV[1], ARGV[2], ARGV[3], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
 local p = tonumber(priority)
 
-local target = handoff_one(KEYS[1], KEYS[2], now)
+local target = handoff_one(KEYS[1], KEYS[2], now, ARGV[12])
 local fields = { 'state', target and 'active' or 'queued', 'name', name, 'input', input }
 if p ~= DEFAULT_PRIORITY then fields[#fields + 1], fields[#fields + 2] = 'priority', priority end
 if created ~= '' then fields[#fields + 1], fields[#fields + 2] = 'created', created end
@@ -33,9 +36,10 @@ local id_json = cjson.encode(id)
 local common = ',"name":' .. cjson.encode(name) .. ',"queue":' .. cjson.encode(queue) .. ',"timestamp":' .. now
 local queued = '[{"type":"task.queued"' .. common .. ',"priority":' .. (p or DEFAULT_PRIORITY) .. '},[' .. id_json .. ']]'
 if target then
-  handoff_one_push(target, KEYS[2], KEYS[3], now, { id, name, priority, execution, '1', created }, input)
+  local lease_at = handoff_one_push(target, KEYS[2], KEYS[3], now, { id, name, priority, execution, '1', created }, input)
   redis.call('PUBLISH', ARGV[4], ARGV[5] .. ' task.queued,task.started [' .. queued ..
     ',[{"type":"task.started"' .. common .. ',"workerId":' .. cjson.encode(target.worker) .. ',"attempt":1},[' .. id_json .. ']]]')
+  if target.is_local then return { 'local', lease_at } end
   return 'active'
 end
 local clamped = p or DEFAULT_PRIORITY

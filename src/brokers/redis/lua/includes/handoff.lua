@@ -105,21 +105,40 @@ local function finish_handoffs(idle_key)
   end
 end
 
--- enqueue_one.lua's hand-off of its one task: a registered worker with room while nothing waits in the
--- queue, or nil.
-local function handoff_one(queued_base, idle_key, now)
-  local target = handoff_pick(idle_key, now)
+-- The registration of `worker` if it is live and has room, else nil.
+local function handoff_registered(idle_key, worker, now)
+  local registration = redis.call('HGET', idle_key, worker)
+  if not registration then return nil end
+  local room, lease_ms, till = string.match(registration, '^(%d+)|(%d+)|(%d+)$')
+  if not room or tonumber(room) <= 0 or tonumber(till) <= tonumber(now) then return nil end
+  return { worker = worker, room = tonumber(room), lease_ms = tonumber(lease_ms), till = till, payloads = {} }
+end
+
+-- enqueue_one.lua's hand-off of its one task: while nothing waits in the queue, the calling process's
+-- own worker `preferred` if it is registered with room (is_local: no inbox entry), else any registered
+-- worker with room; or nil.
+local function handoff_one(queued_base, idle_key, now, preferred)
+  local target
+  if preferred ~= '' then
+    target = handoff_registered(idle_key, preferred, now)
+    if target then target.is_local = true end
+  end
+  target = target or handoff_pick(idle_key, now)
   if target and tasks_waiting(queued_base) then return nil end
   return target
 end
 
--- Leases the one task (its hash already written as active for the target) and pushes it onto the
--- worker's inbox, as hand_off + finish_handoffs do for a batch.
+-- Leases the one task (its hash already written as active for the target) and, unless the target is
+-- the caller's own worker, pushes it onto the worker's inbox, as hand_off + finish_handoffs do for a
+-- batch. Returns the lease expiry.
 local function handoff_one_push(target, idle_key, active_key, now, fields, input)
   local lease_at = string.format('%.0f', tonumber(now) + target.lease_ms)
   redis.call('ZADD', active_key, lease_at, fields[1])
-  local inbox = idle_key .. ':' .. target.worker
-  redis.call('RPUSH', inbox, inbox_entry(fields, lease_at, input))
-  redis.call('PEXPIRE', inbox, target.lease_ms)
+  if not target.is_local then
+    local inbox = idle_key .. ':' .. target.worker
+    redis.call('RPUSH', inbox, inbox_entry(fields, lease_at, input))
+    redis.call('PEXPIRE', inbox, target.lease_ms)
+  end
   redis.call('HSET', idle_key, target.worker, (target.room - 1) .. '|' .. target.lease_ms .. '|' .. target.till)
+  return lease_at
 end
