@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import type { NewTask } from '../../src/broker/broker.js';
 import { toStoredId } from '../../src/brokers/redis/ids.js';
+import { newTaskId, timeOfTaskId } from '../../src/ids.js';
 import { connectBroker, type Broker, type CeleriacEvent } from '../../src/index.js';
 import { newTask } from '../conformance/suite/records.js';
 import { recordBroker } from '../support/events.js';
@@ -19,6 +20,12 @@ before(async () => {
 after(async () => {
   await server.stop();
 });
+
+/** A new task whose creation time is its id's (as the app makes them), so tasks made apart compare alike. */
+function alike(overrides: Partial<NewTask>): NewTask {
+  const id = newTaskId();
+  return newTask({ ...overrides, id, createdAt: timeOfTaskId(id)! });
+}
 
 /** What a task's hash holds, with the times that depend on when it was stored replaced. */
 async function storedHash(redis: Redis, prefix: string, id: string): Promise<Record<string, string>> {
@@ -70,10 +77,10 @@ describe('Redis single enqueue (enqueue_one.lua)', () => {
         }
         const room = async () => Number((await redis.hget(idle, 'w1'))?.split('|')[0]);
         const spec = { name: 'same', priority: 7, input: { text: 'héllo "quoted"' } };
-        const one = newTask(spec);
+        const one = alike(spec);
         const alone = await enqueueAndRecord(broker, redis, prefix, [one]);
         const roomAfterOne = handOff ? await room() : undefined;
-        const pair = [newTask(spec), newTask(spec)];
+        const pair = [alike(spec), alike(spec)];
         const together = await enqueueAndRecord(broker, redis, prefix, pair);
 
         assert.deepEqual(await storedHash(redis, prefix, one.id), await storedHash(redis, prefix, pair[0]!.id));

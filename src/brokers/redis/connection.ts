@@ -4,6 +4,7 @@
 // BrokerErrors. Opening fails fast, with a clear reason, when the server cannot be used.
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { BrokerError } from '../../errors.js';
+import { GuardedSentinelConnector, GuardedStandaloneConnector } from './guarded-connectors.js';
 import { loadLibrary } from './scripts.js';
 import type { RedisTarget } from './url.js';
 
@@ -57,6 +58,7 @@ function createClient(target: RedisTarget, waits: boolean): Client {
       return new Redis({
         ...nodeOptions(target, target.host),
         ...behaviour,
+        Connector: GuardedStandaloneConnector,
         host: target.host,
         port: target.port,
         db: target.db,
@@ -66,6 +68,7 @@ function createClient(target: RedisTarget, waits: boolean): Client {
       return new Redis({
         ...nodeOptions(target, undefined),
         ...behaviour,
+        Connector: GuardedSentinelConnector,
         sentinels: target.sentinels,
         name: target.masterName,
         db: target.db,
@@ -78,7 +81,11 @@ function createClient(target: RedisTarget, waits: boolean): Client {
         enableOfflineQueue: true,
         enableAutoPipelining: false, // As for one server (see `behaviour`).
         clusterRetryStrategy: retryStrategy,
-        redisOptions: { ...nodeOptions(target, undefined), maxRetriesPerRequest: behaviour.maxRetriesPerRequest },
+        redisOptions: {
+          ...nodeOptions(target, undefined),
+          maxRetriesPerRequest: behaviour.maxRetriesPerRequest,
+          Connector: GuardedStandaloneConnector,
+        },
       };
       return new Cluster(target.nodes, options);
     }
