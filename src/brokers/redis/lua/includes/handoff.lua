@@ -19,17 +19,23 @@ local function reset_handoff()
   handoff_targets, handoff_used, handoff_current, handoff_open = {}, {}, nil, nil
 end
 
+-- A registration ("room|lease ms|until") as a hand-off target, or nil when it is not one.
+local function handoff_registration(worker, value)
+  local room, lease_ms, till = string.match(value, '^(%d+)|(%d+)|(%d+)$')
+  if not room then return nil end
+  return { worker = worker, room = tonumber(room), lease_ms = tonumber(lease_ms), till = till, payloads = {} }
+end
+
 -- A registered worker with room, or nil; drops registrations that ran out of time. One call looks at up
 -- to HANDOFF_SAMPLE distinct registrations, at random.
 local function handoff_pick(idle_key, now)
   local picks = redis.call('HRANDFIELD', idle_key, HANDOFF_SAMPLE, 'WITHVALUES')
   for i = 1, #picks, 2 do
     local worker = picks[i]
-    local room, lease_ms, till = string.match(picks[i + 1], '^(%d+)|(%d+)|(%d+)$')
-    if room and tonumber(till) > tonumber(now) then
-      if tonumber(room) > 0 and not handoff_used[worker] then
+    local target = handoff_registration(worker, picks[i + 1])
+    if target and tonumber(target.till) > tonumber(now) then
+      if target.room > 0 and not handoff_used[worker] then
         handoff_used[worker] = true
-        local target = { worker = worker, room = tonumber(room), lease_ms = tonumber(lease_ms), till = till, payloads = {} }
         handoff_targets[#handoff_targets + 1] = target
         return target
       end
@@ -107,11 +113,10 @@ end
 
 -- The registration of `worker` if it is live and has room, else nil.
 local function handoff_registered(idle_key, worker, now)
-  local registration = redis.call('HGET', idle_key, worker)
-  if not registration then return nil end
-  local room, lease_ms, till = string.match(registration, '^(%d+)|(%d+)|(%d+)$')
-  if not room or tonumber(room) <= 0 or tonumber(till) <= tonumber(now) then return nil end
-  return { worker = worker, room = tonumber(room), lease_ms = tonumber(lease_ms), till = till, payloads = {} }
+  local value = redis.call('HGET', idle_key, worker)
+  local target = value and handoff_registration(worker, value)
+  if not target or target.room <= 0 or tonumber(target.till) <= tonumber(now) then return nil end
+  return target
 end
 
 -- enqueue_one.lua's hand-off of its one task: while nothing waits in the queue, the calling process's
