@@ -94,3 +94,22 @@ test('a task hash corrupted by hand fails that task clearly and the worker keeps
   const healthy = await app.enqueue('ok', { n: 41 });
   assert.equal(await healthy.result({ timeout: '10s' }), 42);
 });
+
+test('an enqueue while Redis is down rejects with a BrokerError and leaves no unhandled rejection behind', async () => {
+  const down = await startRedisServer();
+  const app = openApp(`${down.url}?prefix=down-${randomUUID().slice(0, 8)}`);
+  await app.broker(); // Connected; the queue is not registered yet, so the enqueue also sends SADD.
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    await down.stop();
+    await assert.rejects(app.enqueue('anything', {}), BrokerError);
+    // Rejections are reported once the microtasks of a turn have run: let two turns pass.
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(unhandled, []);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
+});

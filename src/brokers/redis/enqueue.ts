@@ -59,6 +59,7 @@ export async function enqueueTasks(ctx: RedisContext, tasks: NewTask[], now: num
   // Sent first and not waited for before the scripts: getTask(id) looks for a task in the known queues.
   const unregistered = ctx.queues.toRegister(groups.keys(), now);
   const registered = unregistered.length > 0 ? ctx.client.sadd(ctx.keys.queues, ...unregistered) : undefined;
+  registered?.catch(() => undefined); // Awaited below; if the scripts fail first, their error is the one thrown.
   await publishing(ctx, async (header) => {
     const calls: Array<Promise<void>> = [];
     for (const [queue, members] of groups) {
@@ -100,6 +101,7 @@ async function enqueueOne(ctx: RedisContext, task: NewTask, now: number): Promis
   const keys = ctx.keys.queue(task.queue);
   const due = ctx.queues.toRegister([task.queue], now);
   const registered = due.length > 0 ? ctx.client.sadd(ctx.keys.queues, ...due) : undefined;
+  registered?.catch(() => undefined); // As in enqueueTasks.
   const created = task.createdAt === timeOfTaskId(task.id) ? '' : task.createdAt;
   const input = encode(task.input);
   const local = ctx.local.candidate(task.queue);
