@@ -1,8 +1,10 @@
 // The Redis comparison table: one row per figure, a column per library, then Celeriac/BullMQ and
-// Celeriac/Bee-Queue ratios (skipped while Celeriac's Redis broker is not available).
-import { formatRate } from '../support.js';
+// Celeriac/Bee-Queue ratios (skipped while Celeriac's Redis broker is not available). A latency ratio is
+// the median of the rounds' ratios, each round comparing runs made one right after another, with the
+// lowest and highest of them: the spread shows how much of a difference is noise.
+import { formatRate, median } from '../support.js';
 import { LIBRARIES, LIBRARY_TITLES, type Library } from './adapter.js';
-import type { LibraryResults, RedisResults } from './scenarios.js';
+import type { Latency, LibraryResults, RedisResults } from './scenarios.js';
 
 interface Figure {
   key: string;
@@ -11,13 +13,17 @@ interface Figure {
   lowerIsBetter: boolean;
   get: (r: LibraryResults) => number | undefined;
   format: (value: number) => string;
+  /** A figure measured in rounds that the libraries run in turn: compared round by round. */
+  rounds?: (r: LibraryResults) => Array<{ round: number; value: number }> | undefined;
 }
+
+const p50Rounds = (latency: Latency | undefined) => latency?.rounds?.map(({ round, p50 }) => ({ round, value: p50 }));
 
 const ms = (value: number) => `${value.toFixed(3)} ms`;
 const FIGURES: Figure[] = [
   { key: 'bulkEnqueuePerSecond', label: 'bulk enqueue', lowerIsBetter: false, get: (r) => r.bulkEnqueue?.perSecond, format: formatRate },
   { key: 'processingPerSecond', label: 'processing (c=50)', lowerIsBetter: false, get: (r) => r.processing?.perSecond, format: formatRate },
-  { key: 'latencyP50Ms', label: 'latency p50', lowerIsBetter: true, get: (r) => r.latency?.p50, format: ms },
+  { key: 'latencyP50Ms', label: 'latency p50', lowerIsBetter: true, get: (r) => r.latency?.p50, format: ms, rounds: (r) => p50Rounds(r.latency) },
   { key: 'latencyP99Ms', label: 'latency p99', lowerIsBetter: true, get: (r) => r.latency?.p99, format: ms },
   { key: 'commandsPerTask', label: 'commands per task', lowerIsBetter: true, get: (r) => r.processing?.commandsPerTask, format: (v) => v.toFixed(2) },
   {
@@ -34,15 +40,30 @@ const FIGURES: Figure[] = [
     get: (r) => r.processingCrossProcess?.perSecond,
     format: formatRate,
   },
-  { key: 'latencyCrossProcessP50Ms', label: 'latency p50, x-process', lowerIsBetter: true, get: (r) => r.latencyCrossProcess?.p50, format: ms },
+  {
+    key: 'latencyCrossProcessP50Ms',
+    label: 'latency p50, x-process',
+    lowerIsBetter: true,
+    get: (r) => r.latencyCrossProcess?.p50,
+    format: ms,
+    rounds: (r) => p50Rounds(r.latencyCrossProcess),
+  },
   { key: 'latencyCrossProcessP99Ms', label: 'latency p99, x-process', lowerIsBetter: true, get: (r) => r.latencyCrossProcess?.p99, format: ms },
-  { key: 'latencySpacedP50Ms', label: 'latency p50, spaced', lowerIsBetter: true, get: (r) => r.latencySpaced?.p50, format: ms },
+  {
+    key: 'latencySpacedP50Ms',
+    label: 'latency p50, spaced',
+    lowerIsBetter: true,
+    get: (r) => r.latencySpaced?.p50,
+    format: ms,
+    rounds: (r) => p50Rounds(r.latencySpaced),
+  },
   {
     key: 'latencySpacedCrossProcessP50Ms',
     label: 'latency p50, spaced x-process',
     lowerIsBetter: true,
     get: (r) => r.latencySpacedCrossProcess?.p50,
     format: ms,
+    rounds: (r) => p50Rounds(r.latencySpacedCrossProcess),
   },
   {
     key: 'commandsPerTaskCrossProcess',
@@ -53,7 +74,11 @@ const FIGURES: Figure[] = [
   },
 ];
 
-export type Ratios = Record<'celeriacOverBullmq' | 'celeriacOverBeequeue', Record<string, number>>;
+type Versus = 'celeriacOverBullmq' | 'celeriacOverBeequeue';
+export type Ratios = Record<Versus, Record<string, number>> & {
+  /** For figures compared round by round: each round's ratio, in round order. */
+  rounds: Record<Versus, Record<string, number[]>>;
+};
 
 /** Celeriac/BullMQ and Celeriac/Bee-Queue for every figure all three have; undefined without Celeriac. */
 export function ratios(results: RedisResults): Ratios | undefined {
@@ -61,14 +86,44 @@ export function ratios(results: RedisResults): Ratios | undefined {
   if (!celeriac?.available) return undefined;
   const over = (other: Library) => {
     const out: Record<string, number> = {};
+    const perRound: Record<string, number[]> = {};
+    const theirs = results.libraries[other];
+    if (!theirs) return { out, perRound };
     for (const figure of FIGURES) {
+      const paired = figure.rounds && pairedRatios(figure.rounds(celeriac), figure.rounds(theirs));
+      if (paired && paired.length > 0) {
+        perRound[figure.key] = paired;
+        out[figure.key] = median(paired);
+        continue;
+      }
       const mine = figure.get(celeriac);
-      const theirs = results.libraries[other] && figure.get(results.libraries[other]);
-      if (mine !== undefined && theirs) out[figure.key] = mine / theirs;
+      const value = figure.get(theirs);
+      if (mine !== undefined && value) out[figure.key] = mine / value;
     }
-    return out;
+    return { out, perRound };
   };
-  return { celeriacOverBullmq: over('bullmq'), celeriacOverBeequeue: over('beequeue') };
+  const bullmq = over('bullmq');
+  const beequeue = over('beequeue');
+  return {
+    celeriacOverBullmq: bullmq.out,
+    celeriacOverBeequeue: beequeue.out,
+    rounds: { celeriacOverBullmq: bullmq.perRound, celeriacOverBeequeue: beequeue.perRound },
+  };
+}
+
+/** mine/theirs for each round both measured. */
+function pairedRatios(
+  mine: Array<{ round: number; value: number }> | undefined,
+  theirs: Array<{ round: number; value: number }> | undefined,
+): number[] | undefined {
+  if (!mine || !theirs) return undefined;
+  const byRound = new Map(theirs.map(({ round, value }) => [round, value]));
+  const out: number[] = [];
+  for (const { round, value } of mine) {
+    const other = byRound.get(round);
+    if (other) out.push(value / other);
+  }
+  return out;
 }
 
 /** The table as text lines. */
@@ -84,14 +139,14 @@ export function formatTable(results: RedisResults, ratio: Ratios | undefined): s
       const value = figure.get(r);
       return value === undefined ? 'failed' : figure.format(value);
     });
-    const showRatio = (value: number | undefined) =>
-      value === undefined ? '-' : `${value.toFixed(2)}x${figure.lowerIsBetter ? ' (lower is better)' : ''}`;
-    rows.push([
-      figure.label,
-      ...cells,
-      showRatio(ratio?.celeriacOverBullmq[figure.key]),
-      showRatio(ratio?.celeriacOverBeequeue[figure.key]),
-    ]);
+    const showRatio = (versus: Versus) => {
+      const value = ratio?.[versus][figure.key];
+      if (value === undefined) return '-';
+      const perRound = ratio?.rounds[versus][figure.key];
+      const spread = perRound && perRound.length > 1 ? ` [${Math.min(...perRound).toFixed(2)}-${Math.max(...perRound).toFixed(2)}]` : '';
+      return `${value.toFixed(2)}x${spread}${figure.lowerIsBetter ? ' (lower is better)' : ''}`;
+    };
+    rows.push([figure.label, ...cells, showRatio('celeriacOverBullmq'), showRatio('celeriacOverBeequeue')]);
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const render = (row: string[]) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');

@@ -19,6 +19,8 @@ import { commandDelta, RedisInfo } from './redis-info.js';
 const TASKS = Number(process.env.BENCH_TASKS ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 1_000);
+/** Latency rounds: more than the throughput rounds, since a latency p50 varies by ±15% from one run to the next. */
+const LATENCY_ROUNDS = Number(process.env.BENCH_LATENCY_ROUNDS ?? 5);
 /**
  * The pause before each task of the spaced latency runs: longer than anything a library does after a
  * task (storing its result, events, the producer's reads), so every process is asleep when the task
@@ -45,8 +47,11 @@ export interface Processing extends Rate {
 export interface Latency {
   p50: number;
   p99: number;
-  /** Each round's figures (the libraries take turns round by round; p50 and p99 are their medians). */
-  rounds?: Array<{ p50: number; p99: number }>;
+  /**
+   * Each round's figures, by round number (in a round the libraries run this mode one after another;
+   * p50 and p99 are the medians of the rounds, ratios the medians of the rounds' ratios).
+   */
+  rounds?: Array<{ round: number; p50: number; p99: number }>;
 }
 export interface LibraryResults {
   available: boolean;
@@ -68,6 +73,7 @@ export interface RedisResults {
   rounds: number;
   concurrency: number;
   latencySamples: number;
+  latencyRounds: number;
   memoryTasks: number;
   latencyGapMs: number;
   libraries: Record<Library, LibraryResults>;
@@ -256,6 +262,7 @@ export async function runRedisBenchmarks(options: { inProcess: boolean; crossPro
       rounds: ROUNDS,
       concurrency: CONCURRENCY,
       latencySamples: LATENCY_SAMPLES,
+      latencyRounds: LATENCY_ROUNDS,
       memoryTasks: MEMORY_TASKS,
       latencyGapMs: SPACED_GAP_MS,
       libraries: {} as Record<Library, LibraryResults>,
@@ -300,22 +307,26 @@ export async function runRedisBenchmarks(options: { inProcess: boolean; crossPro
         r.processingCrossProcess = await measure('processing cross-proc', () => bench.processing(library, true), processed);
       }
     }
-    // Latency last, the libraries taking turns round by round: a machine whose speed drifts during the
-    // run (this shared one does, by tens of percent) then weighs on every library alike.
+    // Latency last, in rounds. In each round every mode is measured for each library in turn, the
+    // libraries one right after another (so a machine whose speed drifts during the run, as this shared
+    // one does by tens of percent, weighs on all alike), and in an order that rotates from round to round
+    // (so no library is always the one that runs first, or right after another one's child process).
     // Back-to-back (each task sent as soon as the previous one finished) and spaced (SPACED_GAP_MS later).
     const modes: LatencyMode[] = [];
     for (const spaced of [false, true]) {
       if (options.inProcess) modes.push({ crossProcess: false, spaced });
       if (options.crossProcess) modes.push({ crossProcess: true, spaced });
     }
-    const rounds = new Map<string, Latency[]>();
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const [library, measure] of measurers) {
-        for (const mode of modes) {
-          const what = `${latencyName(mode)} ${round + 1}/${ROUNDS}`;
-          const value = await measure(what, () => bench.latency(library, mode.crossProcess, mode.spaced ? SPACED_GAP_MS : 0), latencyText);
+    const order = [...measurers.keys()];
+    const rounds = new Map<string, Required<Latency>['rounds']>();
+    for (let round = 0; round < LATENCY_ROUNDS; round++) {
+      const turn = order.map((_, i) => order[(i + round) % order.length]!);
+      for (const mode of modes) {
+        for (const library of turn) {
+          const what = `${latencyName(mode)} ${round + 1}/${LATENCY_ROUNDS}`;
+          const value = await measurers.get(library)!(what, () => bench.latency(library, mode.crossProcess, mode.spaced ? SPACED_GAP_MS : 0), latencyText);
           const key = `${library}:${latencyName(mode)}`;
-          if (value) rounds.set(key, [...(rounds.get(key) ?? []), value]);
+          if (value) rounds.set(key, [...(rounds.get(key) ?? []), { round, p50: value.p50, p99: value.p99 }]);
         }
       }
     }
@@ -327,7 +338,7 @@ export async function runRedisBenchmarks(options: { inProcess: boolean; crossPro
         const value: Latency = {
           p50: median(measured.map((m) => m.p50)),
           p99: median(measured.map((m) => m.p99)),
-          rounds: measured.map(({ p50, p99 }) => ({ p50, p99 })),
+          rounds: measured,
         };
         if (mode.spaced) r[mode.crossProcess ? 'latencySpacedCrossProcess' : 'latencySpaced'] = value;
         else r[mode.crossProcess ? 'latencyCrossProcess' : 'latency'] = value;

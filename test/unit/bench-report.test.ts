@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { formatTable, ratios } from '../../bench/redis/report.js';
+import type { Latency, LibraryResults, RedisResults } from '../../bench/redis/scenarios.js';
+
+const latency = (p50s: Array<number | undefined>): Latency => {
+  const rounds = p50s.flatMap((p50, round) => (p50 === undefined ? [] : [{ round, p50, p99: p50 * 3 }]));
+  return { p50: 0, p99: 0, rounds }; // p50 of the rounds is not what ratios use: left at 0 on purpose.
+};
+
+function results(libraries: Partial<Record<'celeriac' | 'bullmq' | 'beequeue', LibraryResults>>): RedisResults {
+  return {
+    redisVersion: '7.0.0',
+    tasks: 20_000,
+    rounds: 3,
+    concurrency: 50,
+    latencySamples: 1_000,
+    latencyRounds: 3,
+    memoryTasks: 100_000,
+    latencyGapMs: 2,
+    libraries: libraries as RedisResults['libraries'],
+    leftOpen: false,
+  };
+}
+
+describe('the Redis benchmark report', () => {
+  it('compares latency round by round: the median of the rounds both measured', () => {
+    const ratio = ratios(
+      results({
+        celeriac: { available: true, latencyCrossProcess: latency([0.375, 0.5, 0.25]) },
+        beequeue: { available: true, latencyCrossProcess: latency([0.25, 0.5, undefined]) },
+        bullmq: { available: true, latencyCrossProcess: latency([0.75, 1, 0.5]) },
+      }),
+    );
+    assert.ok(ratio);
+    // Rounds 0 and 1 only (Bee-Queue has no round 2): 1.5 and 1.0; the lower median of two is 1.0.
+    assert.deepEqual(ratio.rounds.celeriacOverBeequeue.latencyCrossProcessP50Ms, [1.5, 1]);
+    assert.equal(ratio.celeriacOverBeequeue.latencyCrossProcessP50Ms, 1);
+    assert.deepEqual(ratio.rounds.celeriacOverBullmq.latencyCrossProcessP50Ms, [0.5, 0.5, 0.5]);
+    assert.equal(ratio.celeriacOverBullmq.latencyCrossProcessP50Ms, 0.5);
+  });
+
+  it('divides the medians for figures not measured in shared rounds, and shows the spread of paired ones', () => {
+    const results_ = results({
+      celeriac: { available: true, bulkEnqueue: { perSecond: 300, rounds: [300] }, latency: latency([0.2, 0.4]) },
+      beequeue: { available: true, bulkEnqueue: { perSecond: 200, rounds: [200] }, latency: latency([0.4, 0.4]) },
+    });
+    const ratio = ratios(results_);
+    assert.ok(ratio);
+    assert.equal(ratio.celeriacOverBeequeue.bulkEnqueuePerSecond, 1.5);
+    assert.equal(ratio.rounds.celeriacOverBeequeue.bulkEnqueuePerSecond, undefined);
+    const row = formatTable(results_, ratio).find((line) => line.startsWith('latency p50 '));
+    assert.match(row ?? '', /0\.50x \[0\.50-1\.00\] \(lower is better\)/);
+  });
+
+  it('gives no ratios without Celeriac', () => {
+    assert.equal(ratios(results({ beequeue: { available: true } })), undefined);
+  });
+});
