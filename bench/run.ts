@@ -62,10 +62,14 @@ if (want('depth')) {
   );
 }
 if (want('redis-idle')) {
-  const r = await redisIdleWorker();
-  results.redisIdleWorker = r;
-  const top = Object.entries(r.byCommand).map(([name, n]) => `${name} ${n}`).join(', ');
-  console.log(`redis   idle worker commands   ${r.perSecond.toFixed(1)} per second over ${r.seconds} s (${top})`);
+  for (const queues of [['default'], ['high', 'default']]) {
+    const r = await redisIdleWorker(queues);
+    if (queues.length === 1) results.redisIdleWorker = r;
+    else results.redisIdleWorkerTwoQueues = r;
+    const top = Object.entries(r.byCommand).map(([name, n]) => `${name} ${n}`).join(', ');
+    const what = `idle worker, ${queues.length} queue${queues.length > 1 ? 's' : ''}`;
+    console.log(`redis   ${what.padEnd(22)} ${r.perSecond.toFixed(1)} commands per second over ${r.seconds} s (${top})`);
+  }
 }
 let exitNow = false;
 if (want('redis') || want('redis-x')) {

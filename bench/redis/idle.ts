@@ -1,6 +1,6 @@
 // An idle Celeriac worker on Redis: the commands it sends over BENCH_IDLE_SECONDS (10), from 3 s after it
 // started, counted with MONITOR (commands that run inside a script are tagged "lua" there and are not the
-// worker's calls). One throwaway redis-server, one worker of one queue, the default options.
+// worker's calls). One throwaway redis-server, one worker of the given queues, the default options.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { startRedisServer } from '../../test/support/redis-server.js';
@@ -13,12 +13,12 @@ export interface IdleCommands {
   byCommand: Record<string, number>;
 }
 
-export async function redisIdleWorker(): Promise<IdleCommands> {
+export async function redisIdleWorker(queues = ['default']): Promise<IdleCommands> {
   const seconds = Number(process.env.BENCH_IDLE_SECONDS ?? 10);
   const server = await startRedisServer();
   const app = new Celeriac({ broker: server.url, logger: createLogger({ level: 'silent' }) });
   app.task({ name: 'bench.noop', run: () => undefined });
-  const worker = app.worker({ handleSignals: false });
+  const worker = app.worker({ queues, handleSignals: false });
   const counts = new Map<string, number>();
   // monitor() opens a connection of its own; both are closed at the end.
   const client = new Redis({ port: server.port, host: '127.0.0.1', lazyConnect: true });

@@ -21,6 +21,8 @@ runBrokerConformance({
         'hand-off: a lapsed registration, or one ended by a full lease, hands nothing',
         'hand-off: closing an inbox returns what was handed before, then null, and hands nothing more',
         'hand-off: a task handed to a worker that never takes it returns to its queue when its lease expires',
+        'hand-off: a worker of several queues waits on one inbox and receives the tasks of each',
+        'hand-off: a worker of several queues registers once all are empty, with the room the whole lease left',
       ].map((name) => [
         name,
         'the SQLite broker offers no hand-off: a worker hears of a commit from the database file within a millisecond and leases in-process, without a network round trip to save',

@@ -55,6 +55,43 @@ describe('Redis hand-off', () => {
     }
   });
 
+  it('an idle worker of several queues is handed the tasks of each, and closing ends every registration', async () => {
+    const prefix = `handoff-${randomUUID().slice(0, 8)}`;
+    const url = `${server.url}?prefix=${prefix}`;
+    const app = new Celeriac({ broker: url, logger: createLogger({ level: 'silent' }) });
+    app.task({ name: 'echo', run: (input: { n: number }) => input.n });
+    const broker = await app.broker();
+    let leases = 0;
+    const lease = broker.lease.bind(broker);
+    broker.lease = (request) => {
+      leases++;
+      return lease(request);
+    };
+    const queues = ['high', 'low'];
+    const worker = app.worker({ queues, concurrency: 4, handleSignals: false, pollInterval: '1h' });
+    const other = new Celeriac({ broker: url, logger: createLogger({ level: 'silent' }) });
+    const redis = new Redis(server.port);
+    try {
+      await worker.start();
+      for (let n = 0; n < 10; n++) {
+        // Alternately from this app (handed over in memory) and from another (through the inbox).
+        const producer = n % 2 === 0 ? app : other;
+        const run = await producer.enqueue('echo', { n }, { queue: queues[n % 3 === 0 ? 0 : 1] });
+        assert.equal(await app.run(run.id).result({ timeout: '5s' }), n);
+        assert.equal((await run.status()).workerId, worker.id);
+      }
+      assert.ok(leases <= 2, `expected the first lease (and perhaps one after a task found no room), saw ${leases}`);
+      for (const queue of queues) assert.equal(await redis.hexists(`{${prefix}:${queue}}:idle`, worker.id), 1, `registered in ${queue}`);
+      await worker.close();
+      for (const queue of queues) assert.equal(await redis.hexists(`{${prefix}:${queue}}:idle`, worker.id), 0, `${queue}: ended by close`);
+    } finally {
+      redis.disconnect();
+      await worker.close();
+      await other.close();
+      await app.close();
+    }
+  });
+
   it('hands a task enqueued by the same app to its idle worker in memory, and one from elsewhere through the inbox', async () => {
     const prefix = `handoff-${randomUUID().slice(0, 8)}`;
     const url = `${server.url}?prefix=${prefix}`;

@@ -1,7 +1,9 @@
-// Direct hand-off to idle workers (lua/includes/handoff.lua): a worker of one queue registers through
-// its leases and waits on its inbox LIST with BLMPOP on a connection of its own; the enqueue script
-// leases a new task to it and pushes the task onto that list. Closing ends the registration and pushes
-// an empty entry after what was handed over, so `take` returns everything, then null.
+// Direct hand-off to idle workers (lua/includes/handoff.lua): a worker registers through its leases, in
+// each queue it serves, and waits on its inbox LIST of each queue with BLMPOP on a connection of its own
+// per queue (a queue's keys carry its hash tag: one BLMPOP over several queues' lists would cross Cluster
+// slots); the enqueue script leases a new task to it and pushes the task onto that list. Closing ends the
+// registrations and pushes an empty entry after what was handed over, so `take` returns everything,
+// then null.
 import type { Inbox, LeasedTask } from '../../broker/broker.js';
 import { handedTask } from './codec.js';
 import type { Client } from './connection.js';
@@ -52,7 +54,8 @@ export class RedisInbox implements Inbox {
       this.ctx.queues.remember(task.id, task.queue);
       tasks.push(task);
     }
-    return tasks;
+    // Only the closing mark came: the inbox has ended (an InboxGroup tells that from a wait that timed out).
+    return this.ended && tasks.length === 0 ? null : tasks;
   }
 
   async close(): Promise<void> {
@@ -85,4 +88,47 @@ function parseEntry(payload: string, queue: string): LeasedTask | undefined {
   }
   if (!Array.isArray(fields) || fields.length !== 8 || typeof fields[0] !== 'string') return undefined;
   return handedTask(fields, queue);
+}
+
+/**
+ * The inboxes of a worker of several queues, one per queue, taken from as one: `take` returns what the
+ * first of them to answer brought, and keeps the others' waits running for the next call.
+ */
+export class InboxGroup implements Inbox {
+  private readonly waits = new Map<Inbox, Promise<{ inbox: Inbox; tasks: LeasedTask[] | null }>>();
+  private readonly open: Set<Inbox>;
+
+  constructor(private readonly inboxes: Inbox[]) {
+    this.open = new Set(inboxes);
+  }
+
+  async take(): Promise<LeasedTask[] | null> {
+    for (;;) {
+      if (this.open.size === 0) return null;
+      for (const inbox of this.open) {
+        if (this.waits.has(inbox)) continue;
+        const wait = inbox.take().then(
+          (tasks) => ({ inbox, tasks }),
+          (error: unknown) => {
+            this.waits.delete(inbox); // The next take() asks this inbox again.
+            throw error;
+          },
+        );
+        wait.catch(() => undefined); // Reported by the take() that awaits it, now or later.
+        this.waits.set(inbox, wait);
+      }
+      const { inbox, tasks } = await Promise.race(this.waits.values());
+      this.waits.delete(inbox);
+      if (tasks !== null) return tasks;
+      this.open.delete(inbox); // Closed and emptied: the group ends once every inbox has.
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.inboxes.map((inbox) => inbox.close()));
+  }
+
+  dispose(): void {
+    for (const inbox of this.inboxes) inbox.dispose();
+  }
 }

@@ -9,19 +9,40 @@ import { byQueue, publishing, queuedLengths, script, type RedisContext } from '.
  * One queue: one script call. Several (possibly on different cluster shards): read how many tasks each
  * queue holds at each priority, hand out the limit from the highest priority down (queues at the same
  * priority in the order the worker lists them), then lease from each queue the number it won.
+ *
+ * With `handoffUntil` (a worker with an inbox) and several queues, every queue gets a call, asking for
+ * what it won plus the room the whole lease leaves: a queue that had no more than it won then registers
+ * the worker with that room (lease.lua), and when nothing is left over every registration ends, as a full
+ * lease of one queue ends its one. Tasks that arrive between the read and the calls are leased too, so a
+ * lease may then return more than `limit` (the worker holds them waiting, under lease, as a prefetch).
  */
 export async function leaseTasks(ctx: RedisContext, request: LeaseRequest): Promise<LeasedTask[]> {
   if (request.limit <= 0 || request.queues.length === 0) return [];
-  const plan =
-    request.queues.length === 1 ? new Map([[request.queues[0]!, request.limit]]) : await planAcrossQueues(ctx, request);
+  if (request.queues.length === 1) return runLeases(ctx, request, new Map([[request.queues[0]!, request.limit]]));
+  const plan = await planAcrossQueues(ctx, request);
+  if (request.handoffUntil !== undefined) {
+    let planned = 0;
+    for (const count of plan.values()) planned += count;
+    const room = request.limit - planned;
+    for (const queue of new Set(request.queues)) plan.set(queue, (plan.get(queue) ?? 0) + room);
+  }
   if (plan.size === 0) return [];
   return runLeases(ctx, request, plan);
 }
 
+const NO_TASKS: readonly number[] = new Array<number>(16).fill(0);
+
 /** How many tasks to lease from each queue: the best `limit` across all of them. */
 async function planAcrossQueues(ctx: RedisContext, request: LeaseRequest): Promise<Map<string, number>> {
-  // lengths[q][i]: tasks of queue q at priority 15 - i.
-  const lengths = await Promise.all(request.queues.map((queue) => queuedLengths(ctx, queue)));
+  // One EXISTS per queue first (an idle worker asks every poll interval), then the 16 lengths of each
+  // queue that holds anything. lengths[q][i]: tasks of queue q at priority 15 - i.
+  const lengths = await Promise.all(
+    request.queues.map(async (queue) => {
+      const lists = ctx.keys.queue(queue).queuedLists();
+      const holding = Number(await ctx.client.call('EXISTS', ...lists));
+      return holding > 0 ? queuedLengths(ctx, queue) : NO_TASKS;
+    }),
+  );
   const plan = new Map<string, number>();
   let remaining = request.limit;
   for (let i = 0; i < 16 && remaining > 0; i++) {

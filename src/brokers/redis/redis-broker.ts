@@ -20,11 +20,11 @@ import type {
 import { BrokerError } from '../../errors.js';
 import type { CeleriacEvent } from '../../events.js';
 import type { StateCounts, TaskInfo, WorkerInfo } from '../../types.js';
-import { closeClient, openConnections, type Connections } from './connection.js';
+import { closeClient, openConnections, type Client, type Connections } from './connection.js';
 import { LocalWorkers, publishing, script, TaskQueues, type RedisContext } from './context.js';
 import { enqueueTasks } from './enqueue.js';
 import { EventHub } from './events.js';
-import { RedisInbox } from './handoff.js';
+import { InboxGroup, RedisInbox } from './handoff.js';
 import { Keys } from './keys.js';
 import { leaseTasks, releaseTasks, renewLeases } from './lease.js';
 import * as maintenance from './maintenance.js';
@@ -144,13 +144,23 @@ export class RedisBroker implements Broker {
   }
 
   /**
-   * Offered to workers of one queue: a worker of several waits through events and leases (its queues
-   * may live on different Cluster shards, and one BLMPOP cannot wait on all of them).
+   * One inbox per queue, each on a blocking connection of its own (a worker's queues may live on
+   * different Cluster shards, and one BLMPOP cannot wait on all of them), taken from as one.
    */
   async openInbox(workerId: string, queues: string[], local?: (tasks: LeasedTask[]) => void): Promise<Inbox | undefined> {
-    if (queues.length !== 1) return undefined;
-    const blocking = await this.run('openInbox', () => this.connections.openBlocking());
-    return new RedisInbox(this.ctx, blocking, this.ctx.keys.queue(queues[0]!), workerId, local);
+    const distinct = [...new Set(queues)];
+    if (distinct.length === 0) return undefined;
+    const settled = await Promise.allSettled(distinct.map(() => this.run('openInbox', () => this.connections.openBlocking())));
+    const failed = settled.find((outcome) => outcome.status === 'rejected');
+    if (failed) {
+      for (const outcome of settled) if (outcome.status === 'fulfilled') outcome.value.disconnect();
+      throw failed.reason;
+    }
+    const inboxes = distinct.map(
+      (queue, i) =>
+        new RedisInbox(this.ctx, (settled[i] as PromiseFulfilledResult<Client>).value, this.ctx.keys.queue(queue), workerId, local),
+    );
+    return inboxes.length === 1 ? inboxes[0] : new InboxGroup(inboxes);
   }
 
   getTask(id: string): Promise<TaskInfo | null> {

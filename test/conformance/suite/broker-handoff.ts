@@ -9,10 +9,10 @@ import { recordBroker } from '../../support/events.js';
 import { enqueueOne, leaseRequest, newTask } from './records.js';
 import type { Cases, World } from './world.js';
 
-async function openInbox(world: World, broker: Broker, workerId: string): Promise<Inbox> {
+async function openInbox(world: World, broker: Broker, workerId: string, queues = ['default']): Promise<Inbox> {
   assert.ok(broker.openInbox, 'this broker offers no hand-off');
-  const inbox = await broker.openInbox(workerId, ['default']);
-  assert.ok(inbox, 'no inbox for a worker of one queue');
+  const inbox = await broker.openInbox(workerId, queues);
+  assert.ok(inbox, `no inbox for a worker of ${queues.join(', ')}`);
   world.defer(() => inbox.dispose());
   return inbox;
 }
@@ -133,5 +133,48 @@ export function brokerHandoffCases(cases: Cases): void {
     const [again] = await broker.lease(leaseRequest('w2', { now: Date.now() + 1_000 }));
     assert.equal(again?.id, id);
     assert.equal(again?.attempt, 2);
+  });
+
+  cases.case('hand-off: a worker of several queues waits on one inbox and receives the tasks of each', async (world) => {
+    const broker = await world.broker();
+    const queues = ['high', 'low'];
+    const inbox = await openInbox(world, broker, 'w1', queues);
+    await park(broker, 'w1', { queues });
+    const low = await enqueueOne(broker, { queue: 'low' });
+    assert.deepEqual((await inbox.take())?.map((task) => [task.id, task.queue]), [[low, 'low']]);
+    const high = await enqueueOne(broker, { queue: 'high' });
+    assert.deepEqual((await inbox.take())?.map((task) => [task.id, task.queue]), [[high, 'high']]);
+    assert.equal((await broker.getTask(high))?.workerId, 'w1');
+
+    const handed = await enqueueOne(broker, { queue: 'low' });
+    await inbox.close();
+    assert.deepEqual((await inbox.take())?.map((task) => task.id), [handed], 'what was handed before closing');
+    assert.equal(await inbox.take(), null);
+    const later = await enqueueOne(broker, { queue: 'high' });
+    assert.equal((await broker.getTask(later))?.state, 'queued', 'nothing is handed after closing');
+  });
+
+  cases.case('hand-off: a worker of several queues registers once all are empty, with the room the whole lease left', async (world) => {
+    const broker = await world.broker();
+    const queues = ['high', 'low'];
+    const inbox = await openInbox(world, broker, 'w1', queues);
+    const waiting = await enqueueOne(broker, { queue: 'high' });
+    const now = Date.now();
+    const leased = await broker.lease(leaseRequest('w1', { queues, limit: 3, now, handoffUntil: now + 60_000 }));
+    assert.deepEqual(leased.map((task) => task.id), [waiting]);
+
+    // Room for 3 - 1 = 2, in each queue.
+    const [a, b, c] = (await broker.enqueue([newTask({ queue: 'low' }), newTask({ queue: 'low' }), newTask({ queue: 'low' })])).map(
+      (outcome) => outcome.id,
+    );
+    assert.deepEqual((await inbox.take())?.map((task) => task.id), [a, b]);
+    assert.equal((await broker.getTask(c!))?.state, 'queued');
+
+    // A lease that fills the worker ends its registration in every queue, not only the one it took from.
+    const later = Date.now();
+    const full = await broker.lease(leaseRequest('w1', { queues, limit: 1, now: later, handoffUntil: later + 60_000 }));
+    assert.deepEqual(full.map((task) => task.id), [c]);
+    const after = await enqueueOne(broker, { queue: 'high' });
+    assert.equal((await broker.getTask(after))?.state, 'queued', 'handed off after a full lease');
   });
 }

@@ -1,4 +1,4 @@
--- Hand-off: a worker that serves one queue and found it empty registers as idle (lease.lua) with how many
+-- Hand-off: a worker that found a queue empty registers in it as idle (lease.lua) with how many
 -- more tasks it can take ("room") and until when; a task enqueued while nothing waits in the queue goes
 -- straight to such a worker instead of into a queued list: leased to it (state active, in the active set)
 -- and pushed, with everything needed to run it, onto the worker's inbox LIST, on which the worker waits
