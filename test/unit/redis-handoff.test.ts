@@ -134,6 +134,20 @@ describe('Redis hand-off', () => {
     }
   });
 
+  it('offers no inbox to a worker of more than 8 queues (each would hold a connection)', async () => {
+    const broker = await connectBroker(`${server.url}?prefix=handoff-${randomUUID().slice(0, 8)}`);
+    try {
+      const queues = (n: number) => Array.from({ length: n }, (_, i) => `q${i}`);
+      const eight = await broker.openInbox!('w8', queues(8));
+      assert.ok(eight, 'a worker of 8 queues has an inbox');
+      await eight.close();
+      eight.dispose();
+      assert.equal(await broker.openInbox!('w9', queues(9)), undefined);
+    } finally {
+      await broker.close();
+    }
+  });
+
   it('prune deletes hand-off registrations that lapsed and keeps live ones', async () => {
     const prefix = `handoff-${randomUUID().slice(0, 8)}`;
     const broker = await connectBroker(`${server.url}?prefix=${prefix}`);

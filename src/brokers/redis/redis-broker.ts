@@ -33,6 +33,9 @@ import { cancelTask, setProgress, settleTasks } from './settle.js';
 import { parseRedisUrl } from './url.js';
 import * as registry from './workers.js';
 
+/** Most queues a worker can have inboxes in: each costs the worker a blocking connection. */
+export const MAX_INBOX_QUEUES = 8;
+
 export class RedisBroker implements Broker {
   readonly kind = 'redis';
   private closed = false;
@@ -145,11 +148,12 @@ export class RedisBroker implements Broker {
 
   /**
    * One inbox per queue, each on a blocking connection of its own (a worker's queues may live on
-   * different Cluster shards, and one BLMPOP cannot wait on all of them), taken from as one.
+   * different Cluster shards, and one BLMPOP cannot wait on all of them), taken from as one. None for a
+   * worker of more than MAX_INBOX_QUEUES queues: it is woken by events and leases.
    */
   async openInbox(workerId: string, queues: string[], local?: (tasks: LeasedTask[]) => void): Promise<Inbox | undefined> {
     const distinct = [...new Set(queues)];
-    if (distinct.length === 0) return undefined;
+    if (distinct.length === 0 || distinct.length > MAX_INBOX_QUEUES) return undefined;
     const settled = await Promise.allSettled(distinct.map(() => this.run('openInbox', () => this.connections.openBlocking())));
     const failed = settled.find((outcome) => outcome.status === 'rejected');
     if (failed) {
