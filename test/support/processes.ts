@@ -167,6 +167,8 @@ export interface WorkerFixtureOptions {
   leaseTime?: string;
   shutdownTimeout?: string;
   pollInterval?: string;
+  /** Comma-separated queues; default 'default'. */
+  queues?: string;
   /** File the `e2e.record` task appends `<taskId>\n` to. */
   log?: string;
   /** Make `e2e.hang` block until its signal aborts (else it completes at once). */
