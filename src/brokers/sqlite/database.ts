@@ -23,11 +23,11 @@ export function openDatabase(path: string): Db {
   try {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     db = new Database(path);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
     // A blocked write stalls this process's event loop (better-sqlite3 is synchronous): keep the wait
     // well under a lease's renewal margin.
-    db.pragma('busy_timeout = 5000');
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    enableWal(db);
+    db.pragma('synchronous = NORMAL');
     db.pragma('temp_store = MEMORY');
     db.pragma('cache_size = -65536');
     migrate(db);
@@ -37,6 +37,27 @@ export function openDatabase(path: string): Db {
     throw new BrokerError(`cannot open SQLite broker at ${path}: ${reason}`);
   }
   return db;
+}
+
+const BUSY_TIMEOUT_MS = 5_000;
+const WAL_RETRY_MS = 10;
+
+/**
+ * Switches the database to WAL. On a new file that several processes open at once (two workers
+ * starting), all but one find the switch locked and SQLite answers SQLITE_BUSY at once rather than
+ * waiting (it would be a deadlock): try again shortly, for as long as a busy wait lasts.
+ */
+function enableWal(db: Db): void {
+  const deadline = Date.now() + BUSY_TIMEOUT_MS;
+  for (;;) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() >= deadline) throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, WAL_RETRY_MS);
+    }
+  }
 }
 
 /** Applies every migration newer than the database's `user_version`, each in its own transaction. */
