@@ -26,6 +26,7 @@ export class TaskWaiters {
     let timer: NodeJS.Timeout | undefined;
     try {
       // Subscribed first, then read: a finish between the two cannot be missed.
+      await this.broker.subscribed?.();
       const current = await this.broker.getTask(id);
       if (!current) throw new Error(`task ${id} not found (it may have been pruned)`);
       if (isFinished(current.state)) return current;

@@ -128,6 +128,13 @@ export type EventListener = (events: CeleriacEvent[]) => void;
 
 export interface SubscribeOptions {
   types?: readonly EventType[];
+  /**
+   * A worker's subscription: only what a worker acts on need be delivered (`task.queued` of tasks
+   * waiting in a queue, not of those handed to a worker as they were queued; `task.scheduled`,
+   * `task.retrying`, `task.revoked`), which spares a process that only runs workers the rest of the
+   * event stream. A broker may deliver more; listeners still filter by type.
+   */
+  forWorker?: boolean;
 }
 
 export interface Broker {
@@ -194,10 +201,17 @@ export interface Broker {
   /** Publishes worker events; task events are published by the operations that cause them. */
   publish(events: CeleriacEvent[]): Promise<void>;
   /**
-   * Receives events published after subscribing, from any process, in order. With `types`, only
+   * Receives events published after subscribing, from any process (once `subscribed()` resolved, where
+   * a broker has it), in order. With `types`, only
    * batches holding at least one of them need be delivered (listeners still filter by type).
    */
   subscribe(listener: EventListener, options?: SubscribeOptions): () => void;
+  /**
+   * Optional: resolves once the subscriptions made so far hear events published by any process from
+   * now on (a broker that subscribes in the background). What this broker instance itself publishes
+   * after `subscribe` returned is always delivered.
+   */
+  subscribed?(): Promise<void>;
 
   close(): Promise<void>;
 }

@@ -154,7 +154,9 @@ export class Worker {
     ]);
     this.unsubscribe = this.broker.subscribe((events) => this.onEvents(events), {
       types: ['task.queued', 'task.scheduled', 'task.retrying', 'task.revoked'],
+      forWorker: true,
     });
+    await this.broker.subscribed?.();
     this.startServices();
     await this.openInbox();
     this.every(Math.max(10, Math.floor(this.leaseMs / 3)), () => this.renewLeases());
@@ -309,7 +311,8 @@ export class Worker {
     for (const event of events) {
       switch (event.type) {
         case 'task.queued':
-          // A task handed to a worker as it was queued (started in the same batch) waits for nobody.
+          // A task handed to a worker as it was queued (started in the same batch) waits for nobody. (On
+          // Redis the work channel leaves those out already; SQLite delivers every event.)
           if (this.queues.includes(event.queue) && !handedOver?.has(event.taskId)) {
             this.budget.taskQueued();
             this.wake.notify();

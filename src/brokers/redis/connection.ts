@@ -92,15 +92,14 @@ function createClient(target: RedisTarget, waits: boolean): Client {
   }
 }
 
-/** Opens both connections and subscribes to the events channel; rejects with a BrokerError. */
-export async function openConnections(target: RedisTarget, channel: string, masked: string): Promise<Connections> {
+/** Opens both connections (the subscriber subscribes once a listener needs it: events.ts); rejects with a BrokerError. */
+export async function openConnections(target: RedisTarget, masked: string): Promise<Connections> {
   const client = createClient(target, false);
   const subscriber = createClient(target, true);
   try {
     await Promise.all([ready(client, masked), ready(subscriber, masked)]);
     assertSupportedServer(await withTimeout(client.info('server'), masked), masked);
     await withTimeout(loadLibrary(client), masked);
-    await withTimeout(subscriber.subscribe(channel), masked);
     const openBlocking = async (): Promise<Client> => {
       const blocking = createClient(target, true);
       try {

@@ -59,6 +59,8 @@ export async function publishing<T>(
   ctx: RedisContext,
   calls: (header: string) => Array<Promise<T>> | Promise<Array<Promise<T>>>,
 ): Promise<T[]> {
+  const pending = ctx.events.pending;
+  if (pending) await pending; // A listener subscribed just now hears this call's events.
   const { header, n } = ctx.events.nextCall();
   const results = await Promise.all(await calls(header));
   ctx.events.acked(n);

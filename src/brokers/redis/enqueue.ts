@@ -105,6 +105,8 @@ async function enqueueOne(ctx: RedisContext, task: NewTask, now: number): Promis
   const created = task.createdAt === timeOfTaskId(task.id) ? '' : task.createdAt;
   const input = encode(task.input);
   const local = ctx.local.candidate(task.queue);
+  const pending = ctx.events.pending;
+  if (pending) await pending; // As in publishing() (context.ts).
   const { header, n } = ctx.events.nextCall();
   const reply = await script<string | [string, string]>(ctx, 'enqueue_one', [keys.queued, keys.idle, keys.active], [
     keys.taskPrefix,

@@ -1,5 +1,10 @@
 // Events over Redis pub/sub: scripts publish one message per call on `P:events`, and one subscriber
-// connection per broker instance hands them to local listeners in order. A message is
+// connection per broker instance hands them to local listeners in order. What a worker acts on also goes
+// to `P:events:work` (events.lua, publish_work): a worker listens there, so a process that only runs
+// workers does not receive the whole event stream. The instance subscribes to each channel once a
+// listener needs it; until Redis has confirmed it, this instance's own publishing calls wait (so a
+// listener hears everything this instance publishes after it subscribed), and `subscribed()` tells when
+// events from other processes are heard too. A message is
 // "<origin>:<n> <types> <body>", the body in the grouped form of event-batch.ts (events differing only
 // by task id share one object). The origin names the publishing broker instance and n its call,
 // so a listener never receives what this instance published before it subscribed (pub/sub replies and
@@ -16,7 +21,12 @@ interface Subscription {
   types: ReadonlySet<string> | null;
   /** This instance's calls up to this number were acknowledged before subscribing: not delivered. */
   skipUpTo: number;
+  /** Listens on the work channel (SubscribeOptions.forWorker). */
+  work: boolean;
 }
+
+/** The channel of what workers act on, beside the events channel `channel`. */
+export const workChannelOf = (channel: string) => `${channel}:work`;
 
 export class EventHub {
   private readonly origin = randomUUID().slice(0, 13);
@@ -24,14 +34,34 @@ export class EventHub {
   private sent = 0;
   private acknowledged = 0;
   private closed = false;
+  private readonly workChannel: string;
+  /** Channels subscribed to, or being: the SUBSCRIBE while Redis has not confirmed it, else null. */
+  private readonly channels = new Map<string, Promise<void> | null>();
+  private waiting = 0;
 
   constructor(
     private readonly subscriber: Client,
     private readonly channel: string,
   ) {
+    this.workChannel = workChannelOf(channel);
     subscriber.on('message', (from: string, message: string) => {
-      if (from === this.channel) this.deliver(message);
+      if (from === this.channel) this.deliver(message, false);
+      else if (from === this.workChannel) this.deliver(message, true);
     });
+  }
+
+  /**
+   * The subscriptions Redis has not confirmed yet, or undefined (the usual case, checked without an
+   * await on every publishing call).
+   */
+  get pending(): Promise<void> | undefined {
+    if (this.waiting === 0) return undefined;
+    return Promise.all([...this.channels.values()]).then(() => undefined);
+  }
+
+  /** Resolves once Redis has confirmed every subscription made so far. */
+  async subscribed(): Promise<void> {
+    await this.pending;
   }
 
   /** Numbers the next publishing call; pass the header to its script, then {@link acked} its number. */
@@ -54,7 +84,9 @@ export class EventHub {
   subscribe(listener: EventListener, options: SubscribeOptions = {}): () => void {
     if (this.closed) return () => undefined;
     const types = options.types && options.types.length > 0 ? new Set<string>(options.types) : null;
-    this.listeners.set(listener, { types, skipUpTo: this.acknowledged });
+    const work = options.forWorker === true;
+    this.listeners.set(listener, { types, skipUpTo: this.acknowledged, work });
+    this.join(work ? this.workChannel : this.channel);
     return () => void this.listeners.delete(listener);
   }
 
@@ -63,14 +95,32 @@ export class EventHub {
     this.listeners.clear();
   }
 
-  private deliver(message: string): void {
+  /** Subscribes to `channel` in Redis unless already done (ioredis subscribes again after a reconnection). */
+  private join(channel: string): void {
+    if (this.channels.has(channel)) return;
+    this.waiting++;
+    const confirmed = this.subscriber.subscribe(channel).then(
+      () => {
+        this.waiting--;
+        this.channels.set(channel, null);
+      },
+      () => {
+        // Only when the connection was closed: the broker is closing, nothing is heard any more.
+        this.waiting--;
+        this.channels.delete(channel);
+      },
+    );
+    this.channels.set(channel, confirmed);
+  }
+
+  private deliver(message: string, work: boolean): void {
     if (this.listeners.size === 0) return;
     const header = parseHeader(message);
     if (!header) return; // Not ours (something else published on the channel): ignore it.
     const own = header.origin === this.origin ? header.n : Number.POSITIVE_INFINITY;
     let events: CeleriacEvent[] | undefined;
     for (const [listener, subscription] of [...this.listeners]) {
-      if (own <= subscription.skipUpTo) continue;
+      if (subscription.work !== work || own <= subscription.skipUpTo) continue;
       if (subscription.types && !header.types.some((type) => subscription.types!.has(type))) continue;
       events ??= parseEvents(message, header.bodyAt);
       if (!events) return;

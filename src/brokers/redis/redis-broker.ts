@@ -55,7 +55,7 @@ export class RedisBroker implements Broker {
   static async connect(url: string, masked: string): Promise<RedisBroker> {
     const target = parseRedisUrl(url, masked);
     const keys = new Keys(target.prefix);
-    const connections = await openConnections(target, keys.channel, masked);
+    const connections = await openConnections(target, masked);
     const ctx: RedisContext = {
       client: connections.client,
       keys,
@@ -210,6 +210,10 @@ export class RedisBroker implements Broker {
 
   subscribe(listener: EventListener, options?: SubscribeOptions): () => void {
     return this.ctx.events.subscribe(listener, options);
+  }
+
+  subscribed(): Promise<void> {
+    return this.ctx.events.subscribed();
   }
 
   async close(): Promise<void> {

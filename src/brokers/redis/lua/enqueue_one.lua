@@ -45,5 +45,7 @@ end
 local clamped = p or DEFAULT_PRIORITY
 if clamped < 0 then clamped = 0 elseif clamped > 15 then clamped = 15 end
 redis.call('RPUSH', KEYS[1] .. ':' .. clamped, id)
-redis.call('PUBLISH', ARGV[4], ARGV[5] .. ' task.queued [' .. queued .. ']')
+local message = ARGV[5] .. ' task.queued [' .. queued .. ']'
+redis.call('PUBLISH', ARGV[4], message)
+redis.call('PUBLISH', ARGV[4] .. ':work', message) -- A ready task for the workers (events.lua, publish_work).
 return 'queued'

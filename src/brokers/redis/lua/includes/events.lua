@@ -48,13 +48,58 @@ local function cancelled_event(id, name, queue, now, reason)
   task_event('task.cancelled', id, name, queue, now, ',"reason":' .. cjson.encode(reason))
 end
 
+local function group_json(g, ids)
+  return '[{"type":"' .. g.kind .. '","name":' .. json_string(g.name) .. ',"queue":' .. json_string(g.queue) ..
+    ',"timestamp":' .. g.now .. g.extra .. '},[' .. table.concat(ids, ',') .. ']]'
+end
+
+-- The work channel, "<events channel>:work", carries in the same form only what a worker acts on, so a
+-- worker need not receive the whole event stream: tasks that became ready in a list (not those this call
+-- started, handed to a worker), scheduled and retrying tasks (their times wake the promoter), and
+-- revoked tasks (a running attempt stops).
+-- (A literal table: library code that runs at load time cannot call ipairs.)
+local IS_WORK_KIND = { ['task.queued'] = true, ['task.scheduled'] = true, ['task.retrying'] = true, ['task.revoked'] = true }
+
+local function publish_work(channel, header)
+  if not (event_types['task.queued'] or event_types['task.scheduled'] or event_types['task.retrying'] or
+      event_types['task.revoked']) then
+    return
+  end
+  local started
+  if event_types['task.queued'] and event_types['task.started'] then
+    started = {}
+    for _, g in ipairs(groups) do
+      if g.kind == 'task.started' then
+        for _, id in ipairs(g.ids) do started[id] = true end
+      end
+    end
+  end
+  local types, typed, body = {}, {}, {}
+  for _, g in ipairs(groups) do
+    if IS_WORK_KIND[g.kind] then
+      local ids = g.ids
+      if started and g.kind == 'task.queued' then
+        ids = {}
+        for _, id in ipairs(g.ids) do
+          if not started[id] then ids[#ids + 1] = id end
+        end
+      end
+      if #ids > 0 then
+        if not typed[g.kind] then typed[g.kind], types[#types + 1] = true, g.kind end
+        body[#body + 1] = group_json(g, ids)
+      end
+    end
+  end
+  if #body > 0 then
+    redis.call('PUBLISH', channel .. ':work', header .. ' ' .. table.concat(types, ',') .. ' [' .. table.concat(body, ',') .. ']')
+  end
+end
+
 local function publish_events(channel, header)
   if #groups == 0 then return end
   local types, body = {}, {}
   for kind in pairs(event_types) do types[#types + 1] = kind end
-  for i, g in ipairs(groups) do
-    body[i] = '[{"type":"' .. g.kind .. '","name":' .. json_string(g.name) .. ',"queue":' .. json_string(g.queue) ..
-      ',"timestamp":' .. g.now .. g.extra .. '},[' .. table.concat(g.ids, ',') .. ']]'
-  end
+  for i, g in ipairs(groups) do body[i] = group_json(g, g.ids) end
   redis.call('PUBLISH', channel, header .. ' ' .. table.concat(types, ',') .. ' [' .. table.concat(body, ',') .. ']')
+  publish_work(channel, header)
 end
