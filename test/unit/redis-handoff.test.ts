@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { Celeriac, connectBroker, createLogger } from '../../src/index.js';
+import { Celeriac, connectBroker, createLogger, type Broker } from '../../src/index.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 
 let server: RedisServer;
@@ -16,6 +16,17 @@ after(async () => {
   await server.stop();
 });
 
+/** Counts the broker's lease calls from now on. */
+function countLeases(broker: Broker): () => number {
+  let leases = 0;
+  const lease = broker.lease.bind(broker);
+  broker.lease = (request) => {
+    leases++;
+    return lease(request);
+  };
+  return () => leases;
+}
+
 const KEEP = { resultTtlMs: 86_400_000, eventTtlMs: 86_400_000, workerTtlMs: 86_400_000 };
 
 describe('Redis hand-off', () => {
@@ -23,13 +34,7 @@ describe('Redis hand-off', () => {
     const prefix = `handoff-${randomUUID().slice(0, 8)}`;
     const app = new Celeriac({ broker: `${server.url}?prefix=${prefix}`, logger: createLogger({ level: 'silent' }) });
     app.task({ name: 'echo', run: (input: { n: number }) => input.n });
-    const broker = await app.broker();
-    let leases = 0;
-    const lease = broker.lease.bind(broker);
-    broker.lease = (request) => {
-      leases++;
-      return lease(request);
-    };
+    const leases = countLeases(await app.broker());
     const worker = app.worker({ concurrency: 4, handleSignals: false, pollInterval: '1h' });
     const redis = new Redis(server.port);
     try {
@@ -42,7 +47,7 @@ describe('Redis hand-off', () => {
       }
       // The first lease registers the worker with room for 4; each hand-off takes one of it and each
       // settled task gives one back, so one task after another never finds the worker full.
-      assert.ok(leases <= 2, `expected the first lease (and perhaps one after a task found no room), saw ${leases}`);
+      assert.ok(leases() <= 2, `expected the first lease (and perhaps one after a task found no room), saw ${leases()}`);
       assert.equal(await redis.hexists(`{${prefix}:default}:idle`, worker.id), 1, 'registered while idle');
       await worker.close();
       assert.equal(await redis.hexists(`{${prefix}:default}:idle`, worker.id), 0, 'registration ended by close');
@@ -60,13 +65,7 @@ describe('Redis hand-off', () => {
     const url = `${server.url}?prefix=${prefix}`;
     const app = new Celeriac({ broker: url, logger: createLogger({ level: 'silent' }) });
     app.task({ name: 'echo', run: (input: { n: number }) => input.n });
-    const broker = await app.broker();
-    let leases = 0;
-    const lease = broker.lease.bind(broker);
-    broker.lease = (request) => {
-      leases++;
-      return lease(request);
-    };
+    const leases = countLeases(await app.broker());
     const queues = ['high', 'low'];
     const worker = app.worker({ queues, concurrency: 4, handleSignals: false, pollInterval: '1h' });
     const other = new Celeriac({ broker: url, logger: createLogger({ level: 'silent' }) });
@@ -80,7 +79,7 @@ describe('Redis hand-off', () => {
         assert.equal(await app.run(run.id).result({ timeout: '5s' }), n);
         assert.equal((await run.status()).workerId, worker.id);
       }
-      assert.ok(leases <= 2, `expected the first lease (and perhaps one after a task found no room), saw ${leases}`);
+      assert.ok(leases() <= 2, `expected the first lease (and perhaps one after a task found no room), saw ${leases()}`);
       for (const queue of queues) assert.equal(await redis.hexists(`{${prefix}:${queue}}:idle`, worker.id), 1, `registered in ${queue}`);
       await worker.close();
       for (const queue of queues) assert.equal(await redis.hexists(`{${prefix}:${queue}}:idle`, worker.id), 0, `${queue}: ended by close`);

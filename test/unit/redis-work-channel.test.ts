@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import type { NewTask } from '../../src/broker/broker.js';
 import { Celeriac, connectBroker, createLogger, type CeleriacEvent } from '../../src/index.js';
+import { newTask } from '../conformance/suite/records.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 
 let server: RedisServer;
@@ -16,13 +16,6 @@ before(async () => {
 after(async () => {
   await server.stop();
 });
-
-const NO_RETRY = { retry: { maxRetries: 0, backoff: 'fixed', delay: 0, maxDelay: 0, jitter: false } } as const;
-
-function newTask(overrides: Partial<NewTask> = {}): NewTask {
-  const now = Date.now();
-  return { id: randomUUID(), name: 'work.noop', queue: 'default', priority: 5, input: {}, createdAt: now, execution: NO_RETRY, ...overrides } as NewTask;
-}
 
 /** Subscriber counts of the events channel and the work channel. */
 async function subscribers(redis: Redis, prefix: string): Promise<{ events: number; work: number }> {

@@ -61,10 +61,9 @@ end
 local IS_WORK_KIND = { ['task.queued'] = true, ['task.scheduled'] = true, ['task.retrying'] = true, ['task.revoked'] = true }
 
 local function publish_work(channel, header)
-  if not (event_types['task.queued'] or event_types['task.scheduled'] or event_types['task.retrying'] or
-      event_types['task.revoked']) then
-    return
-  end
+  local any = false
+  for kind in pairs(IS_WORK_KIND) do any = any or event_types[kind] ~= nil end
+  if not any then return end
   local started
   if event_types['task.queued'] and event_types['task.started'] then
     started = {}
