@@ -23,24 +23,30 @@ export class TaskWaiters {
     let waiter!: Waiter;
     const finished = new Promise<TaskInfo>((resolve, reject) => (waiter = { resolve, reject }));
     this.add(id, waiter);
-    let timer: NodeJS.Timeout | undefined;
+    // From the call: a broker that cannot be reached does not hold the wait past its timeout.
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => waiter.reject(new TimeoutError(`task ${id} did not finish within ${timeoutMs} ms`)), timeoutMs);
     try {
       // Subscribed first, then read: a finish between the two cannot be missed.
-      await this.broker.subscribed?.();
-      const current = await this.broker.getTask(id);
-      if (!current) throw new Error(`task ${id} not found (it may have been pruned)`);
-      if (isFinished(current.state)) return current;
-      if (timeoutMs !== undefined) {
-        timer = setTimeout(
-          () => waiter.reject(new TimeoutError(`task ${id} did not finish within ${timeoutMs} ms`)),
-          timeoutMs,
-        );
-      }
+      this.readOnce(id).then(
+        (current) => current && waiter.resolve(current),
+        (error: Error) => waiter.reject(error),
+      );
       return await finished;
     } finally {
       clearTimeout(timer);
       this.remove(id, waiter);
     }
+  }
+
+  /** The task once subscribed, if it has already finished; throws if it does not exist. */
+  private async readOnce(id: string): Promise<TaskInfo | undefined> {
+    await this.broker.subscribed?.();
+    const current = await this.broker.getTask(id);
+    if (!current) throw new Error(`task ${id} not found (it may have been pruned)`);
+    return isFinished(current.state) ? current : undefined;
   }
 
   close(): void {
