@@ -156,7 +156,7 @@ export class Worker {
       types: ['task.queued', 'task.scheduled', 'task.retrying', 'task.revoked'],
       forWorker: true,
     });
-    await this.broker.subscribed?.();
+    await this.subscribedOrLater();
     this.startServices();
     await this.openInbox();
     this.every(Math.max(10, Math.floor(this.leaseMs / 3)), () => this.renewLeases());
@@ -229,6 +229,17 @@ export class Worker {
     } catch (error) {
       this.log.warn({ err: error }, 'cannot open a hand-off inbox; tasks are fetched by leases only');
     }
+  }
+
+  /**
+   * Waits until the broker confirms the subscription, for at most a poll interval: a broker that cannot
+   * confirm it yet (reconnecting) completes it later, and meanwhile the worker's poll finds work.
+   */
+  private async subscribedOrLater(): Promise<void> {
+    if (!this.broker.subscribed) return;
+    const gaveUp = new AbortController();
+    await Promise.race([this.broker.subscribed().catch(() => undefined), sleep(this.pollMs, gaveUp.signal)]);
+    gaveUp.abort();
   }
 
   private startServices(): void {

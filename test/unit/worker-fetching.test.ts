@@ -31,4 +31,20 @@ describe('worker fetching', () => {
     // each time a slot frees would make it three per task (the ack's refill and the fetch loop).
     assert.ok(leases <= tasks + 1, `expected at most ${tasks + 1} leases, saw ${leases}`);
   });
+
+  it('starts without waiting for a subscription the broker cannot confirm yet, and finds work by polling', { timeout: 10_000 }, async () => {
+    const app = createTestApp();
+    app.task({ name: 'noop', run: () => 'ok' });
+    const broker = await app.broker();
+    broker.subscribed = () => new Promise<void>(() => undefined); // A subscription that is never confirmed.
+    const worker = app.worker({ concurrency: 1, handleSignals: false, pollInterval: '100ms' });
+    try {
+      await worker.start();
+      const run = await app.enqueue('noop', {});
+      assert.equal(await run.result({ timeout: '5s' }), 'ok');
+    } finally {
+      await worker.close();
+      await app.close();
+    }
+  });
 });
