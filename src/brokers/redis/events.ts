@@ -25,6 +25,13 @@ interface Subscription {
   work: boolean;
 }
 
+/**
+ * How long publishing calls and `subscribed()` wait for Redis to confirm a new subscription (as long as
+ * a command waits through a reconnection): while the subscriber connection is down, they go on without
+ * it, and events published meanwhile may be missed, as during any reconnection.
+ */
+const CONFIRM_WAIT_MS = 5_000;
+
 /** The channel of what workers act on, beside the events channel `channel`. */
 export const workChannelOf = (channel: string) => `${channel}:work`;
 
@@ -35,7 +42,10 @@ export class EventHub {
   private acknowledged = 0;
   private closed = false;
   private readonly workChannel: string;
-  /** Channels subscribed to, or being: the SUBSCRIBE while Redis has not confirmed it, else null. */
+  /**
+   * Channels subscribed to, or being: while Redis has not confirmed the SUBSCRIBE, a promise of its
+   * confirmation or CONFIRM_WAIT_MS, whichever comes first; else null.
+   */
   private readonly channels = new Map<string, Promise<void> | null>();
   private waiting = 0;
 
@@ -110,7 +120,10 @@ export class EventHub {
         this.channels.delete(channel);
       },
     );
-    this.channels.set(channel, confirmed);
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, CONFIRM_WAIT_MS)));
+    timer?.unref();
+    this.channels.set(channel, Promise.race([confirmed, waited]).finally(() => clearTimeout(timer)));
   }
 
   private deliver(message: string, work: boolean): void {
