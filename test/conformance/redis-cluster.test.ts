@@ -27,7 +27,7 @@ describe('redis cluster', () => {
 
   it("keeps the order of one queue's task events, and of one publisher's worker events", async () => {
     const broker = await connectBroker(url);
-    const recorder = recordBroker(broker);
+    const recorder = await recordBroker(broker);
     try {
       const ids: string[] = [];
       for (let n = 0; n < 20; n++) {

@@ -78,19 +78,27 @@ export class EventRecorder {
   }
 }
 
-/** Records every event a broker delivers to a subscriber opened now. */
-export function recordBroker(broker: Broker): EventRecorder {
-  return new EventRecorder((listener) =>
+/**
+ * Records every event a broker delivers to a subscriber opened now; resolves once the broker hears
+ * events of every process (Broker.subscribed), so that what any process does next is recorded.
+ */
+export async function recordBroker(broker: Broker): Promise<EventRecorder> {
+  const recorder = new EventRecorder((listener) =>
     broker.subscribe((events) => {
       for (const event of events) listener(event);
     }),
   );
+  await broker.subscribed?.();
+  return recorder;
 }
 
 /**
- * Records every event an app's subscription delivers. Await `app.broker()` before acting so that the
- * subscription (opened once the broker is connected) is in place.
+ * Records every event an app's subscription delivers; resolves once the subscription (opened when the
+ * broker is connected) hears events of every process.
  */
-export function recordApp(app: Celeriac): EventRecorder {
-  return new EventRecorder((listener) => app.on('*', listener));
+export async function recordApp(app: Celeriac): Promise<EventRecorder> {
+  const recorder = new EventRecorder((listener) => app.on('*', listener));
+  const broker = await app.broker(); // app.on subscribes once this resolves, before this line goes on.
+  await broker.subscribed?.();
+  return recorder;
 }

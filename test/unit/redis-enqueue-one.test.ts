@@ -48,7 +48,7 @@ async function enqueueAndRecord(broker: Broker, redis: Redis, prefix: string, ta
   const subscriber = redis.duplicate();
   await subscriber.subscribe(`${prefix}:events`);
   const message = new Promise<string>((resolve) => subscriber.once('message', (_channel: string, text: string) => resolve(text)));
-  const recorder = recordBroker(broker);
+  const recorder = await recordBroker(broker);
   try {
     await broker.enqueue(tasks);
     await recorder.waitFor((event) => event.type === 'task.queued', tasks.length);

@@ -56,7 +56,7 @@ describe('Redis stored task ids', () => {
     const prefix = `ids-${randomUUID().slice(0, 8)}`;
     const broker = await connectBroker(`${server.url}?prefix=${prefix}`);
     const redis = new Redis(server.port);
-    const events = recordBroker(broker);
+    const events = await recordBroker(broker);
     try {
       const odd = newTask({ id: 'job-1', priority: 7 });
       const early = newTask({ createdAt: 1_000, priority: 5 });

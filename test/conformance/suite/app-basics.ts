@@ -176,7 +176,7 @@ export function appBasicCases(cases: Cases): void {
         return 'finished anyway';
       },
     });
-    const events = recordApp(app);
+    const events = await recordApp(app);
     // A short lease: a broker that tells the worker only through renew still cancels promptly.
     await world.worker(app, { leaseTime: '300ms' });
     const run = await task.enqueue(undefined);
@@ -203,7 +203,7 @@ export function appBasicCases(cases: Cases): void {
         return 'done';
       },
     });
-    const events = recordApp(app);
+    const events = await recordApp(app);
     await world.worker(app);
     const run = await task.enqueue(undefined);
     const first = await events.waitForTask(run.id, 'task.progress');
@@ -254,7 +254,7 @@ export function appBasicCases(cases: Cases): void {
   cases.case('a delayed task is scheduled, then runs once its delay has passed', async (world) => {
     const app = await world.app();
     const task = app.task({ name: 'conformance.later', run: () => 'ran' });
-    const events = recordApp(app);
+    const events = await recordApp(app);
     const run = await task.enqueue(undefined, { delay: '50ms' });
     const scheduled = await run.status();
     assert.equal(scheduled.state, 'scheduled');
@@ -295,7 +295,7 @@ export function appBasicCases(cases: Cases): void {
     const app = await world.app();
     let ran = 0;
     const task = app.task({ name: 'conformance.perishable', run: () => void ran++ });
-    const events = recordApp(app);
+    const events = await recordApp(app);
     await world.worker(app);
     // Due only after it has expired: it can never start in time.
     const stale = await task.enqueue(undefined, { delay: '60ms', expires: '10ms' });

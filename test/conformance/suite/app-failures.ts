@@ -29,7 +29,7 @@ export function appFailureCases(cases: Cases): void {
         throw new Error(`attempt ${ctx.attempt} failed`);
       },
     });
-    const events = recordApp(app);
+    const events = await recordApp(app);
     await world.worker(app);
     const run = await task.enqueue(undefined);
     await assert.rejects(run.result({ timeout: '10s' }), TaskFailedError);
@@ -61,7 +61,7 @@ export function appFailureCases(cases: Cases): void {
         throw new Error('nope');
       },
     });
-    const events = recordApp(app);
+    const events = await recordApp(app);
     await world.worker(app);
     const run = await task.enqueue(undefined);
     await assert.rejects(run.result({ timeout: '10s' }), TaskFailedError);
@@ -81,7 +81,7 @@ export function appFailureCases(cases: Cases): void {
         return `attempt ${ctx.attempt}`;
       },
     });
-    const events = recordApp(app);
+    const events = await recordApp(app);
     const first = await world.worker(app);
     const run = await task.enqueue(undefined);
     await events.waitForTask(run.id, 'task.retrying');
@@ -127,7 +127,7 @@ export function appFailureCases(cases: Cases): void {
         throw new NonRetryableError('not an address');
       },
     });
-    const events = recordApp(app);
+    const events = await recordApp(app);
     await world.worker(app);
     const run = await task.enqueue(undefined);
     const error = await run.result({ timeout: '10s' }).then(
@@ -201,7 +201,7 @@ export function appFailureCases(cases: Cases): void {
         return 'survived';
       },
     });
-    const events = recordApp(app);
+    const events = await recordApp(app);
     await world.worker(app, { leaseTime: '300ms', concurrency: 1 });
     await world.worker(app, { leaseTime: '300ms', concurrency: 1 });
     const run = await task.enqueue(undefined);

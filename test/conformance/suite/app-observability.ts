@@ -15,7 +15,7 @@ export function appObservabilityCases(cases: Cases): void {
         return 'seen';
       },
     });
-    const events = recordApp(app);
+    const events = await recordApp(app);
     const worker = await world.worker(app, { queues: ['watched'] });
     const run = await task.enqueue(undefined, { priority: 3 });
     await events.waitForTask(run.id, 'task.completed');
@@ -44,7 +44,7 @@ export function appObservabilityCases(cases: Cases): void {
         throw new Error(`no luck ${ctx.attempt}`);
       },
     });
-    const events = recordApp(app);
+    const events = await recordApp(app);
     await world.worker(app);
     const run = await task.enqueue(undefined);
     await events.waitForTask(run.id, 'task.failed');
@@ -70,7 +70,7 @@ export function appObservabilityCases(cases: Cases): void {
   cases.case('a worker announces itself online, sends heartbeats, and goes offline on close', async (world) => {
     const app = await world.app();
     app.task({ name: 'conformance.registered', run: () => null });
-    const events = recordApp(app);
+    const events = await recordApp(app);
     const worker = await world.worker(app, { name: 'conformance-%i', queues: ['x', 'y'], concurrency: 3, heartbeatInterval: '50ms' });
     const mine = (type: string) => (e: { type: string; workerId?: string }) => e.type === type && e.workerId === worker.id;
     const [online] = await events.waitFor(mine('worker.online'));

@@ -27,7 +27,7 @@ async function park(broker: Broker, workerId: string, overrides: Partial<LeaseRe
 export function brokerHandoffCases(cases: Cases): void {
   cases.case('hand-off: a task enqueued while a worker waits idle is leased to it and arrives in its inbox', async (world) => {
     const broker = await world.broker();
-    const events = recordBroker(broker);
+    const events = await recordBroker(broker);
     world.defer(() => events.stop());
     const inbox = await openInbox(world, broker, 'w1');
     await park(broker, 'w1');

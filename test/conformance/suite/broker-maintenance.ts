@@ -30,7 +30,7 @@ export function brokerMaintenanceCases(cases: Cases): void {
 
   cases.case('rescueExpired returns expired leases to their queue as a new attempt, recording WorkerLostError', async (world) => {
     const broker = await world.broker();
-    const events = recordBroker(broker);
+    const events = await recordBroker(broker);
     world.defer(() => events.stop());
     const t0 = Date.now();
     const id = await enqueueAndLease(broker, 'w-dead', {}, { now: t0, leaseMs: 100 });
@@ -54,7 +54,7 @@ export function brokerMaintenanceCases(cases: Cases): void {
 
   cases.case('a task not started before it expires is cancelled with reason expired instead of leased', async (world) => {
     const broker = await world.broker();
-    const events = recordBroker(broker);
+    const events = await recordBroker(broker);
     world.defer(() => events.stop());
     const t0 = Date.now();
     const expiring = await enqueueOne(broker, { priority: 15, expiresAt: t0 + 1_000 });

@@ -34,7 +34,7 @@ export function brokerRegistryEventCases(cases: Cases): void {
     assert.equal(got.heartbeatInterval, 2_000);
     assert.equal(got.startedAt.getTime(), w1.startedAt.getTime());
 
-    const events = recordBroker(broker);
+    const events = await recordBroker(broker);
     world.defer(() => events.stop());
     const beat = w1.heartbeatAt.getTime() + 1_500;
     await broker.heartbeat('w1', { active: 2, processed: 5, failed: 1 }, beat);
@@ -60,8 +60,8 @@ export function brokerRegistryEventCases(cases: Cases): void {
   cases.case('subscribers receive events published after subscribing, in order', async (world) => {
     const broker = await world.broker();
     await broker.publish([heartbeat('before', 0)]);
-    const first = recordBroker(broker);
-    const second = recordBroker(broker);
+    const first = await recordBroker(broker);
+    const second = await recordBroker(broker);
     world.defer(() => first.stop());
     world.defer(() => second.stop());
 
@@ -94,8 +94,8 @@ export function brokerRegistryEventCases(cases: Cases): void {
   cases.case('subscribers receive events written by another broker instance on the same URL, in order', async (world) => {
     const here = await world.broker();
     const there = await world.broker();
-    const local = recordBroker(here);
-    const remote = recordBroker(there);
+    const local = await recordBroker(here);
+    const remote = await recordBroker(there);
     world.defer(() => local.stop());
     world.defer(() => remote.stop());
 
@@ -115,7 +115,7 @@ export function brokerRegistryEventCases(cases: Cases): void {
 
   cases.case('subscribers receive events written by another process', async (world) => {
     const broker = await world.broker();
-    const events = recordBroker(broker);
+    const events = await recordBroker(broker);
     world.defer(() => events.stop());
     const run = await runFixture(PRODUCER, [world.url]);
     assert.equal(run.code, 0, `producer failed:\n${run.stderr}`);
@@ -130,12 +130,12 @@ export function brokerRegistryEventCases(cases: Cases): void {
 
   cases.case('an unsubscribed listener receives nothing more, and a throwing one does not stop the others', async (world) => {
     const broker = await world.broker();
-    const leaving = recordBroker(broker);
+    const leaving = await recordBroker(broker);
     const throwing = broker.subscribe(() => {
       throw new Error('a buggy subscriber');
     });
     world.defer(throwing);
-    const staying = recordBroker(broker);
+    const staying = await recordBroker(broker);
     world.defer(() => staying.stop());
 
     await broker.publish([heartbeat('w', 1)]);

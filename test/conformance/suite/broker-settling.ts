@@ -130,7 +130,7 @@ export function brokerSettlingCases(cases: Cases): void {
 
   cases.case('cancel of a waiting task (queued, scheduled or retrying) cancels it at once', async (world) => {
     const broker = await world.broker();
-    const events = recordBroker(broker);
+    const events = await recordBroker(broker);
     world.defer(() => events.stop());
     const queued = await enqueueOne(broker);
     const scheduled = await enqueueOne(broker, { runAt: Date.now() + 60_000 });
