@@ -2,7 +2,8 @@
 // started, counted with MONITOR (commands that run inside a script are tagged "lua" there and are not the
 // worker's calls). One throwaway redis-server, one worker of the given queues, the default options.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { openMonitor } from '../../test/support/monitor.js';
 import { startRedisServer } from '../../test/support/redis-server.js';
 import { Celeriac, createLogger } from '../../src/index.js';
 
@@ -24,7 +25,10 @@ export async function redisIdleWorker(queues = ['default']): Promise<IdleCommand
   try {
     await worker.start();
     await sleep(3_000);
-    monitor = await openMonitor(server.port, (command) => counts.set(command, (counts.get(command) ?? 0) + 1));
+    monitor = await openMonitor(server.port, ({ source, args }) => {
+      if (source === 'lua') return; // Run by a script, not sent by the worker.
+      counts.set(args[0]!, (counts.get(args[0]!) ?? 0) + 1);
+    });
     await sleep(seconds * 1_000);
   } finally {
     monitor?.destroy();
@@ -37,31 +41,3 @@ export async function redisIdleWorker(queues = ['default']): Promise<IdleCommand
   return { perSecond: total / seconds, seconds, byCommand };
 }
 
-/**
- * MONITOR on a plain socket, calling `seen` with the name of each command a client sent (not those run
- * inside scripts, which MONITOR tags "lua"). ioredis's monitor() was not used: it failed with "Command
- * queue state error" when monitored lines arrived in the same read as MONITOR's +OK.
- */
-function openMonitor(port: number, seen: (command: string) => void): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.setEncoding('utf8');
-    let buffer = '';
-    socket.on('error', reject); // After MONITOR's +OK, a no-op: the counts so far stand.
-    socket.on('data', (chunk: string) => {
-      buffer += chunk;
-      for (let end = buffer.indexOf('\r\n'); end >= 0; end = buffer.indexOf('\r\n')) {
-        const line = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        if (line === '+OK') {
-          resolve(socket);
-          continue;
-        }
-        // +<time> [<db> <client address, or lua>] "<command>" "<argument>" ...
-        const entry = /^\+[\d.]+ \[\d+ ([^\]]+)\] "([^"]*)"/.exec(line);
-        if (entry && entry[1] !== 'lua') seen(entry[2]!.toLowerCase());
-      }
-    });
-    socket.write('MONITOR\r\n');
-  });
-}

@@ -58,3 +58,16 @@ export async function until(app: Celeriac, check: () => Promise<boolean> | boole
     void evaluate().catch(reject);
   });
 }
+
+/** `promise`, or a rejection naming `what` after `timeoutMs`: a wait in a test that cannot hang. */
+export async function within<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -11,7 +11,9 @@ import { newTaskId, timeOfTaskId } from '../../src/ids.js';
 import { connectBroker, type Broker, type CeleriacEvent } from '../../src/index.js';
 import { newTask } from '../conformance/suite/records.js';
 import { recordBroker } from '../support/events.js';
+import { openMonitor } from '../support/monitor.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { within } from '../support/wait.js';
 
 let server: RedisServer;
 before(async () => {
@@ -121,14 +123,12 @@ describe('Redis single enqueue (enqueue_one.lua)', () => {
     const prefix = `one-${randomUUID().slice(0, 8)}`;
     const broker = await connectBroker(`${server.url}?prefix=${prefix}`);
     const redis = new Redis(server.port);
-    const monitor = await redis.monitor(); // A connection of its own.
     const calls: string[] = [];
     let pinged: () => void = () => undefined;
     const done = new Promise<void>((resolve) => (pinged = resolve));
-    monitor.on('monitor', (_time: string, args: string[]) => {
-      const command = args[0]?.toLowerCase();
-      if (command === 'fcall') calls.push(args[1]!.replace(/^celeriac_[0-9a-f]+_/, ''));
-      if (command === 'echo' && args[1] === 'enqueues-done') pinged();
+    const monitor = await openMonitor(server.port, ({ args: [command, ...args] }) => {
+      if (command === 'fcall') calls.push(args[0]!.replace(/^celeriac_[0-9a-f]+_/, ''));
+      if (command === 'echo' && args[0] === 'enqueues-done') pinged();
     });
     try {
       const now = Date.now();
@@ -138,13 +138,13 @@ describe('Redis single enqueue (enqueue_one.lua)', () => {
       await broker.enqueue([newTask()]);
       await broker.enqueue([newTask(), newTask()]);
       await redis.echo('enqueues-done'); // MONITOR shows commands in order: this one comes after the enqueues.
-      await done;
+      await within(done, 10_000, 'the ECHO after the enqueues in MONITOR');
       assert.deepEqual(
         calls.filter((name) => name.startsWith('enqueue')),
         ['enqueue', 'enqueue', 'enqueue', 'enqueue_one', 'enqueue'],
       );
     } finally {
-      monitor.disconnect();
+      monitor.destroy();
       redis.disconnect();
       await broker.close();
     }
