@@ -1,6 +1,6 @@
 // Real worker processes on a real redis-server: three workers share 5,000 tasks with none lost or run
-// twice; kill -9 of a worker mid-run; and a redis-server restart (AOF on) mid-run. Every task ends
-// completed. After a restart, a worker of two queues is handed tasks again.
+// twice; kill -9 of a worker mid-run, and of an idle worker that tasks were handed to; and a
+// redis-server restart (AOF on) mid-run. Every task ends completed. After a restart, a worker of two queues is handed tasks again.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -92,6 +92,38 @@ test('kill -9 of a worker mid-run: its tasks run again elsewhere after the lease
     const task = (await app.getTask(run.id))!;
     assert.equal(task.attempts, 2, `task ${run.id} attempts`);
     assert.equal(task.errors[0]?.type, 'WorkerLostError');
+    assert.deepEqual(task.result, { attempt: 2, pid: onlineB.pid });
+  }
+});
+
+test('kill -9 of an idle worker: tasks handed to it meanwhile run elsewhere once its registration lapses, not after their lease', async () => {
+  const url = freshUrl();
+  const app = openApp(url);
+  // A 10-minute lease: tasks left in the dead worker's inbox would otherwise wait that long.
+  const a = children.startWorker(url, { name: 'A@%h', leaseTime: '10m', pollInterval: '2s' });
+  const onlineA = await a.online();
+  // One task run proves A is registered for hand-offs (it stays registered while idle, renewing every 2 s
+  // for 5 s).
+  const warmUp = await app.enqueue('e2e.hang', {});
+  await warmUp.result({ timeout: '20s' });
+  assert.equal((await warmUp.status()).workerId, onlineA.workerId);
+  a.child.signal('SIGKILL');
+  await a.child.waitForExit(10_000);
+
+  const runs = await Promise.all(Array.from({ length: 5 }, (_, i) => app.enqueue('e2e.hang', { i })));
+  for (const run of runs) {
+    const info = await run.status();
+    assert.equal(info.workerId, onlineA.workerId, 'handed to the dead worker, whose registration had not lapsed yet');
+    assert.equal(info.state, 'active');
+  }
+  const b = children.startWorker(url, { name: 'B@%h' });
+  const onlineB = await b.online();
+  await allCompleted(app, runs.map((run) => run.id), 90_000);
+  for (const run of runs) {
+    const task = (await app.getTask(run.id))!;
+    assert.equal(task.attempts, 2, `task ${run.id} attempts`);
+    assert.equal(task.errors[0]?.type, 'WorkerLostError');
+    assert.match(task.errors[0]!.message, /stopped waiting for tasks/);
     assert.deepEqual(task.result, { attempt: 2, pid: onlineB.pid });
   }
 });

@@ -1,12 +1,15 @@
 // Hand-off on Redis, as a worker uses it: an idle worker of one queue receives tasks through its inbox
-// instead of leasing each, closing ends its registration, and the pruner clears registrations that a
-// killed worker left behind.
+// instead of leasing each, closing ends its registration, and the rescuer returns what a killed worker
+// left unread in its inbox and clears its registration.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { Celeriac, connectBroker, createLogger, type Broker } from '../../src/index.js';
+import { newTask } from '../conformance/suite/records.js';
+import { openMonitor } from '../support/monitor.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { within } from '../support/wait.js';
 
 let server: RedisServer;
 before(async () => {
@@ -27,7 +30,26 @@ function countLeases(broker: Broker): () => number {
   return () => leases;
 }
 
-const KEEP = { resultTtlMs: 86_400_000, eventTtlMs: 86_400_000, workerTtlMs: 86_400_000 };
+/** The commands sent (not run by scripts) while `action` runs: names, and a script call's function. */
+async function commandsDuring(redis: Redis, action: () => Promise<unknown>): Promise<string[]> {
+  const marker = `done-${randomUUID()}`;
+  const sent: string[] = [];
+  let ended: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (ended = resolve));
+  const monitor = await openMonitor(server.port, ({ source, args: [command, ...args] }) => {
+    if (source === 'lua') return;
+    if (command === 'echo' && args[0] === marker) ended();
+    else sent.push(command === 'fcall' ? `fcall ${args[0]!.replace(/^celeriac_[0-9a-f]+_/, '')}` : command!);
+  });
+  try {
+    await action();
+    await redis.echo(marker); // MONITOR shows commands in order: this one comes after the action's.
+    await within(done, 10_000, 'the ECHO after the action in MONITOR');
+    return sent;
+  } finally {
+    monitor.destroy();
+  }
+}
 
 describe('Redis hand-off', () => {
   it('an idle worker receives one task after another without leasing each, and closing ends its registration', async () => {
@@ -147,18 +169,105 @@ describe('Redis hand-off', () => {
     }
   });
 
-  it('prune deletes hand-off registrations that lapsed and keeps live ones', async () => {
+  it('rescue returns the tasks left unread in the inbox of a lapsed registration, and deletes it', async () => {
     const prefix = `handoff-${randomUUID().slice(0, 8)}`;
     const broker = await connectBroker(`${server.url}?prefix=${prefix}`);
     const redis = new Redis(server.port);
+    const idle = `{${prefix}:default}:idle`;
     try {
       const now = Date.now();
       const request = { queues: ['default'], limit: 5, leaseMs: 30_000, now };
-      await broker.lease({ ...request, workerId: 'killed', handoffUntil: now + 1_000 });
+      // 'killed' registers, is handed a task, and never reads it (a worker killed while idle).
+      await broker.lease({ ...request, workerId: 'killed', handoffUntil: now + 10_000 });
+      const handed = newTask();
+      await broker.enqueue([handed]);
+      assert.equal((await broker.getTask(handed.id))?.workerId, 'killed', 'handed to the registered worker');
+      assert.equal(await redis.llen(`${idle}:killed`), 1);
       await broker.lease({ ...request, workerId: 'alive', handoffUntil: now + 60_000 });
       await redis.sadd(`{${prefix}}:queues`, 'default');
-      await broker.prune(now + 2_000, KEEP);
-      assert.deepEqual(await redis.hkeys(`{${prefix}:default}:idle`), ['alive']);
+
+      assert.equal(await broker.rescueExpired(now + 500), 0, 'nothing while the registration is live');
+      assert.equal((await broker.getTask(handed.id))?.state, 'active');
+
+      assert.equal(await broker.rescueExpired(now + 11_000), 1, 'returned once the registration lapsed, long before its lease');
+      const info = (await broker.getTask(handed.id))!;
+      assert.equal(info.state, 'queued');
+      assert.equal(info.workerId, undefined);
+      assert.equal(info.errors.length, 1);
+      assert.equal(info.errors[0]!.type, 'WorkerLostError');
+      assert.match(info.errors[0]!.message, /worker killed stopped waiting for tasks/);
+      assert.deepEqual(await redis.hkeys(idle), ['alive'], 'the lapsed registration is deleted, the live one kept');
+      assert.equal(await redis.exists(`${idle}:killed`), 0, 'and its inbox');
+      assert.equal(await redis.zscore(`{${prefix}:default}:active`, handed.id), null, 'no lease left behind');
+
+      const [leased] = await broker.lease({ ...request, workerId: 'alive', limit: 1, now: Date.now() });
+      assert.equal(leased?.id, handed.id, 'a live worker leases it');
+      assert.equal(leased.attempt, 2);
+    } finally {
+      redis.disconnect();
+      await broker.close();
+    }
+  });
+
+  it('rescue leaves what a worker received from its inbox, and keeps a registration until rescue looks at its inbox', async () => {
+    const prefix = `handoff-${randomUUID().slice(0, 8)}`;
+    const broker = await connectBroker(`${server.url}?prefix=${prefix}`);
+    const redis = new Redis(server.port);
+    const idle = `{${prefix}:default}:idle`;
+    const inbox = await broker.openInbox!('reader', ['default']);
+    assert.ok(inbox);
+    try {
+      const now = Date.now();
+      const request = { queues: ['default'], limit: 5, leaseMs: 30_000, now };
+      await redis.sadd(`{${prefix}}:queues`, 'default');
+      await broker.lease({ ...request, workerId: 'reader', handoffUntil: now + 60_000 });
+      const received = newTask();
+      await broker.enqueue([received]);
+      const taken = await inbox.take();
+      assert.deepEqual(taken?.map((task) => task.id), [received.id]);
+      const unread = newTask();
+      await broker.enqueue([unread]);
+      // The registration lapses (a lease that registers with a time already past) with one entry unread.
+      await broker.lease({ ...request, workerId: 'reader', handoffUntil: now - 1 });
+      const later = newTask();
+      await broker.enqueue([later]);
+      assert.equal((await broker.getTask(later.id))?.state, 'queued', 'nothing is handed to a lapsed registration');
+      assert.equal(await redis.hexists(idle, 'reader'), 1, 'the enqueue kept it: its inbox holds a task');
+
+      assert.equal(await broker.rescueExpired(now), 1);
+      assert.equal((await broker.getTask(received.id))?.state, 'active', 'what the worker received stays its own');
+      assert.equal((await broker.getTask(unread.id))?.state, 'queued');
+      assert.equal(await redis.hexists(idle, 'reader'), 0);
+    } finally {
+      inbox.dispose();
+      redis.disconnect();
+      await broker.close();
+    }
+  });
+  it('a lease of several queues with an inbox: one call per queue when all are empty, by priority across them when not', async () => {
+    const prefix = `handoff-${randomUUID().slice(0, 8)}`;
+    const broker = await connectBroker(`${server.url}?prefix=${prefix}`);
+    const redis = new Redis(server.port);
+    const idle = (queue: string) => `{${prefix}:${queue}}:idle`;
+    const request = (limit: number) => ({ workerId: 'w', queues: ['a', 'b'], limit, leaseMs: 30_000, now: Date.now(), handoffUntil: Date.now() + 60_000 });
+    try {
+      const low = [newTask({ queue: 'a', priority: 1 }), newTask({ queue: 'a', priority: 1 })];
+      const high = [newTask({ queue: 'b', priority: 9 }), newTask({ queue: 'b', priority: 9 })];
+      await broker.enqueue([...low, ...high]);
+
+      const first = await broker.lease(request(3));
+      assert.deepEqual(first.map((task) => task.id), [high[0]!.id, high[1]!.id, low[0]!.id], 'the highest priority first, across queues');
+      assert.deepEqual([await redis.hexists(idle('a'), 'w'), await redis.hexists(idle('b'), 'w')], [0, 0], 'a full lease registers nowhere');
+
+      const second = await broker.lease(request(3));
+      assert.deepEqual(second.map((task) => task.id), [low[1]!.id]);
+      assert.match((await redis.hget(idle('a'), 'w'))!, /^2\|/, 'registered in a with the room left');
+      assert.match((await redis.hget(idle('b'), 'w'))!, /^2\|/, 'and in b');
+
+      const sent = await commandsDuring(redis, () => broker.lease(request(3)));
+      assert.deepEqual(sent, ['fcall lease', 'fcall lease'], 'an idle poll: one script call per queue, nothing else');
+      assert.match((await redis.hget(idle('a'), 'w'))!, /^3\|/, 'every registration renewed with the whole room');
+      assert.match((await redis.hget(idle('b'), 'w'))!, /^3\|/);
     } finally {
       redis.disconnect();
       await broker.close();

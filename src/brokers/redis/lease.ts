@@ -10,39 +10,46 @@ import { byQueue, publishing, queuedLengths, script, type RedisContext } from '.
  * queue holds at each priority, hand out the limit from the highest priority down (queues at the same
  * priority in the order the worker lists them), then lease from each queue the number it won.
  *
- * With `handoffUntil` (a worker with an inbox) and several queues, every queue gets a call, asking for
- * what it won plus the room the whole lease leaves: a queue that had no more than it won then registers
- * the worker with that room (lease.lua), and when nothing is left over every registration ends, as a full
- * lease of one queue ends its one. Tasks that arrive between the read and the calls are leased too, so a
- * lease may then return more than `limit` (the worker holds them waiting, under lease, as a prefetch).
+ * With `handoffUntil` (a worker with an inbox) and several queues, every queue first gets a probe
+ * (lease.lua): an empty queue registers the worker with the whole limit as its room, one with tasks
+ * answers so and changes nothing. All empty (an idle worker's poll): done, one call per queue. Else
+ * the lease is planned across the queues that had tasks, and every queue gets a call asking for what
+ * it won plus the room the whole lease leaves: a queue that had no more than it won then registers the
+ * worker with that room, and when nothing is left over every registration ends, as a full lease of one
+ * queue ends its one. Tasks that arrive between the read and the calls are leased too, so a lease may
+ * then return more than `limit` (the worker holds them waiting, under lease, as a prefetch).
  */
 export async function leaseTasks(ctx: RedisContext, request: LeaseRequest): Promise<LeasedTask[]> {
   if (request.limit <= 0 || request.queues.length === 0) return [];
   if (request.queues.length === 1) return runLeases(ctx, request, new Map([[request.queues[0]!, request.limit]]));
-  const plan = await planAcrossQueues(ctx, request);
-  if (request.handoffUntil !== undefined) {
-    let planned = 0;
-    for (const count of plan.values()) planned += count;
-    const room = request.limit - planned;
-    for (const queue of new Set(request.queues)) plan.set(queue, (plan.get(queue) ?? 0) + room);
+  if (request.handoffUntil === undefined) {
+    const plan = await planAcrossQueues(ctx, request, await heldQueues(ctx, request.queues));
+    return plan.size === 0 ? [] : runLeases(ctx, request, plan);
   }
-  if (plan.size === 0) return [];
+  const queues = [...new Set(request.queues)];
+  const probed = await runScripts(ctx, request, new Map(queues.map((queue) => [queue, request.limit])), 'probe');
+  const holding = queues.filter((_, q) => probed[q]!.reply === null);
+  if (holding.length === 0) return [];
+  const plan = await planAcrossQueues(ctx, request, holding);
+  let planned = 0;
+  for (const count of plan.values()) planned += count;
+  const room = request.limit - planned;
+  for (const queue of queues) plan.set(queue, (plan.get(queue) ?? 0) + room);
   return runLeases(ctx, request, plan);
 }
 
 const NO_TASKS: readonly number[] = new Array<number>(16).fill(0);
 
-/** How many tasks to lease from each queue: the best `limit` across all of them. */
-async function planAcrossQueues(ctx: RedisContext, request: LeaseRequest): Promise<Map<string, number>> {
-  // One EXISTS per queue first (an idle worker asks every poll interval), then the 16 lengths of each
-  // queue that holds anything. lengths[q][i]: tasks of queue q at priority 15 - i.
-  const lengths = await Promise.all(
-    request.queues.map(async (queue) => {
-      const lists = ctx.keys.queue(queue).queuedLists();
-      const holding = Number(await ctx.client.call('EXISTS', ...lists));
-      return holding > 0 ? queuedLengths(ctx, queue) : NO_TASKS;
-    }),
-  );
+/** The queues that hold a queued task: one EXISTS each (an idle worker without an inbox asks every poll interval). */
+async function heldQueues(ctx: RedisContext, queues: string[]): Promise<string[]> {
+  const held = await Promise.all(queues.map(async (queue) => Number(await ctx.client.call('EXISTS', ...ctx.keys.queue(queue).queuedLists())) > 0));
+  return queues.filter((_, q) => held[q]);
+}
+
+/** How many tasks to lease from each queue: the best `limit` across them; only `holding` are read. */
+async function planAcrossQueues(ctx: RedisContext, request: LeaseRequest, holding: string[]): Promise<Map<string, number>> {
+  // lengths[q][i]: tasks of queue q at priority 15 - i.
+  const lengths = await Promise.all(request.queues.map((queue) => (holding.includes(queue) ? queuedLengths(ctx, queue) : NO_TASKS)));
   const plan = new Map<string, number>();
   let remaining = request.limit;
   for (let i = 0; i < 16 && remaining > 0; i++) {
@@ -55,22 +62,33 @@ async function planAcrossQueues(ctx: RedisContext, request: LeaseRequest): Promi
   return plan;
 }
 
-async function runLeases(ctx: RedisContext, request: LeaseRequest, plan: Map<string, number>): Promise<LeasedTask[]> {
+/** One lease.lua call per queue of the plan, for the number it holds; the replies in the plan's order. */
+function runScripts(
+  ctx: RedisContext,
+  request: LeaseRequest,
+  plan: Map<string, number>,
+  mode: 'probe' | '' = '',
+): Promise<Array<{ queue: string; reply: unknown[] | null }>> {
   const leaseExpiresAt = request.now + request.leaseMs;
-  const replies = await publishing(ctx, (header) =>
+  return publishing(ctx, (header) =>
     [...plan].map(([queue, limit]) => {
       const keys = ctx.keys.queue(queue);
       const handoff = request.handoffUntil ?? '';
-      const args = [keys.taskPrefix, queue, request.now, limit, leaseExpiresAt, request.workerId, ctx.keys.channel, header, handoff];
-      return script<unknown[]>(ctx, 'lease', [keys.queued, keys.active, keys.expiring, keys.cancelled, keys.idle], args).then((reply) => ({
+      const args = [keys.taskPrefix, queue, request.now, limit, leaseExpiresAt, request.workerId, ctx.keys.channel, header, handoff, mode];
+      return script<unknown[] | null>(ctx, 'lease', [keys.queued, keys.active, keys.expiring, keys.cancelled, keys.idle], args).then((reply) => ({
         queue,
         reply,
       }));
     }),
   );
+}
+
+async function runLeases(ctx: RedisContext, request: LeaseRequest, plan: Map<string, number>): Promise<LeasedTask[]> {
+  const leaseExpiresAt = request.now + request.leaseMs;
+  const replies = await runScripts(ctx, request, plan);
   const leased: LeasedTask[] = [];
   for (const { queue, reply } of replies) {
-    for (let at = 0; at < reply.length; at += LEASED_FIELDS) leased.push(leasedTask(reply, at, queue, leaseExpiresAt));
+    for (let at = 0; at < reply!.length; at += LEASED_FIELDS) leased.push(leasedTask(reply!, at, queue, leaseExpiresAt));
   }
   // Across queues: priority, then age (ids are time-ordered UUIDv7, strictly increasing in one process).
   if (replies.length > 1) leased.sort((a, b) => b.priority - a.priority || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

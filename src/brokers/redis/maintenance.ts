@@ -53,7 +53,7 @@ export async function rescueExpired(ctx: RedisContext, now: number): Promise<num
   const rescued = await publishing(ctx, (header) =>
     queues.map((queue) => {
       const keys = ctx.keys.queue(queue);
-      return script<number>(ctx, 'rescue', [keys.active, keys.queued, keys.expiring, keys.cancelled], [
+      return script<number>(ctx, 'rescue', [keys.active, keys.queued, keys.expiring, keys.cancelled, keys.idle], [
         keys.taskPrefix, queue, now, BATCH, ctx.keys.channel, header,
       ]);
     }),
@@ -67,8 +67,8 @@ export async function prune(ctx: RedisContext, now: number, policy: RetentionPol
   const deleted = await Promise.all(
     queues.map((queue) => {
       const keys = ctx.keys.queue(queue);
-      const args = [keys.taskPrefix, before, BATCH * 10, now];
-      return script<number>(ctx, 'prune', [keys.completed, keys.failed, keys.cancelled, keys.keys, keys.idle], args);
+      const args = [keys.taskPrefix, before, BATCH * 10];
+      return script<number>(ctx, 'prune', [keys.completed, keys.failed, keys.cancelled, keys.keys], args);
     }),
   );
   await pruneWorkers(ctx, now - policy.workerTtlMs);

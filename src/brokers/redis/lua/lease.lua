@@ -8,8 +8,13 @@
 -- ARGV[6] worker id   ARGV[7] events channel   ARGV[8] event header
 -- ARGV[9] hand-off registration valid until, or '' (none): when set, a lease that leaves room (the queue
 -- is empty) registers the worker to receive tasks enqueued later (handoff.lua); a full one ends it.
+-- ARGV[10] optional, 'probe': when a task waits in the queue, return nil at once and change nothing (a
+-- worker of several queues then plans its lease across them); else lease as usual, which on an empty
+-- queue leases nothing and registers the worker. An idle worker of several queues renews its
+-- registrations with one call per queue this way.
 -- Returns, per leased task: id, name, priority, input, execution, attempt, createdAt (priority and
--- createdAt nil when the hash leaves them out: the default priority, the time in the id).
+-- createdAt nil when the hash leaves them out: the default priority, the time in the id); nil for a
+-- probe that found tasks waiting.
 -- @include events
 -- @include task
 -- @include queue
@@ -18,6 +23,12 @@
 
 local prefix, queue, now, limit = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local lease_at, worker = ARGV[5], ARGV[6]
+
+if ARGV[10] == 'probe' then
+  local lists = {}
+  for p = 0, 15 do lists[p + 1] = KEYS[1] .. ':' .. p end
+  if redis.call('EXISTS', unpack(lists)) > 0 then return nil end
+end
 local out = {}
 local started = {} -- the task.started fields after the common ones, by attempt
 

@@ -1,18 +1,11 @@
 -- prune: deletes finished tasks of one queue that finished before a time (retention), a batch at a
--- time, with their idempotency key entries; and hand-off registrations that lapsed (a worker killed
--- while idle leaves one behind).
+-- time, with their idempotency key entries. (Hand-off registrations that lapsed are rescue.lua's: their
+-- inbox may hold tasks.)
 -- KEYS[1] completed ZSET   KEYS[2] failed ZSET   KEYS[3] cancelled ZSET   KEYS[4] idempotency keys HASH
--- KEYS[5] idle workers HASH (handoff.lua)
--- ARGV[1] task key prefix   ARGV[2] delete what finished before this   ARGV[3] limit per state   ARGV[4] now
+-- ARGV[1] task key prefix   ARGV[2] delete what finished before this   ARGV[3] limit per state
 -- Returns the number of tasks deleted.
 local prefix, before, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
 
--- A registration is "room|lease ms|until"; there is one per idle worker of the queue.
-local idle = redis.call('HGETALL', KEYS[5])
-for i = 1, #idle, 2 do
-  local till = tonumber(string.match(idle[i + 1], '|(%d+)$'))
-  if not till or till <= tonumber(ARGV[4]) then redis.call('HDEL', KEYS[5], idle[i]) end
-end
 local deleted = 0
 
 for k = 1, 3 do

@@ -26,8 +26,8 @@ local function handoff_registration(worker, value)
   return { worker = worker, room = tonumber(room), lease_ms = tonumber(lease_ms), till = till, payloads = {} }
 end
 
--- A registered worker with room, or nil; drops registrations that ran out of time. One call looks at up
--- to HANDOFF_SAMPLE distinct registrations, at random.
+-- A registered worker with room, or nil; drops registrations that ran out of time with an empty inbox.
+-- One call looks at up to HANDOFF_SAMPLE distinct registrations, at random.
 local function handoff_pick(idle_key, now)
   local picks = redis.call('HRANDFIELD', idle_key, HANDOFF_SAMPLE, 'WITHVALUES')
   for i = 1, #picks, 2 do
@@ -40,7 +40,8 @@ local function handoff_pick(idle_key, now)
         return target
       end
       -- Full for now (or already used up by this call): kept, so that its settles give it room again.
-    else
+    elseif redis.call('LLEN', idle_key .. ':' .. worker) == 0 then
+      -- Ran out of time. One with tasks still in its inbox is left to rescue.lua, which returns them.
       redis.call('HDEL', idle_key, worker)
     end
   end
