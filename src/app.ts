@@ -239,6 +239,20 @@ export class Celeriac implements TaskProducer, TaskRunHost {
   }
 
   /**
+   * Resolves once the listeners added with `on()` so far hear the events of every process: the broker is
+   * open, and on Redis the subscription, which completes in the background, is confirmed. (What this
+   * app itself does after `on()` is never missed.) Rejects if the broker cannot be opened.
+   * @example
+   * app.on('task.completed', (event) => console.log(event.taskId));
+   * await app.subscribed(); // from here on, tasks other processes complete are heard too
+   */
+  async subscribed(): Promise<void> {
+    // on() subscribes in a callback on the same broker promise, registered before this await's.
+    const broker = await this.broker();
+    await broker.subscribed?.();
+  }
+
+  /**
    * A worker for this app's tasks; call `start()` on it.
    * @example
    * const worker = app.worker({ queues: ['agents', 'default'], concurrency: 16, name: 'w1@%h' });

@@ -98,7 +98,6 @@ export async function recordBroker(broker: Broker): Promise<EventRecorder> {
  */
 export async function recordApp(app: Celeriac): Promise<EventRecorder> {
   const recorder = new EventRecorder((listener) => app.on('*', listener));
-  const broker = await app.broker(); // app.on subscribes once this resolves, before this line goes on.
-  await broker.subscribed?.();
+  await app.subscribed();
   return recorder;
 }

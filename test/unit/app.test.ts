@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BrokerError, Celeriac } from '../../src/index.js';
+import { join } from 'node:path';
+import { BrokerError, Celeriac, createLogger } from '../../src/index.js';
 import { createTestApp } from '../../src/testing/index.js';
+import { tempDir } from '../support/tmp.js';
+import { within } from '../support/wait.js';
 
 describe('the app', () => {
   it('refuses a second task with the same name, and bad defaults at definition', () => {
@@ -37,5 +40,27 @@ describe('the app', () => {
     await assert.rejects(app.enqueueMany([{ task: 'ok', input: 1 }, { task: 't', input: circular }]), BrokerError);
     assert.equal((await app.listTasks()).length, 0);
     await app.close();
+  });
+  it('app.subscribed() resolves once the broker is open and listeners hear events of other apps (SQLite)', async () => {
+    const dir = tempDir();
+    const url = `sqlite:${join(dir.path, 'events.db')}`;
+    const listening = new Celeriac({ broker: url, logger: createLogger({ level: 'silent' }) });
+    const other = new Celeriac({ broker: url, logger: createLogger({ level: 'silent' }) });
+    try {
+      let heard!: (taskId: string) => void;
+      const queued = new Promise<string>((resolve) => (heard = resolve));
+      listening.on('task.queued', (event) => heard(event.taskId));
+      await listening.subscribed();
+      const run = await other.enqueue('t', {});
+      assert.equal(await within(queued, 10_000, "the other app's task.queued"), run.id);
+    } finally {
+      await listening.close();
+      await other.close();
+      dir.cleanup();
+    }
+  });
+
+  it('app.subscribed() rejects when the broker cannot be opened', async () => {
+    await assert.rejects(new Celeriac({ broker: 'nonsense://x' }).subscribed(), BrokerError);
   });
 });

@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { Celeriac, connectBroker, createLogger, type CeleriacEvent } from '../../src/index.js';
 import { newTask } from '../conformance/suite/records.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { within } from '../support/wait.js';
 
 let server: RedisServer;
 before(async () => {
@@ -111,6 +112,31 @@ describe('Redis work channel', () => {
       redis.disconnect();
       await listening.close();
       await acting.close();
+    }
+  });
+  it('app.subscribed() resolves once listeners added with app.on() hear the events of other processes', async () => {
+    const prefix = `work-${randomUUID().slice(0, 8)}`;
+    const url = `${server.url}?prefix=${prefix}`;
+    const listening = new Celeriac({ broker: url, logger: createLogger({ level: 'silent' }) });
+    const other = new Celeriac({ broker: url, logger: createLogger({ level: 'silent' }) });
+    const redis = new Redis(server.port);
+    try {
+      const queued: string[] = [];
+      let heard!: () => void;
+      const heardOne = new Promise<void>((resolve) => (heard = resolve));
+      listening.on('task.queued', (event) => {
+        queued.push(event.taskId);
+        heard();
+      });
+      await listening.subscribed();
+      assert.equal((await subscribers(redis, prefix)).events, 1, 'Redis has confirmed the subscription');
+      const run = await other.enqueue('work.echo', { n: 1 });
+      await within(heardOne, 10_000, "the other app's task.queued");
+      assert.deepEqual(queued, [run.id]);
+    } finally {
+      redis.disconnect();
+      await listening.close();
+      await other.close();
     }
   });
 });
