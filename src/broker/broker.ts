@@ -53,7 +53,9 @@ export interface LeaseRequest {
   /**
    * Set by a worker that has an {@link Inbox} open: a lease that comes back short (nothing more waits)
    * registers the worker, until this time, to receive tasks enqueued later through its inbox; a full
-   * lease ends the registration. Brokers without hand-off ignore it.
+   * lease ends the registration, and so does a lease of `limit` 0 with it (a worker of several queues
+   * that hand-offs filled ends its registrations in the others this way). Brokers without hand-off
+   * ignore it.
    */
   handoffUntil?: number;
 }

@@ -87,6 +87,8 @@ export class Worker {
   private loop: Promise<void> | undefined;
   /** Receives tasks the broker hands straight to this worker while it is idle, where the broker offers it. */
   private handoffs: HandoffReceiver | undefined;
+  /** A lease of limit 0 ending the registrations of a worker that hand-offs filled is in flight. */
+  private endingRegistrations = false;
   private readonly budget: LeaseBudget;
   /** The lease sent with the acker's batch in flight (one at a time). */
   private refillTicket: LeaseTicket | undefined;
@@ -220,6 +222,7 @@ export class Worker {
     try {
       const received = (tasks: LeasedTask[]) => {
         for (const task of tasks) this.pool.add(task);
+        this.endRegistrationsIfFull();
         this.wake.notify();
       };
       // `received` also takes what this process's own enqueues hand over in memory.
@@ -229,6 +232,22 @@ export class Worker {
     } catch (error) {
       this.log.warn({ err: error }, 'cannot open a hand-off inbox; tasks are fetched by leases only');
     }
+  }
+
+  /**
+   * A worker of several queues is registered for hand-offs in each with the room its last lease left, and
+   * each queue counts only its own hand-offs: once hand-offs filled the worker, the other queues would go
+   * on handing it tasks that wait in its pool while other workers may be idle. So a full worker ends its
+   * registrations (a lease of limit 0); its next lease, once it has room again, registers it anew. (With
+   * one queue, the registration's own room reaches 0.)
+   */
+  private endRegistrationsIfFull(): void {
+    if (this.queues.length < 2 || this.endingRegistrations || this.stopping.signal.aborted || this.pool.room() > 0) return;
+    this.endingRegistrations = true;
+    this.broker
+      .lease(this.leaseRequest(0, Date.now()))
+      .catch((error: unknown) => this.log.warn({ err: error }, 'cannot end the hand-off registrations of a full worker; its next lease will'))
+      .finally(() => (this.endingRegistrations = false));
   }
 
   /**

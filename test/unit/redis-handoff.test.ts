@@ -273,4 +273,50 @@ describe('Redis hand-off', () => {
       await broker.close();
     }
   });
+  it('a worker of several queues that hand-offs filled ends its registrations, and registers again once it has room', async () => {
+    const prefix = `handoff-${randomUUID().slice(0, 8)}`;
+    const url = `${server.url}?prefix=${prefix}`;
+    const app = new Celeriac({ broker: url, logger: createLogger({ level: 'silent' }) });
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    app.task({ name: 'gated', run: async (input: { n: number }) => (await gate, input.n) });
+    const broker = await app.broker();
+    let registeredFirst!: () => void;
+    const firstLease = new Promise<void>((resolve) => (registeredFirst = resolve));
+    let ended!: () => void;
+    const registrationsEnded = new Promise<void>((resolve) => (ended = resolve));
+    const lease = broker.lease.bind(broker);
+    broker.lease = async (request) => {
+      const leased = await lease(request);
+      if (request.handoffUntil !== undefined) (request.limit === 0 ? ended : registeredFirst)();
+      return leased;
+    };
+    // A registration's room is at most half of what the worker holds (LeaseBudget): concurrency 2 registers
+    // room 1 in each of three queues, which together could hand it 3.
+    const queues = ['a', 'b', 'c'];
+    const worker = app.worker({ queues, concurrency: 2, prefetch: 0, handleSignals: false, pollInterval: '1h' });
+    const other = new Celeriac({ broker: url, logger: createLogger({ level: 'silent' }) });
+    const redis = new Redis(server.port);
+    const registered = () => Promise.all(queues.map((queue) => redis.hexists(`{${prefix}:${queue}}:idle`, worker.id)));
+    try {
+      await worker.start();
+      await within(firstLease, 10_000, "the worker's first lease");
+      assert.deepEqual(await registered(), [1, 1, 1], 'idle: registered in every queue');
+      const first = [await other.enqueue('gated', { n: 1 }, { queue: 'a' }), await other.enqueue('gated', { n: 2 }, { queue: 'b' })];
+      for (const run of first) assert.equal((await run.status()).workerId, worker.id, 'handed to the idle worker');
+      await within(registrationsEnded, 10_000, 'the lease of limit 0');
+      assert.deepEqual(await registered(), [0, 0, 0], 'full: registered nowhere');
+      const later = await other.enqueue('gated', { n: 3 }, { queue: 'c' });
+      assert.equal((await later.status()).state, 'queued', 'queue c no longer hands tasks to the full worker');
+      open();
+      assert.deepEqual(await Promise.all([...first, later].map((run) => app.run(run.id).result({ timeout: '10s' }))), [1, 2, 3]);
+      assert.equal((await later.status()).workerId, worker.id, 'leased once the worker had room');
+    } finally {
+      open();
+      redis.disconnect();
+      await worker.close();
+      await other.close();
+      await app.close();
+    }
+  });
 });

@@ -20,7 +20,12 @@ import { byQueue, publishing, queuedLengths, script, type RedisContext } from '.
  * then return more than `limit` (the worker holds them waiting, under lease, as a prefetch).
  */
 export async function leaseTasks(ctx: RedisContext, request: LeaseRequest): Promise<LeasedTask[]> {
-  if (request.limit <= 0 || request.queues.length === 0) return [];
+  if (request.queues.length === 0) return [];
+  if (request.limit <= 0) {
+    // With an inbox: a full lease, which ends the worker's registration in every queue.
+    if (request.handoffUntil !== undefined) await runScripts(ctx, request, new Map([...new Set(request.queues)].map((queue) => [queue, 0])));
+    return [];
+  }
   if (request.queues.length === 1) return runLeases(ctx, request, new Map([[request.queues[0]!, request.limit]]));
   if (request.handoffUntil === undefined) {
     const plan = await planAcrossQueues(ctx, request, await heldQueues(ctx, request.queues));
