@@ -5,9 +5,7 @@
 -- ARGV[1] task key prefix   ARGV[2] queue   ARGV[3] worker id   ARGV[4] now   ARGV[5] events channel
 -- ARGV[6] event header   then the task ids
 -- Returns the number of tasks handed back to the queue.
--- @include events
--- @include queue
--- @include task
+-- @include requeue
 
 local prefix, queue, worker, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local released = 0
@@ -17,15 +15,8 @@ for i = 7, #ARGV do
   local task_key = prefix .. id
   local f = redis.call('HMGET', task_key, 'state', 'worker', 'cancel', 'name', 'priority', 'expires', 'attempts')
   if f[1] == 'active' and f[2] == worker then
-    redis.call('ZREM', KEYS[1], id)
-    if f[3] == '1' then
-      finish_cancelled(task_key, KEYS[4], id, 'revoked', now)
-      cancelled_event(id, f[4], queue, now, 'revoked')
-    else
-      redis.call('HSET', task_key, 'state', 'queued', 'ready', now, 'attempts', math.max(0, (tonumber(f[7]) or 1) - 1))
-      leave_attempt(task_key)
-      enqueue_ready(KEYS[2], KEYS[3], id, f[5], f[6])
-      queued_event(id, f[4], queue, now, f[5])
+    -- The interrupted attempt is not counted.
+    if requeue_or_cancel(KEYS, task_key, id, f, queue, now, nil, 'attempts', math.max(0, (tonumber(f[7]) or 1) - 1)) then
       released = released + 1
     end
   end

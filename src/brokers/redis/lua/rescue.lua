@@ -11,9 +11,7 @@
 -- ARGV[1] task key prefix   ARGV[2] queue   ARGV[3] now   ARGV[4] limit   ARGV[5] events channel
 -- ARGV[6] event header
 -- Returns the number of tasks returned to the queue.
--- @include events
--- @include queue
--- @include task
+-- @include requeue
 
 local prefix, queue, now, limit = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local rescued = 0
@@ -27,17 +25,7 @@ local function return_task(id, worker, message)
   local task_key = prefix .. id
   local f = redis.call('HMGET', task_key, 'state', 'worker', 'cancel', 'name', 'priority', 'expires', 'attempts')
   if f[1] ~= 'active' or (worker and f[2] ~= worker) then return end
-  redis.call('ZREM', KEYS[1], id)
-  if f[3] == '1' then
-    -- It was being cancelled when its worker died: finish the cancellation instead of running it again.
-    finish_cancelled(task_key, KEYS[4], id, 'revoked', now)
-    cancelled_event(id, f[4], queue, now, 'revoked')
-  else
-    append_error(task_key, lost_error(string.format(message, f[2] or '?')), f[7])
-    redis.call('HSET', task_key, 'state', 'queued', 'ready', now)
-    leave_attempt(task_key)
-    enqueue_ready(KEYS[2], KEYS[3], id, f[5], f[6])
-    queued_event(id, f[4], queue, now, f[5])
+  if requeue_or_cancel(KEYS, task_key, id, f, queue, now, lost_error(string.format(message, f[2] or '?'))) then
     rescued = rescued + 1
   end
 end
