@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { join } from 'node:path';
-import { BrokerError, Celeriac, createLogger } from '../../src/index.js';
+import { BrokerError, Celeriac, connectBroker, createLogger } from '../../src/index.js';
 import { createTestApp } from '../../src/testing/index.js';
 import { tempDir } from '../support/tmp.js';
 import { within } from '../support/wait.js';
@@ -62,5 +62,23 @@ describe('the app', () => {
 
   it('app.subscribed() rejects when the broker cannot be opened', async () => {
     await assert.rejects(new Celeriac({ broker: 'nonsense://x' }).subscribed(), BrokerError);
+  });
+  it('app.subscribed() waits for the broker to confirm the subscription', async () => {
+    const broker = await connectBroker('sqlite::memory:');
+    let confirm!: () => void;
+    const confirmed = new Promise<void>((resolve) => (confirm = resolve));
+    broker.subscribed = () => confirmed; // A broker that subscribes in the background, as Redis does.
+    const app = new Celeriac({ broker, logger: createLogger({ level: 'silent' }) });
+    try {
+      let settled = false;
+      const waiting = app.subscribed().then(() => (settled = true));
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(settled, false, 'not before the broker confirmed');
+      confirm();
+      await waiting;
+      assert.equal(settled, true);
+    } finally {
+      await app.close();
+    }
   });
 });
