@@ -14,6 +14,9 @@
 -- Returns, for each task NOT created because an unfinished task of the queue held its key: the task's
 -- position (1-based), the holder's id and its state. Every other task was created, as 'scheduled' when
 -- its runAt is after now, else 'queued' (or, handed to an idle worker, 'active': see handoff.lua).
+-- Safe to run twice (ioredis sends a command again when its connection dropped before the reply came,
+-- though Redis may have run it): ids are new at every enqueue, so a task that exists already was stored
+-- by this very call, and is left as it is.
 -- @include events
 -- @include queue
 -- @include task
@@ -84,13 +87,26 @@ for n = 1, spec_count do
   specs[n] = { ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5] }
 end
 
+-- The tasks a first run of this call stored already (see the header): one EXISTS over all of them,
+-- and one per task only when some exist.
+local stored_before = {}
+local task_keys = {}
+for i = first_task, #ARGV, 4 do task_keys[#task_keys + 1] = prefix .. ARGV[i] end
+if #task_keys > 0 and redis.call('EXISTS', unpack(task_keys)) > 0 then
+  for i = first_task, #ARGV, 4 do
+    if redis.call('EXISTS', prefix .. ARGV[i]) == 1 then stored_before[ARGV[i]] = true end
+  end
+end
+
 local position = 0
 for i = first_task, #ARGV, 4 do
   position = position + 1
   local id, key = ARGV[i], ARGV[i + 3]
   local existing, existing_state
-  if key ~= '' then existing, existing_state = holder_of(key) end
-  if existing then
+  if key ~= '' and not stored_before[id] then existing, existing_state = holder_of(key) end
+  if stored_before[id] then
+    -- Reported as created, as the first run did.
+  elseif existing then
     out[#out + 1] = position
     out[#out + 1] = existing
     out[#out + 1] = existing_state

@@ -12,12 +12,26 @@
 -- not pushed onto its inbox (the caller delivers it in memory)
 -- Returns 'queued'; 'active' when the task was handed to a worker through its inbox; or
 -- {'local', lease expiry} when it was handed to the worker of ARGV[12].
+-- Safe to run twice: ioredis sends a command again when its connection dropped before the reply came,
+-- though Redis may have run it. Ids are new at every enqueue, so a task that exists already was stored
+-- by this very call: nothing changes, and the reply is what the first run's would have been (a task
+-- handed to the caller's own worker is delivered by the caller on this reply, the first one being lost).
 -- @include defaults
 -- @include handoff
 
 local prefix, queue, now, id, name, priority, input, execution, created =
   ARGV[1], ARGV[2], ARGV[3], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
 local p = tonumber(priority)
+local task_key = prefix .. id
+
+if redis.call('EXISTS', task_key) == 1 then
+  local f = redis.call('HMGET', task_key, 'state', 'worker', 'attempts')
+  if f[1] ~= 'active' then return 'queued' end
+  if f[2] ~= ARGV[12] or f[3] ~= '1' then return 'active' end
+  local lease_at = redis.call('ZSCORE', KEYS[3], id)
+  if not lease_at then return 'active' end
+  return { 'local', string.format('%.0f', tonumber(lease_at)) }
+end
 
 local target = handoff_one(KEYS[1], KEYS[2], now, ARGV[12])
 local fields = { 'state', target and 'active' or 'queued', 'name', name, 'input', input }
@@ -29,7 +43,7 @@ if target then
   fields[#fields + 1], fields[#fields + 2] = 'started', now
   fields[#fields + 1], fields[#fields + 2] = 'attempts', 1
 end
-redis.call('HSET', prefix .. id, unpack(fields))
+redis.call('HSET', task_key, unpack(fields))
 
 -- The events, as publish_events (events.lua) writes them: the names are JSON strings.
 local id_json = cjson.encode(id)

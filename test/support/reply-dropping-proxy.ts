@@ -1,0 +1,64 @@
+// A TCP proxy in front of a redis-server that can lose one reply: the request is delivered (Redis runs
+// it), and when Redis answers, the proxy closes that connection instead of passing the answer on. The
+// client sees the connection drop after its command ran: what a network failure or a server-side
+// disconnect does at the worst moment.
+import net from 'node:net';
+
+export interface ReplyDroppingProxy {
+  port: number;
+  url: string;
+  /**
+   * The next request chunk (on any connection) whose text contains `marker` is delivered, and the
+   * connection closed when its answer comes. Resolves once that happened.
+   */
+  dropReplyTo(marker: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startReplyDroppingProxy(redisPort: number): Promise<ReplyDroppingProxy> {
+  let trap: { marker: string; dropped: () => void } | undefined;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(redisPort, '127.0.0.1');
+    sockets.add(client).add(upstream);
+    let dropNextReply: (() => void) | undefined;
+    client.on('data', (chunk) => {
+      if (trap && chunk.toString('latin1').includes(trap.marker)) {
+        dropNextReply = trap.dropped;
+        trap = undefined;
+      }
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk) => {
+      if (dropNextReply) {
+        client.destroy();
+        upstream.destroy();
+        dropNextReply();
+        dropNextReply = undefined;
+        return;
+      }
+      client.write(chunk);
+    });
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on('close', end).on('error', end);
+    upstream.on('close', end).on('error', end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    dropReplyTo(marker) {
+      return new Promise<void>((resolve) => (trap = { marker, dropped: resolve }));
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,126 @@
+// A command whose reply is lost: the connection drops after Redis ran it. ioredis reconnects and sends
+// the command again (autoResendUnfulfilledCommands), so every script must be safe to run twice with the
+// same arguments: a task enqueued by a call whose reply was lost runs once.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { Celeriac, createLogger } from '../../src/index.js';
+import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { startReplyDroppingProxy, type ReplyDroppingProxy } from '../support/reply-dropping-proxy.js';
+
+let server: RedisServer;
+let proxy: ReplyDroppingProxy;
+before(async () => {
+  server = await startRedisServer();
+  proxy = await startReplyDroppingProxy(server.port);
+});
+after(async () => {
+  await proxy.close();
+  await server.stop();
+});
+
+/** A producer through the proxy, a worker (concurrency 1) straight to Redis, and each task's runs. */
+async function world() {
+  const prefix = `lost-${randomUUID().slice(0, 8)}`;
+  const runs = new Map<string, number>();
+  const logger = createLogger({ level: 'silent' });
+  const workerApp = new Celeriac({ broker: `${server.url}?prefix=${prefix}`, logger });
+  workerApp.task({ name: 'count', run: (_input: unknown, ctx) => void runs.set(ctx.id, (runs.get(ctx.id) ?? 0) + 1) });
+  const worker = workerApp.worker({ concurrency: 1, handleSignals: false });
+  const producer = new Celeriac({ broker: `${proxy.url}?prefix=${prefix}`, logger });
+  await producer.broker();
+  return {
+    runs,
+    worker,
+    producer,
+    /** How many entries the default queue's lists hold. */
+    async queuedEntries() {
+      const redis = new Redis(server.port);
+      try {
+        const lengths = await Promise.all(Array.from({ length: 16 }, (_, p) => redis.llen(`{${prefix}:default}:queued:${p}`)));
+        return lengths.reduce((sum, n) => sum + n, 0);
+      } finally {
+        redis.disconnect();
+      }
+    },
+    /**
+     * Enqueues a last task straight to Redis and waits for it: the worker takes one task at a time in
+     * the order they reached it, so any second run of an earlier task has happened by then.
+     */
+    async drain() {
+      const last = await workerApp.enqueue('count', {});
+      await last.result({ timeout: '10s' });
+    },
+    async close() {
+      await worker.close();
+      await workerApp.close();
+      await producer.close();
+    },
+  };
+}
+
+describe('Redis: a reply lost after the command ran', () => {
+  for (const waiting of [true, false]) {
+    it(`a single enqueue runs its task once (${waiting ? 'handed to an idle worker' : 'queued, no worker yet'})`, async () => {
+      const w = await world();
+      try {
+        if (waiting) await w.worker.start();
+        const lost = proxy.dropReplyTo('enqueue_one');
+        const run = await w.producer.enqueue('count', { n: 1 });
+        await lost;
+        if (!waiting) {
+          assert.equal(await w.queuedEntries(), 1, 'queued once');
+          await w.worker.start();
+        }
+        await run.result({ timeout: '10s' });
+        await w.drain();
+        assert.equal(w.runs.get(run.id), 1);
+      } finally {
+        await w.close();
+      }
+    });
+  }
+
+  it("a single enqueue handed to the producer's own worker runs its task once, without waiting for its lease", async () => {
+    const prefix = `lost-${randomUUID().slice(0, 8)}`;
+    const app = new Celeriac({ broker: `${proxy.url}?prefix=${prefix}`, logger: createLogger({ level: 'silent' }) });
+    const runs = new Map<string, number>();
+    app.task({ name: 'count', run: (_input: unknown, ctx) => void runs.set(ctx.id, (runs.get(ctx.id) ?? 0) + 1) });
+    // A lease far longer than the wait below: the task must come from the retried call, not from rescue.
+    const worker = app.worker({ concurrency: 1, handleSignals: false, leaseTime: '10m' });
+    try {
+      await worker.start();
+      const lost = proxy.dropReplyTo('enqueue_one');
+      const run = await app.enqueue('count', { n: 1 });
+      await lost;
+      await run.result({ timeout: '10s' });
+      const last = await app.enqueue('count', {});
+      await last.result({ timeout: '10s' });
+      assert.equal(runs.get(run.id), 1);
+      const info = await app.getTask(run.id);
+      assert.equal(info?.attempts, 1, 'handed over once, not rescued');
+    } finally {
+      await worker.close();
+      await app.close();
+    }
+  });
+
+  it('a bulk enqueue runs each task once', async () => {
+    const w = await world();
+    try {
+      await w.worker.start();
+      const lost = proxy.dropReplyTo('_enqueue');
+      const runs = await w.producer.enqueueMany(Array.from({ length: 20 }, (_, n) => ({ task: 'count', input: { n } })));
+      await lost;
+      for (const run of runs) await run.result({ timeout: '10s' });
+      await w.drain();
+      assert.deepEqual(
+        runs.map((run) => w.runs.get(run.id)),
+        runs.map(() => 1),
+      );
+    } finally {
+      await w.close();
+    }
+  });
+});
