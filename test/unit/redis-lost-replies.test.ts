@@ -123,4 +123,56 @@ describe('Redis: a reply lost after the command ran', () => {
       await w.close();
     }
   });
+
+  it('a cancel whose reply was lost reports the task cancelled', async () => {
+    const w = await world();
+    try {
+      const run = await w.producer.enqueue('count', { n: 1 });
+      const lost = proxy.dropReplyTo('_cancel');
+      assert.equal(await run.cancel(), 'cancelled');
+      await lost;
+      assert.equal((await w.producer.getTask(run.id))?.state, 'cancelled');
+    } finally {
+      await w.close();
+    }
+  });
+
+  for (const [script, marker] of [
+    ['lease', '_lease'],
+    ['settle', '_settle'],
+  ] as const) {
+    it(`a worker whose ${script} reply was lost runs each task once`, async () => {
+      const prefix = `lost-${randomUUID().slice(0, 8)}`;
+      const logger = createLogger({ level: 'silent' });
+      const producer = new Celeriac({ broker: `${server.url}?prefix=${prefix}`, logger });
+      const workerApp = new Celeriac({ broker: `${proxy.url}?prefix=${prefix}`, logger });
+      const runs = new Map<string, number>();
+      workerApp.task({ name: 'count', run: (_input: unknown, ctx) => void runs.set(ctx.id, (runs.get(ctx.id) ?? 0) + 1) });
+      // A short lease: tasks a lost lease reply left held by the worker return when it expires.
+      const worker = workerApp.worker({ concurrency: 1, handleSignals: false, leaseTime: '2s' });
+      try {
+        const queued = await producer.enqueueMany(Array.from({ length: 5 }, (_, n) => ({ task: 'count', input: { n } })));
+        await workerApp.broker(); // Connected (and the library loaded) before the trap is set.
+        const lost = proxy.dropReplyTo(marker);
+        await worker.start();
+        await lost;
+        for (const run of queued) await run.result({ timeout: '20s' });
+        const last = await producer.enqueue('count', {});
+        await last.result({ timeout: '20s' });
+        assert.deepEqual(
+          queued.map((run) => runs.get(run.id)),
+          queued.map(() => 1),
+        );
+        if (script === 'lease') {
+          // The premise: the lease whose reply was lost took tasks, which came back when it expired.
+          const attempts = await Promise.all(queued.map(async (run) => (await producer.getTask(run.id))?.attempts));
+          assert.ok(attempts.includes(2), `attempts ${attempts.join(',')}`);
+        }
+      } finally {
+        await worker.close();
+        await workerApp.close();
+        await producer.close();
+      }
+    });
+  }
 });

@@ -28,6 +28,10 @@ elseif state == 'active' then
   redis.call('HSET', KEYS[1], 'cancel', '1')
   task_event('task.revoked', id, f[2], queue, now, ',"workerId":' .. cjson.encode(f[3] or ''))
   outcome = 'requested'
+elseif state == 'cancelled' and redis.call('HGET', KEYS[1], 'finished') == now then
+  -- Cancelled at this very instant: this call, sent again by ioredis after its reply was lost (see
+  -- enqueue.lua). Reported as the first run did.
+  outcome = 'cancelled'
 elseif state then
   outcome = 'finished'
 else
