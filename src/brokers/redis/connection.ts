@@ -24,8 +24,9 @@ const CONNECT_TIMEOUT_MS = 5_000;
 /** Reconnection delays: 100 ms doubling up to 2 s, with a little jitter. */
 const MAX_RECONNECT_DELAY_MS = 2_000;
 /**
- * Reconnection attempts a command waits through before it fails (about 5 s): a short blip is invisible,
- * a longer outage reaches the worker, which logs it and retries with its own backoff.
+ * Reconnection attempts a command waits through before it fails (about 3 s when the server refuses
+ * connections: 100 ms doubling, plus jitter): a short blip is invisible, a longer outage reaches the
+ * worker, which logs it and retries with its own backoff.
  */
 const COMMAND_RETRIES = 5;
 
