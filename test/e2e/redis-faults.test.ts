@@ -1,6 +1,7 @@
 // Real worker processes on a real redis-server: three workers share 5,000 tasks with none lost or run
-// twice; kill -9 of a worker mid-run, and of an idle worker that tasks were handed to; and a
-// redis-server restart (AOF on) mid-run. Every task ends completed. After a restart, a worker of two queues is handed tasks again.
+// twice; kill -9 of a worker mid-run, and of an idle worker that tasks were handed to; every connection
+// cut again and again mid-run; and a redis-server restart (AOF on) mid-run. Every task ends completed,
+// once. After a restart, a worker of two queues is handed tasks again.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { pino } from 'pino';
 import { Celeriac, type TaskStartedEvent } from '../../src/index.js';
 import { Children } from '../support/processes.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { startReplyDroppingProxy } from '../support/reply-dropping-proxy.js';
 import { tempDir } from '../support/tmp.js';
 import { collectEvents, until } from '../support/wait.js';
 
@@ -125,6 +127,49 @@ test('kill -9 of an idle worker: tasks handed to it meanwhile run elsewhere once
     assert.equal(task.errors[0]?.type, 'WorkerLostError');
     assert.match(task.errors[0]!.message, /stopped waiting for tasks/);
     assert.deepEqual(task.result, { attempt: 2, pid: onlineB.pid });
+  }
+});
+
+test('every connection cut again and again mid-run, the server staying up: no task lost, none run twice', async () => {
+  const proxy = await startReplyDroppingProxy(server.port);
+  try {
+    const url = freshUrl(proxy.url);
+    const app = openApp(url);
+    const logs = ['a', 'b'].map((name) => join(dir.path, `cut-${name}-${randomUUID()}.log`));
+    // A short lease: the tasks of a lease whose reply was lost in a cut return within seconds.
+    const workers = logs.map((log, i) => children.startWorker(url, { name: `cut${i}@%h`, concurrency: 16, leaseTime: '2s', log }));
+    await Promise.all(workers.map((worker) => worker.online()));
+    await app.broker();
+
+    // Tasks go out as a stream of calls, single enqueues and batches of 10, up to four calls in flight;
+    // every 200 tasks sent, every connection (producer's and workers') is cut, catching calls at every
+    // stage: the ones Redis ran but had not answered are sent again by the client.
+    const total = 2_000;
+    const ids: string[] = [];
+    const inFlight = new Set<Promise<void>>();
+    let cuts = 0;
+    for (let sent = 0; sent < total; sent += 10) {
+      const inputs = Array.from({ length: 10 }, (_, k) => ({ i: sent + k }));
+      const call = (
+        (sent / 10) % 2 === 0
+          ? Promise.all(inputs.map((input) => app.enqueue('e2e.record', input)))
+          : app.enqueueMany(inputs.map((input) => ({ task: 'e2e.record', input })))
+      ).then((runs) => void ids.push(...runs.map((run) => run.id)));
+      inFlight.add(call);
+      void call.finally(() => inFlight.delete(call)).catch(() => undefined);
+      if ((sent + 10) % 200 === 0 && proxy.cutAll() > 0) cuts++;
+      if (inFlight.size >= 4) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+    assert.equal(cuts, total / 200, 'connections were cut');
+    await allCompleted(app, ids, 120_000);
+
+    const lines = logs.flatMap((log) => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean) : []));
+    assert.equal(new Set(lines).size, total, 'every task ran');
+    assert.equal(lines.length, total, 'no task ran twice');
+    assert.ok(workers.every((worker) => worker.child.alive), 'the workers survived');
+  } finally {
+    await proxy.close();
   }
 });
 

@@ -1,7 +1,7 @@
 // A TCP proxy in front of a redis-server that can lose one reply: the request is delivered (Redis runs
 // it), and when Redis answers, the proxy closes that connection instead of passing the answer on. The
 // client sees the connection drop after its command ran: what a network failure or a server-side
-// disconnect does at the worst moment.
+// disconnect does at the worst moment. It can also cut every connection at once, the server staying up.
 import net from 'node:net';
 
 export interface ReplyDroppingProxy {
@@ -12,6 +12,8 @@ export interface ReplyDroppingProxy {
    * connection closed when its answer comes. Resolves once that happened.
    */
   dropReplyTo(marker: string): Promise<void>;
+  /** Closes every connection open now (clients reconnect through the proxy); returns how many. */
+  cutAll(): number;
   close(): Promise<void>;
 }
 
@@ -55,6 +57,11 @@ export async function startReplyDroppingProxy(redisPort: number): Promise<ReplyD
     url: `redis://127.0.0.1:${port}`,
     dropReplyTo(marker) {
       return new Promise<void>((resolve) => (trap = { marker, dropped: resolve }));
+    },
+    cutAll() {
+      const open = [...sockets];
+      for (const socket of open) socket.destroy();
+      return open.length;
     },
     async close() {
       for (const socket of sockets) socket.destroy();
