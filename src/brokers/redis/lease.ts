@@ -67,6 +67,9 @@ async function planAcrossQueues(ctx: RedisContext, request: LeaseRequest, holdin
   return plan;
 }
 
+/** Numbers this process's lease calls (lease.lua ARGV[11]: a call sent again returns what it leased). */
+let leaseCalls = 0;
+
 /** One lease.lua call per queue of the plan, for the number it holds; the replies in the plan's order. */
 function runScripts(
   ctx: RedisContext,
@@ -79,7 +82,8 @@ function runScripts(
     [...plan].map(([queue, limit]) => {
       const keys = ctx.keys.queue(queue);
       const handoff = request.handoffUntil ?? '';
-      const args = [keys.taskPrefix, queue, request.now, limit, leaseExpiresAt, request.workerId, ctx.keys.channel, header, handoff, mode];
+      const call = (leaseCalls = (leaseCalls + 1) % Number.MAX_SAFE_INTEGER).toString(36);
+      const args = [keys.taskPrefix, queue, request.now, limit, leaseExpiresAt, request.workerId, ctx.keys.channel, header, handoff, mode, call];
       return script<unknown[] | null>(ctx, 'lease', [keys.queued, keys.active, keys.expiring, keys.cancelled, keys.idle], args).then((reply) => ({
         queue,
         reply,

@@ -12,6 +12,11 @@
 -- worker of several queues then plans its lease across them); else lease as usual, which on an empty
 -- queue leases nothing and registers the worker. An idle worker of several queues renews its
 -- registrations with one call per queue this way.
+-- ARGV[11] this call's id, unique among the worker's calls: the ids a call leased are kept (the STRING
+-- "<active ZSET>:call:<worker>", "<call id>|<id>,<id>...", for the lease time), and a second run of the
+-- same call returns those of them the worker still holds in the attempt it started, and leases nothing
+-- more. ioredis sends a command again after reconnecting when its reply did not come, though Redis may
+-- have run it; without this, the tasks of the first run would wait for their lease to expire.
 -- Returns, per leased task: id, name, priority, input, execution, attempt, createdAt (priority and
 -- createdAt nil when the hash leaves them out: the default priority, the time in the id); nil for a
 -- probe that found tasks waiting.
@@ -31,6 +36,24 @@ if ARGV[10] == 'probe' then
 end
 local out = {}
 local started = {} -- the task.started fields after the common ones, by attempt
+local call, call_key = ARGV[11] or '', KEYS[2] .. ':call:' .. worker
+
+-- A second run of this call (see ARGV[11]): what the first one leased, as it returned it.
+if call ~= '' then
+  local previous = redis.call('GET', call_key)
+  if previous and string.sub(previous, 1, #call + 1) == call .. '|' then
+    for id in string.gmatch(string.sub(previous, #call + 2), '[^,]+') do
+      local f = redis.call('HMGET', prefix .. id, 'state', 'worker', 'started', 'name', 'priority', 'input',
+        'exec', 'attempts', 'created')
+      if f[1] == 'active' and f[2] == worker and f[3] == now then
+        local n = #out
+        out[n + 1], out[n + 2], out[n + 3], out[n + 4] = id, f[4], f[5], f[6]
+        out[n + 5], out[n + 6], out[n + 7] = f[7], tonumber(f[8]), f[9]
+      end
+    end
+    return out
+  end
+end
 
 local function started_extra(attempt)
   local extra = started[attempt]
@@ -85,6 +108,11 @@ while leased < limit and lowest >= 0 do
 end
 
 flush_zsets()
+if call ~= '' and leased > 0 then
+  local ids = {}
+  for i = 1, #out, 7 do ids[#ids + 1] = out[i] end
+  redis.call('SET', call_key, call .. '|' .. table.concat(ids, ','), 'PX', string.format('%.0f', tonumber(lease_at) - tonumber(now)))
+end
 if ARGV[9] ~= '' then
   if leased < limit then
     local lease_ms = string.format('%.0f', tonumber(lease_at) - tonumber(now))
