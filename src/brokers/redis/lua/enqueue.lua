@@ -102,16 +102,17 @@ local position = 0
 for i = first_task, #ARGV, 4 do
   position = position + 1
   local id, key = ARGV[i], ARGV[i + 3]
-  local existing, existing_state
-  if key ~= '' and not stored_before[id] then existing, existing_state = holder_of(key) end
-  if stored_before[id] then
-    -- Reported as created, as the first run did.
-  elseif existing then
-    out[#out + 1] = position
-    out[#out + 1] = existing
-    out[#out + 1] = existing_state
-  else
-    store(id, ARGV[i + 1], specs[tonumber(ARGV[i + 2])], key)
+  -- A task a first run of this call stored is left alone, and reported as created, as that run did.
+  if not stored_before[id] then
+    local existing, existing_state
+    if key ~= '' then existing, existing_state = holder_of(key) end
+    if existing then
+      out[#out + 1] = position
+      out[#out + 1] = existing
+      out[#out + 1] = existing_state
+    else
+      store(id, ARGV[i + 1], specs[tonumber(ARGV[i + 2])], key)
+    end
   end
 end
 

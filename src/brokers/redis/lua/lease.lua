@@ -13,7 +13,7 @@
 -- queue leases nothing and registers the worker. An idle worker of several queues renews its
 -- registrations with one call per queue this way.
 -- ARGV[11] this call's id, unique among the worker's calls: the ids a call leased are kept (the STRING
--- "<active ZSET>:call:<worker>", "<call id>|<id>,<id>...", for the lease time), and a second run of the
+-- "<active ZSET>:call:<worker>", "<call id>|<JSON array of ids>", for the lease time), and a second run of the
 -- same call returns those of them the worker still holds in the attempt it started, and leases nothing
 -- more. ioredis sends a command again after reconnecting when its reply did not come, though Redis may
 -- have run it; without this, the tasks of the first run would wait for their lease to expire.
@@ -28,6 +28,7 @@
 
 local prefix, queue, now, limit = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local lease_at, worker = ARGV[5], ARGV[6]
+local lease_ms = string.format('%.0f', tonumber(lease_at) - tonumber(now))
 
 if ARGV[10] == 'probe' then
   local lists = {}
@@ -42,7 +43,7 @@ local call, call_key = ARGV[11] or '', KEYS[2] .. ':call:' .. worker
 if call ~= '' then
   local previous = redis.call('GET', call_key)
   if previous and string.sub(previous, 1, #call + 1) == call .. '|' then
-    for id in string.gmatch(string.sub(previous, #call + 2), '[^,]+') do
+    for _, id in ipairs(cjson.decode(string.sub(previous, #call + 2))) do
       local f = redis.call('HMGET', prefix .. id, 'state', 'worker', 'started', 'name', 'priority', 'input',
         'exec', 'attempts', 'created')
       if f[1] == 'active' and f[2] == worker and f[3] == now then
@@ -108,14 +109,13 @@ while leased < limit and lowest >= 0 do
 end
 
 flush_zsets()
-if call ~= '' and leased > 0 then
+if call ~= '' and leased > 0 and tonumber(lease_ms) > 0 then
   local ids = {}
   for i = 1, #out, 7 do ids[#ids + 1] = out[i] end
-  redis.call('SET', call_key, call .. '|' .. table.concat(ids, ','), 'PX', string.format('%.0f', tonumber(lease_at) - tonumber(now)))
+  redis.call('SET', call_key, call .. '|' .. cjson.encode(ids), 'PX', lease_ms)
 end
 if ARGV[9] ~= '' then
   if leased < limit then
-    local lease_ms = string.format('%.0f', tonumber(lease_at) - tonumber(now))
     redis.call('HSET', KEYS[5], worker, (limit - leased) .. '|' .. lease_ms .. '|' .. ARGV[9])
   else
     redis.call('HDEL', KEYS[5], worker)
