@@ -1,24 +1,41 @@
 // A throwaway Sentinel group for tests: one master redis-server and one sentinel watching it (quorum 1)
-// on free loopback ports. The sentinel rewrites its config file, so each run writes a fresh one.
+// on free loopback ports, and optionally a replica the sentinel can fail over to. The sentinel rewrites
+// its config file, so each run writes a fresh one.
+import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { freePort, spawnRedis, startRedisServer, stopChild, type RedisServer } from './redis-server.js';
 
 export const SENTINEL_MASTER = 'mymaster';
 
 export interface RedisSentinel {
   master: RedisServer;
+  /** With `{ replica: true }`: a replica of the master that the sentinel knows. */
+  replica?: RedisServer;
   sentinelPort: number;
   /** `redis+sentinel://127.0.0.1:<sentinel port>/mymaster` */
   url: string;
+  /**
+   * A forced failover (`SENTINEL FAILOVER`) to the replica once it holds everything written to the
+   * master so far; resolves when the sentinel announces the switch (`+switch-master`).
+   */
+  failover(): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startRedisSentinel(): Promise<RedisSentinel> {
-  const master = await startRedisServer();
+export async function startRedisSentinel(options: { replica?: boolean } = {}): Promise<RedisSentinel> {
+  // No delay before a diskless full sync (5 s by default): the replica is in sync soon after it starts.
+  const master = await startRedisServer({ args: ['--repl-diskless-sync-delay', '0'] });
+  const servers: RedisServer[] = [master];
   const dir = mkdtempSync(join(tmpdir(), 'celeriac-sentinel-'));
+  const stopServers = () => Promise.all(servers.map((server) => server.stop()));
   try {
+    const replica = options.replica
+      ? await startRedisServer({ args: ['--replicaof', '127.0.0.1', String(master.port), '--repl-diskless-sync-delay', '0'] })
+      : undefined;
+    if (replica) servers.push(replica);
     const sentinelPort = await freePort();
     const config = join(dir, 'sentinel.conf');
     writeFileSync(
@@ -32,20 +49,48 @@ export async function startRedisSentinel(): Promise<RedisSentinel> {
         '',
       ].join('\n'),
     );
-    const sentinel = await spawnRedis([config, '--sentinel'], /\+monitor master/);
+    // The sentinel logs +slave once it learned of the replica from the master (its first INFO).
+    const sentinel = await spawnRedis([config, '--sentinel'], replica ? /\+slave slave/ : /\+monitor master/);
     return {
       master,
+      replica,
       sentinelPort,
       url: `redis+sentinel://127.0.0.1:${sentinelPort}/${SENTINEL_MASTER}`,
+      failover: () => failover(master, sentinelPort),
       stop: async () => {
         await stopChild(sentinel);
-        await master.stop();
+        await stopServers();
         rmSync(dir, { recursive: true, force: true });
       },
     };
   } catch (error) {
-    await master.stop();
+    await stopServers();
     rmSync(dir, { recursive: true, force: true });
     throw error;
+  }
+}
+
+async function failover(master: RedisServer, sentinelPort: number): Promise<void> {
+  const writer = new Redis(master.port);
+  const sentinel = new Redis(sentinelPort);
+  const listener = new Redis(sentinelPort);
+  try {
+    // Replication is one ordered stream: once the replica acknowledged a write made after everything
+    // else, it holds everything else too.
+    await writer.set('sentinel-harness:marker', String(Date.now()));
+    const acknowledged = Number(await writer.call('WAIT', 1, 10_000));
+    if (acknowledged < 1) throw new Error('the replica did not catch up with the master within 10 s');
+    await listener.subscribe('+switch-master');
+    const switched = once(listener, 'message');
+    await sentinel.call('SENTINEL', 'FAILOVER', SENTINEL_MASTER);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('the sentinel did not switch masters within 15 s')), 15_000);
+    });
+    await Promise.race([switched, late]).finally(() => clearTimeout(timer));
+  } finally {
+    writer.disconnect();
+    sentinel.disconnect();
+    listener.disconnect();
   }
 }

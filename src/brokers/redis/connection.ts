@@ -75,6 +75,10 @@ function createClient(target: RedisTarget, waits: boolean): Client {
         db: target.db,
         retryStrategy,
         sentinelRetryStrategy: retryStrategy,
+        // Listen to the sentinels' +switch-master and reconnect to the new master at once. Without it a
+        // client stays on the old master until that one is demoted (10 s after a forced failover here),
+        // and what it wrote meanwhile is lost when the old master resyncs from the new one.
+        failoverDetector: true,
       });
     case 'cluster': {
       const options: ClusterOptions = {
