@@ -1,13 +1,15 @@
-// A Sentinel failover with a producer and a worker running: both follow the new master at once (ioredis's
-// failover detector, connection.ts), so what they write after the switch is kept. Without it they stayed
-// on the old master until the sentinel demoted it, about 10 s later, and what they wrote meanwhile was
-// lost when it resynced from the new master.
+// Sentinel failovers with a producer and a worker running. A forced failover: both follow the new master
+// at once (SentinelWatch), so what they write after the switch is kept; without it they stayed on the old
+// master until the sentinel demoted it, about 10 s later, and what they wrote meanwhile was lost when it
+// resynced from the new master. A master that dies: calls fail until the sentinel elects the replica,
+// then work again, with everything written before the death kept (ioredis's own failover detector, tried
+// first, ended the connections for good there).
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { Celeriac, type TaskRun } from '../../src/index.js';
+import { BrokerError, Celeriac, type TaskRun } from '../../src/index.js';
 import { startRedisSentinel } from '../support/redis-sentinel.js';
 
 const silent = pino({ level: 'silent' });
@@ -58,6 +60,46 @@ test('a Sentinel failover: producer and worker move to the new master at once, a
       assert.equal((await producer.getTask(run.id))?.state, 'completed', `task ${run.id} is kept on the new master`);
     }
   } finally {
+    await worker.close();
+    await workerApp.close();
+    await producer.close();
+    await group.stop();
+  }
+});
+
+test('a Sentinel master that dies: calls fail until the replica is elected, then producer and worker carry on', async () => {
+  const group = await startRedisSentinel({ replica: true });
+  const url = `${group.url}?prefix=death-${randomUUID().slice(0, 8)}`;
+  const producer = new Celeriac({ broker: url, logger: silent });
+  const workerApp = new Celeriac({ broker: url, logger: silent });
+  workerApp.task({ name: 'echo', run: (input: { i: number }) => input.i });
+  const worker = workerApp.worker({ handleSignals: false });
+  const watch = await group.watchSwitch();
+  try {
+    await worker.start();
+    const before = await producer.enqueueMany(Array.from({ length: 10 }, (_, i) => ({ task: 'echo', input: { i } })));
+    await allResults(before);
+    await group.replicated();
+
+    await group.master.stop();
+    await watch.switched; // The sentinel saw the master down for 5 s and promoted the replica.
+    // Calls made while the connections find the new master may still fail (their retries run out);
+    // within a few reconnection attempts one goes through.
+    let run: TaskRun | undefined;
+    const deadline = Date.now() + 20_000;
+    while (!run) {
+      run = await producer.enqueue('echo', { i: 99 }).catch((error: unknown) => {
+        assert.ok(error instanceof BrokerError, String(error));
+        assert.ok(Date.now() < deadline, `enqueue still failing 20 s after the switch: ${error.message}`);
+        return undefined;
+      });
+    }
+    assert.equal(await run.result({ timeout: '20s' }), 99, 'the worker runs tasks again');
+    for (const earlier of before) {
+      assert.equal((await producer.getTask(earlier.id))?.state, 'completed', `task ${earlier.id} is kept on the new master`);
+    }
+  } finally {
+    watch.close();
     await worker.close();
     await workerApp.close();
     await producer.close();

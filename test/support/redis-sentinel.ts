@@ -22,6 +22,13 @@ export interface RedisSentinel {
    * master so far; resolves when the sentinel announces the switch (`+switch-master`).
    */
   failover(): Promise<void>;
+  /**
+   * Subscribes to the sentinel's `+switch-master`; `switched` resolves when it next announces a new
+   * master (rejects after 30 s). Call before causing the failover.
+   */
+  watchSwitch(): Promise<{ switched: Promise<void>; close(): void }>;
+  /** Resolves once the replica holds everything written to the master so far. */
+  replicated(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -57,6 +64,8 @@ export async function startRedisSentinel(options: { replica?: boolean } = {}): P
       sentinelPort,
       url: `redis+sentinel://127.0.0.1:${sentinelPort}/${SENTINEL_MASTER}`,
       failover: () => failover(master, sentinelPort),
+      watchSwitch: () => watchSwitch(sentinelPort),
+      replicated: () => replicated(master),
       stop: async () => {
         await stopChild(sentinel);
         await stopServers();
@@ -70,27 +79,46 @@ export async function startRedisSentinel(options: { replica?: boolean } = {}): P
   }
 }
 
-async function failover(master: RedisServer, sentinelPort: number): Promise<void> {
-  const writer = new Redis(master.port);
-  const sentinel = new Redis(sentinelPort);
+async function watchSwitch(sentinelPort: number): Promise<{ switched: Promise<void>; close(): void }> {
   const listener = new Redis(sentinelPort);
+  await listener.subscribe('+switch-master');
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('the sentinel did not switch masters within 30 s')), 30_000);
+  });
+  const switched = Promise.race([once(listener, 'message').then(() => undefined), late]).finally(() => clearTimeout(timer));
+  switched.catch(() => undefined); // Awaited by the caller.
+  return {
+    switched,
+    close: () => {
+      clearTimeout(timer);
+      listener.disconnect();
+    },
+  };
+}
+
+async function replicated(master: RedisServer): Promise<void> {
+  const writer = new Redis(master.port);
   try {
     // Replication is one ordered stream: once the replica acknowledged a write made after everything
     // else, it holds everything else too.
     await writer.set('sentinel-harness:marker', String(Date.now()));
     const acknowledged = Number(await writer.call('WAIT', 1, 10_000));
     if (acknowledged < 1) throw new Error('the replica did not catch up with the master within 10 s');
-    await listener.subscribe('+switch-master');
-    const switched = once(listener, 'message');
-    await sentinel.call('SENTINEL', 'FAILOVER', SENTINEL_MASTER);
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('the sentinel did not switch masters within 15 s')), 15_000);
-    });
-    await Promise.race([switched, late]).finally(() => clearTimeout(timer));
   } finally {
     writer.disconnect();
+  }
+}
+
+async function failover(master: RedisServer, sentinelPort: number): Promise<void> {
+  const sentinel = new Redis(sentinelPort);
+  const watch = await watchSwitch(sentinelPort);
+  try {
+    await replicated(master);
+    await sentinel.call('SENTINEL', 'FAILOVER', SENTINEL_MASTER);
+    await watch.switched;
+  } finally {
     sentinel.disconnect();
-    listener.disconnect();
+    watch.close();
   }
 }

@@ -3,9 +3,8 @@
 // that in a test). The broker's connectors keep a listener on every socket they open.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { EventEmitter } from 'node:events';
-import { Redis, SentinelConnector } from 'ioredis';
-import { GuardedSentinelConnector, GuardedStandaloneConnector } from '../../src/brokers/redis/guarded-connectors.js';
+import { Redis } from 'ioredis';
+import { GuardedStandaloneConnector } from '../../src/brokers/redis/guarded-connectors.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 
 let server: RedisServer;
@@ -49,24 +48,4 @@ describe('guarded Redis connectors', () => {
       client.disconnect();
     }
   });
-
-  // The failover detector's connections to the sentinels (connection.ts) come from the connector's
-  // connectToSentinel; ioredis gives them no 'error' listener, so each failed reconnection to a sentinel
-  // that is down printed "[ioredis] Unhandled error event".
-  for (const [name, Connector, listeners] of [
-    ['the Sentinel connector gives its connections to the sentinels an error listener', GuardedSentinelConnector, 1],
-    ["(ioredis's own gives them none: why)", SentinelConnector, 0],
-  ] as const) {
-    it(name, () => {
-      const connector = new Connector({ sentinels: [{ host: '127.0.0.1', port: 1 }], name: 'mymaster' }) as unknown as {
-        connectToSentinel(endpoint: { host: string; port: number }, options: { lazyConnect: boolean }): EventEmitter & { disconnect(): void };
-      };
-      const client = connector.connectToSentinel({ host: '127.0.0.1', port: 1 }, { lazyConnect: true });
-      try {
-        assert.equal(client.listenerCount('error'), listeners);
-      } finally {
-        client.disconnect();
-      }
-    });
-  }
 });

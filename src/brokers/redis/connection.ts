@@ -6,6 +6,7 @@ import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 import { BrokerError } from '../../errors.js';
 import { GuardedSentinelConnector, GuardedStandaloneConnector } from './guarded-connectors.js';
 import { loadLibrary } from './scripts.js';
+import { SentinelWatch } from './sentinel-watch.js';
 import type { RedisTarget } from './url.js';
 
 export type Client = Redis | Cluster;
@@ -17,6 +18,8 @@ export interface Connections {
   subscriber: Client;
   /** Opens one more connection for blocking commands (a worker's inbox), waiting through reconnections. */
   openBlocking(): Promise<Client>;
+  /** Stops following Sentinel failovers (sentinel-watch.ts); the broker closes its connections itself. */
+  unwatch(): void;
 }
 
 /** How long opening may take before it fails. */
@@ -75,10 +78,7 @@ function createClient(target: RedisTarget, waits: boolean): Client {
         db: target.db,
         retryStrategy,
         sentinelRetryStrategy: retryStrategy,
-        // Listen to the sentinels' +switch-master and reconnect to the new master at once. Without it a
-        // client stays on the old master until that one is demoted (10 s after a forced failover here),
-        // and what it wrote meanwhile is lost when the old master resyncs from the new one.
-        failoverDetector: true,
+        // A failover is followed by SentinelWatch (openConnections), not ioredis's failoverDetector.
       });
     case 'cluster': {
       const options: ClusterOptions = {
@@ -101,12 +101,16 @@ function createClient(target: RedisTarget, waits: boolean): Client {
 export async function openConnections(target: RedisTarget, masked: string): Promise<Connections> {
   const client = createClient(target, false);
   const subscriber = createClient(target, true);
+  const watch = target.mode === 'sentinel' ? new SentinelWatch(target) : undefined;
+  watch?.track(client);
+  watch?.track(subscriber);
   try {
     await Promise.all([ready(client, masked), ready(subscriber, masked)]);
     assertSupportedServer(await withTimeout(client.info('server'), masked), masked);
     await withTimeout(loadLibrary(client), masked);
     const openBlocking = async (): Promise<Client> => {
       const blocking = createClient(target, true);
+      watch?.track(blocking);
       try {
         await ready(blocking, masked);
         return blocking;
@@ -115,10 +119,11 @@ export async function openConnections(target: RedisTarget, masked: string): Prom
         throw error;
       }
     };
-    return { client, subscriber, openBlocking };
+    return { client, subscriber, openBlocking, unwatch: () => watch?.close() };
   } catch (error) {
     client.disconnect();
     subscriber.disconnect();
+    watch?.close();
     throw error;
   }
 }

@@ -3,7 +3,6 @@
 // uncaught exception that ends the process (ioredis issue #961, closed unfixed). These connectors are
 // ioredis's own with one more, permanent, listener on every socket they open: the first error still
 // reaches ioredis, which handles it (reconnects, or reports it to us); later ones are dropped.
-import type { EventEmitter } from 'node:events';
 import { SentinelConnector, type AbstractConnector, type SentinelConnectionOptions, type StandaloneConnectionOptions } from 'ioredis';
 import { StandaloneConnector } from 'ioredis/built/connectors/index.js';
 
@@ -31,12 +30,6 @@ export class GuardedStandaloneConnector extends StandaloneConnector {
 export class GuardedSentinelConnector extends SentinelConnector {
   constructor(options: unknown) {
     super(options as SentinelConnectionOptions);
-    // The failover detector's connections to the sentinels (failoverDetector, connection.ts) have no
-    // 'error' listener, so a sentinel that is down (a normal state: one of three) had ioredis print
-    // "Unhandled error event" at every reconnection attempt. A down sentinel is no error of ours.
-    const self = this as unknown as { connectToSentinel: (...args: unknown[]) => EventEmitter };
-    const connectToSentinel = self.connectToSentinel.bind(this);
-    self.connectToSentinel = (...args) => connectToSentinel(...args).on('error', ignore);
   }
 
   override async connect(argument: ConnectArgument): Promise<NetStream> {

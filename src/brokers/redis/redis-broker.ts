@@ -220,6 +220,7 @@ export class RedisBroker implements Broker {
     if (this.closed) return;
     this.closed = true;
     this.ctx.events.close();
+    this.connections.unwatch();
     await Promise.all([closeClient(this.connections.subscriber), closeClient(this.connections.client)]);
   }
 }
