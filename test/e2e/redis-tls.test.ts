@@ -1,9 +1,11 @@
 // rediss:// against a real redis-server that only speaks TLS, with a CA and a certificate the test
 // makes with openssl: a producer and a worker that trust the CA (NODE_EXTRA_CA_CERTS, as a deployment
-// with a private CA would) enqueue and run a task; a process that does not trust it gets a clear
-// BrokerError about the certificate.
+// with a private CA would) enqueue and run a task, straight to the server and through a sentinel that
+// also speaks only TLS (rediss+sentinel://); a process that does not trust it gets a clear BrokerError
+// about the certificate.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,13 +14,15 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { BrokerError, Celeriac } from '../../src/index.js';
 import { Children } from '../support/processes.js';
-import { freePort, startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { freePort, spawnRedis, startRedisServer, stopChild, type RedisServer } from '../support/redis-server.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/tls-roundtrip.ts', import.meta.url));
 const children = new Children();
 let dir: string;
 let server: RedisServer;
+let sentinel: ChildProcess | undefined;
 let url: string;
+let sentinelUrl: string;
 
 /** A CA, and a certificate it signed for localhost and 127.0.0.1 (P-256 keys: quick to make). */
 function makeCertificates(into: string): void {
@@ -51,24 +55,52 @@ before(async () => {
     ],
   });
   url = `rediss://localhost:${port}?prefix=tls`;
+
+  // A sentinel that only speaks TLS, and talks TLS to the master (tls-replication).
+  const sentinelPort = await freePort();
+  const tls = (name: string) => join(dir, name);
+  writeFileSync(
+    join(dir, 'sentinel.conf'),
+    [
+      'port 0',
+      `tls-port ${sentinelPort}`,
+      'bind 127.0.0.1',
+      `dir ${dir}`,
+      `tls-cert-file ${tls('server.crt')}`,
+      `tls-key-file ${tls('server.key')}`,
+      `tls-ca-cert-file ${tls('ca.crt')}`,
+      'tls-auth-clients no',
+      'tls-replication yes',
+      `sentinel monitor mymaster 127.0.0.1 ${port} 1`,
+      '',
+    ].join('\n'),
+  );
+  sentinel = await spawnRedis([join(dir, 'sentinel.conf'), '--sentinel'], /\+monitor master/);
+  sentinelUrl = `rediss+sentinel://localhost:${sentinelPort}/mymaster?prefix=tls-sentinel`;
 });
 
 after(async () => {
   await children.killAll();
+  if (sentinel) await stopChild(sentinel);
   await server?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('a producer and a worker that trust the CA enqueue and run a task over rediss://', async () => {
-  const child = children.start(process.execPath, ['--import', 'tsx', FIXTURE, url], { NODE_EXTRA_CA_CERTS: join(dir, 'ca.crt') });
-  const line = await child.waitFor(
-    'the task result',
-    () => child.stdoutLines().find((entry): entry is { result: string } => typeof entry === 'object' && entry !== null && 'result' in entry),
-    30_000,
-  );
-  assert.deepEqual(line, { result: 'OVER TLS' });
-  assert.equal((await child.waitForExit(15_000)).code, 0);
-});
+for (const [scheme, brokerUrl] of [
+  ['rediss://', () => url],
+  ['rediss+sentinel://', () => sentinelUrl],
+] as const) {
+  test(`a producer and a worker that trust the CA enqueue and run a task over ${scheme}`, async () => {
+    const child = children.start(process.execPath, ['--import', 'tsx', FIXTURE, brokerUrl()], { NODE_EXTRA_CA_CERTS: join(dir, 'ca.crt') });
+    const line = await child.waitFor(
+      'the task result',
+      () => child.stdoutLines().find((entry): entry is { result: string } => typeof entry === 'object' && entry !== null && 'result' in entry),
+      30_000,
+    );
+    assert.deepEqual(line, { result: 'OVER TLS' });
+    assert.equal((await child.waitForExit(15_000)).code, 0);
+  });
+}
 
 test('a process that does not trust the certificate gets a clear BrokerError', async () => {
   const app = new Celeriac({ broker: url, logger: pino({ level: 'silent' }) });

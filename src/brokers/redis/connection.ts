@@ -79,6 +79,9 @@ function createClient(target: RedisTarget, waits: boolean): Client {
         retryStrategy,
         sentinelRetryStrategy: retryStrategy,
         // A failover is followed by SentinelWatch (openConnections), not ioredis's failoverDetector.
+        // rediss+sentinel://: TLS to the sentinels and to the master. ioredis's `tls` alone is not used
+        // for the master in Sentinel mode, and the sentinels have their own option.
+        ...(target.tls ? { sentinelTLS: {}, enableTLSForSentinelMode: true } : {}),
       });
     case 'cluster': {
       const options: ClusterOptions = {

@@ -30,6 +30,7 @@ export class SentinelWatch {
       const watcher = new Redis({
         host,
         port,
+        ...(target.tls ? { tls: {} } : {}), // rediss+sentinel://: the sentinels speak TLS too.
         connectionName: 'celeriac-sentinel-watch',
         Connector: GuardedStandaloneConnector,
         retryStrategy: retry,
