@@ -1,8 +1,8 @@
 // rediss:// against a real redis-server that only speaks TLS, with a CA and a certificate the test
 // makes with openssl: a producer and a worker that trust the CA (NODE_EXTRA_CA_CERTS, as a deployment
-// with a private CA would) enqueue and run a task, straight to the server and through a sentinel that
-// also speaks only TLS (rediss+sentinel://); a process that does not trust it gets a clear BrokerError
-// about the certificate.
+// with a private CA would) enqueue and run a task, straight to the server, through a sentinel that also
+// speaks only TLS (rediss+sentinel://), and on a TLS-only three-master Cluster (rediss+cluster://); a
+// process that does not trust it gets a clear BrokerError about the certificate.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { BrokerError, Celeriac } from '../../src/index.js';
 import { Children } from '../support/processes.js';
+import { startRedisCluster, type RedisCluster } from '../support/redis-cluster.js';
 import { freePort, spawnRedis, startRedisServer, stopChild, type RedisServer } from '../support/redis-server.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/tls-roundtrip.ts', import.meta.url));
@@ -23,6 +24,8 @@ let server: RedisServer;
 let sentinel: ChildProcess | undefined;
 let url: string;
 let sentinelUrl: string;
+let cluster: RedisCluster | undefined;
+let clusterUrl: string;
 
 /** A CA, and a certificate it signed for localhost and 127.0.0.1 (P-256 keys: quick to make). */
 function makeCertificates(into: string): void {
@@ -77,11 +80,15 @@ before(async () => {
   );
   sentinel = await spawnRedis([join(dir, 'sentinel.conf'), '--sentinel'], /\+monitor master/);
   sentinelUrl = `rediss+sentinel://localhost:${sentinelPort}/mymaster?prefix=tls-sentinel`;
+
+  cluster = await startRedisCluster(3, { cert: tls('server.crt'), key: tls('server.key'), ca: tls('ca.crt') });
+  clusterUrl = `rediss+cluster://${cluster.nodes.map((node) => `127.0.0.1:${node.port}`).join(',')}?prefix=tls-cluster`;
 });
 
 after(async () => {
   await children.killAll();
   if (sentinel) await stopChild(sentinel);
+  await cluster?.stop();
   await server?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -89,6 +96,7 @@ after(async () => {
 for (const [scheme, brokerUrl] of [
   ['rediss://', () => url],
   ['rediss+sentinel://', () => sentinelUrl],
+  ['rediss+cluster://', () => clusterUrl],
 ] as const) {
   test(`a producer and a worker that trust the CA enqueue and run a task over ${scheme}`, async () => {
     const child = children.start(process.execPath, ['--import', 'tsx', FIXTURE, brokerUrl()], { NODE_EXTRA_CA_CERTS: join(dir, 'ca.crt') });
