@@ -127,7 +127,7 @@ export async function openConnections(target: RedisTarget, masked: string): Prom
     client.disconnect();
     subscriber.disconnect();
     watch?.close();
-    throw error;
+    throw connectError(error, masked); // A server's refusal (NOPERM on INFO, say) as a BrokerError too.
   }
 }
 
@@ -180,6 +180,8 @@ export function connectError(error: unknown, masked: string): BrokerError {
   else if (/NOAUTH/.test(message)) reason = 'the server requires a password (NOAUTH); put it in the URL: redis://:password@host';
   else if (/WRONGPASS|invalid password|invalid username/i.test(message)) {
     reason = `authentication failed (${message.split('\n')[0]}); check the user and password in the URL`;
+  } else if (/NOPERM/.test(message)) {
+    reason = `the ACL user may not do something the broker needs (${message.split('\n')[0]}); docs/redis.md, "ACL users", lists what it needs`;
   } else if (/Protocol error|Unknown RESP type|unknown command|ERR wrong number/i.test(message)) {
     reason = `the server does not speak the Redis protocol (${message.split('\n')[0]}); is it a Redis server?`;
   }

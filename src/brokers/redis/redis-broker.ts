@@ -228,5 +228,7 @@ export class RedisBroker implements Broker {
 function asBrokerError(operation: string, url: string, error: unknown): Error {
   if (error instanceof BrokerError) return error;
   const reason = error instanceof Error ? error.message : String(error);
-  return new BrokerError(`Redis broker (${url}) could not ${operation}: ${reason}`);
+  // An ACL user without a key, channel or command the broker needs.
+  const hint = /NOPERM|can't publish to the channel/.test(reason) ? ' (docs/redis.md, "ACL users", lists what the user needs)' : '';
+  return new BrokerError(`Redis broker (${url}) could not ${operation}: ${reason}${hint}`);
 }
