@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { BrokerError, Celeriac, type TaskRun } from '../../src/index.js';
-import { startRedisSentinel } from '../support/redis-sentinel.js';
+import { startRedisSentinel, type RedisSentinel } from '../support/redis-sentinel.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -29,9 +29,13 @@ async function allResults(runs: TaskRun[]): Promise<unknown[]> {
   return Promise.all(runs.map((run) => run.result({ timeout: '10s' })));
 }
 
-test('a Sentinel failover: producer and worker move to the new master at once, and tasks enqueued after it are kept', async () => {
+/** A Sentinel group with a replica, a producer and a started worker on it, ten tasks run, then `body`. */
+async function withGroup(
+  name: string,
+  body: (world: { group: RedisSentinel; producer: Celeriac; before: TaskRun[] }) => Promise<void>,
+): Promise<void> {
   const group = await startRedisSentinel({ replica: true });
-  const url = `${group.url}?prefix=failover-${randomUUID().slice(0, 8)}`;
+  const url = `${group.url}?prefix=${name}-${randomUUID().slice(0, 8)}`;
   const producer = new Celeriac({ broker: url, logger: silent });
   const workerApp = new Celeriac({ broker: url, logger: silent });
   workerApp.task({ name: 'echo', run: (input: { i: number }) => input.i });
@@ -40,6 +44,17 @@ test('a Sentinel failover: producer and worker move to the new master at once, a
     await worker.start();
     const before = await producer.enqueueMany(Array.from({ length: 10 }, (_, i) => ({ task: 'echo', input: { i } })));
     assert.deepEqual(await allResults(before), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    await body({ group, producer, before });
+  } finally {
+    await worker.close();
+    await workerApp.close();
+    await producer.close();
+    await group.stop();
+  }
+}
+
+test('a Sentinel failover: producer and worker move to the new master at once, and tasks enqueued after it are kept', async () => {
+  await withGroup('failover', async ({ group, producer, before }) => {
     const connections = await celeriacConnections(group.master.port);
     assert.ok(connections >= 5, `the apps' connections are on the master (${connections})`);
 
@@ -59,50 +74,34 @@ test('a Sentinel failover: producer and worker move to the new master at once, a
     for (const run of [...before, ...after]) {
       assert.equal((await producer.getTask(run.id))?.state, 'completed', `task ${run.id} is kept on the new master`);
     }
-  } finally {
-    await worker.close();
-    await workerApp.close();
-    await producer.close();
-    await group.stop();
-  }
+  });
 });
 
 test('a Sentinel master that dies: calls fail until the replica is elected, then producer and worker carry on', async () => {
-  const group = await startRedisSentinel({ replica: true });
-  const url = `${group.url}?prefix=death-${randomUUID().slice(0, 8)}`;
-  const producer = new Celeriac({ broker: url, logger: silent });
-  const workerApp = new Celeriac({ broker: url, logger: silent });
-  workerApp.task({ name: 'echo', run: (input: { i: number }) => input.i });
-  const worker = workerApp.worker({ handleSignals: false });
-  const watch = await group.watchSwitch();
-  try {
-    await worker.start();
-    const before = await producer.enqueueMany(Array.from({ length: 10 }, (_, i) => ({ task: 'echo', input: { i } })));
-    await allResults(before);
-    await group.replicated();
+  await withGroup('death', async ({ group, producer, before }) => {
+    const watch = await group.watchSwitch();
+    try {
+      await group.replicated();
 
-    await group.master.stop();
-    await watch.switched; // The sentinel saw the master down for 5 s and promoted the replica.
-    // Calls made while the connections find the new master may still fail (their retries run out);
-    // within a few reconnection attempts one goes through.
-    let run: TaskRun | undefined;
-    const deadline = Date.now() + 20_000;
-    while (!run) {
-      run = await producer.enqueue('echo', { i: 99 }).catch((error: unknown) => {
-        assert.ok(error instanceof BrokerError, String(error));
-        assert.ok(Date.now() < deadline, `enqueue still failing 20 s after the switch: ${error.message}`);
-        return undefined;
-      });
+      await group.master.stop();
+      await watch.switched; // The sentinel saw the master down for 5 s and promoted the replica.
+      // Calls made while the connections find the new master may still fail (their retries run out);
+      // within a few reconnection attempts one goes through.
+      let run: TaskRun | undefined;
+      const deadline = Date.now() + 20_000;
+      while (!run) {
+        run = await producer.enqueue('echo', { i: 99 }).catch((error: unknown) => {
+          assert.ok(error instanceof BrokerError, String(error));
+          assert.ok(Date.now() < deadline, `enqueue still failing 20 s after the switch: ${error.message}`);
+          return undefined;
+        });
+      }
+      assert.equal(await run.result({ timeout: '20s' }), 99, 'the worker runs tasks again');
+      for (const earlier of before) {
+        assert.equal((await producer.getTask(earlier.id))?.state, 'completed', `task ${earlier.id} is kept on the new master`);
+      }
+    } finally {
+      watch.close();
     }
-    assert.equal(await run.result({ timeout: '20s' }), 99, 'the worker runs tasks again');
-    for (const earlier of before) {
-      assert.equal((await producer.getTask(earlier.id))?.state, 'completed', `task ${earlier.id} is kept on the new master`);
-    }
-  } finally {
-    watch.close();
-    await worker.close();
-    await workerApp.close();
-    await producer.close();
-    await group.stop();
-  }
+  });
 });

@@ -39,6 +39,13 @@ local out = {}
 local started = {} -- the task.started fields after the common ones, by attempt
 local call, call_key = ARGV[11] or '', KEYS[2] .. ':call:' .. worker
 
+-- One leased task in the reply (see Returns).
+local function add_leased(id, name, priority, input, execution, attempt, created)
+  local n = #out
+  out[n + 1], out[n + 2], out[n + 3], out[n + 4] = id, name, priority, input
+  out[n + 5], out[n + 6], out[n + 7] = execution, attempt, created
+end
+
 -- A second run of this call (see ARGV[11]): what the first one leased, as it returned it.
 if call ~= '' then
   local previous = redis.call('GET', call_key)
@@ -46,11 +53,7 @@ if call ~= '' then
     for _, id in ipairs(cjson.decode(string.sub(previous, #call + 2))) do
       local f = redis.call('HMGET', prefix .. id, 'state', 'worker', 'started', 'name', 'priority', 'input',
         'exec', 'attempts', 'created')
-      if f[1] == 'active' and f[2] == worker and f[3] == now then
-        local n = #out
-        out[n + 1], out[n + 2], out[n + 3], out[n + 4] = id, f[4], f[5], f[6]
-        out[n + 5], out[n + 6], out[n + 7] = f[7], tonumber(f[8]), f[9]
-      end
+      if f[1] == 'active' and f[2] == worker and f[3] == now then add_leased(id, f[4], f[5], f[6], f[7], tonumber(f[8]), f[9]) end
     end
     return out
   end
@@ -78,9 +81,7 @@ local function lease_one(id)
   redis.call('HSET', task_key, 'state', 'active', 'worker', worker, 'started', now, 'attempts', attempt)
   zadd_later(KEYS[2], lease_at, id)
   if f[7] then redis.call('ZREM', KEYS[3], id) end
-  local n = #out
-  out[n + 1], out[n + 2], out[n + 3], out[n + 4] = id, f[2], f[3], f[4]
-  out[n + 5], out[n + 6], out[n + 7] = f[5], attempt, f[6]
+  add_leased(id, f[2], f[3], f[4], f[5], attempt, f[6])
   task_event('task.started', id, f[2], queue, now, started_extra(attempt))
   return true
 end
