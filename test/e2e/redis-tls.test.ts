@@ -81,7 +81,7 @@ before(async () => {
   sentinel = await spawnRedis([join(dir, 'sentinel.conf'), '--sentinel'], /\+monitor master/);
   sentinelUrl = `rediss+sentinel://localhost:${sentinelPort}/mymaster?prefix=tls-sentinel`;
 
-  cluster = await startRedisCluster(3, { cert: tls('server.crt'), key: tls('server.key'), ca: tls('ca.crt') });
+  cluster = await startRedisCluster({ tls: { cert: tls('server.crt'), key: tls('server.key'), ca: tls('ca.crt') } });
   clusterUrl = `rediss+cluster://${cluster.nodes.map((node) => `127.0.0.1:${node.port}`).join(',')}?prefix=tls-cluster`;
 });
 

@@ -1,7 +1,7 @@
-// A throwaway three-master Redis Cluster on loopback ports for tests: three redis-server processes in
-// cluster mode, joined by `redis-cli --cluster create`, ready once every node reports cluster_state:ok.
-// With `tls`, the nodes speak only TLS, to clients and to each other. A missing binary or a failed
-// create is an error, never a skip.
+// A throwaway Redis Cluster on loopback ports for tests: `masters` redis-server processes in cluster
+// mode (three by default), each with `replicas` replicas, joined by `redis-cli --cluster create`, ready
+// once every node reports cluster_state:ok and every replica is in sync. With `tls`, the nodes speak
+// only TLS, to clients and to each other. A missing binary or a failed create is an error, never a skip.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
@@ -11,9 +11,26 @@ import { freePort, startRedisServer, type RedisServer } from './redis-server.js'
 const run = promisify(execFile);
 
 export interface RedisCluster {
+  /** Every node, masters and replicas, in the order they were started. */
   nodes: RedisServer[];
-  /** `redis+cluster://127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3` */
+  /** `redis+cluster://127.0.0.1:p1,127.0.0.1:p2,…` (every node) */
   url: string;
+  /** The nodes that serve `key`'s slot now: its master and that master's replicas. */
+  shardOf(key: string): Promise<{ master: RedisServer; replicas: RedisServer[] }>;
+  /**
+   * A manual failover (`CLUSTER FAILOVER` on a replica) of the shard that serves `key`: the master
+   * pauses its clients until the replica holds everything, then they swap roles. Resolves once every
+   * live node names the replica as the slot's master; returns the shard as it was before.
+   */
+  failover(key: string): Promise<{ master: RedisServer; replica: RedisServer }>;
+  /**
+   * Kills a node (SIGTERM) and resolves once the cluster serves every slot again: every live node
+   * reports cluster_state:ok and none names the dead node as the master of any slot (a dead master's
+   * replica has taken over, after `nodeTimeoutMs` and an election). Within 30 s.
+   */
+  stopNode(node: RedisServer): Promise<void>;
+  /** Resolves once the replicas of `key`'s shard hold everything written to its master so far. */
+  replicated(key: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -24,14 +41,30 @@ export interface ClusterTls {
   ca: string;
 }
 
-export async function startRedisCluster(masters = 3, tls?: ClusterTls): Promise<RedisCluster> {
+export interface ClusterOptions {
+  masters?: number;
+  /** Replicas per master (0 by default). */
+  replicas?: number;
+  tls?: ClusterTls;
+  /** `cluster-node-timeout`: how long a master may be unreachable before its replica takes over (5 s). */
+  nodeTimeoutMs?: number;
+}
+
+export async function startRedisCluster(options: ClusterOptions = {}): Promise<RedisCluster> {
+  const { masters = 3, replicas = 0, tls, nodeTimeoutMs = 5_000 } = options;
   const nodes: RedisServer[] = [];
   try {
-    for (let i = 0; i < masters; i++) {
+    for (let i = 0; i < masters * (1 + replicas); i++) {
       const tlsArgs = tls
         ? ['--tls-port', String(await freePort()), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-ca-cert-file', tls.ca]
         : [];
-      const cluster = ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '5000'];
+      const cluster = [
+        '--cluster-enabled', 'yes',
+        '--cluster-config-file', 'nodes.conf',
+        '--cluster-node-timeout', String(nodeTimeoutMs),
+        // No delay before a diskless full sync (5 s by default): a replica is in sync soon after it starts.
+        '--repl-diskless-sync-delay', '0',
+      ];
       // With TLS, no plain port (the last --port wins): everything goes over TLS.
       const args = tls ? [...cluster, ...tlsArgs, '--port', '0', '--tls-cluster', 'yes', '--tls-replication', 'yes', '--tls-auth-clients', 'no'] : cluster;
       const node = await startRedisServer({ args });
@@ -39,36 +72,148 @@ export async function startRedisCluster(masters = 3, tls?: ClusterTls): Promise<
     }
     const addresses = nodes.map((node) => `127.0.0.1:${node.port}`);
     const tlsCli = tls ? ['--tls', '--cacert', tls.ca] : [];
-    await run(process.env.REDIS_CLI ?? 'redis-cli', [...tlsCli, '--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'], {
+    await run(process.env.REDIS_CLI ?? 'redis-cli', [...tlsCli, '--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes'], {
       timeout: 30_000,
     });
-    await Promise.all(nodes.map((node) => clusterReady(node.port, tls)));
+    await Promise.all(nodes.map((node) => nodeReady(node.port, tls)));
   } catch (error) {
     await Promise.all(nodes.map((node) => node.stop()));
     throw error;
   }
+  const admin = (node: RedisServer) =>
+    new Redis({ port: node.port, host: '127.0.0.1', ...(tls ? { tls: { ca: readFileSync(tls.ca) } } : {}) });
+  const live = () => nodes.filter((node) => node.process.exitCode === null && node.process.signalCode === null);
+  const withAdmin = async <T>(node: RedisServer, use: (client: Redis) => Promise<T>): Promise<T> => {
+    const client = admin(node);
+    try {
+      return await use(client);
+    } finally {
+      client.disconnect();
+    }
+  };
+  const byPort = (port: number) => nodes.find((node) => node.port === port);
+
+  /** The shard serving `key` as `node` sees it. */
+  const shardSeenBy = (node: RedisServer, key: string) =>
+    withAdmin(node, async (client) => {
+      const slot = Number(await client.call('CLUSTER', 'KEYSLOT', key));
+      const view = parseNodes(String(await client.call('CLUSTER', 'NODES')));
+      const master = view.find((entry) => entry.master && entry.slots.some(([from, to]) => slot >= from && slot <= to));
+      if (!master) throw new Error(`no master serves slot ${slot} (key ${key}) in the view of node ${node.port}`);
+      return {
+        master: byPort(master.port)!,
+        replicas: view.filter((entry) => entry.replicaOf === master.id && !entry.failed).map((entry) => byPort(entry.port)!),
+      };
+    });
+
+  const shardOf = (key: string) => shardSeenBy(live()[0]!, key);
+
+  /** Polls `check` with a growing pause until it holds, within 30 s (gossip has no event a client can wait on). */
+  const eventually = async (what: string, check: () => Promise<boolean>): Promise<void> => {
+    const deadline = Date.now() + 30_000;
+    for (let pause = 10; ; pause = Math.min(pause * 2, 200)) {
+      if (await check().catch(() => false)) return;
+      if (Date.now() > deadline) throw new Error(`${what} within 30 s`);
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+  };
+
+  const replicated = async (key: string): Promise<void> => {
+    const { master, replicas: shardReplicas } = await shardOf(key);
+    await withAdmin(master, async (client) => {
+      // Replication is one ordered stream: once every replica acknowledged a write made after
+      // everything else, they hold everything else too. The marker shares the key's slot.
+      const tag = /\{([^}]+)\}/.exec(key)?.[1] ?? key;
+      await client.set(`{${tag}}:cluster-harness:marker`, String(Date.now()));
+      const acknowledged = Number(await client.call('WAIT', shardReplicas.length, 10_000));
+      if (acknowledged < shardReplicas.length) throw new Error(`the replicas of ${key}'s shard did not catch up within 10 s`);
+    });
+  };
+
   return {
     nodes,
     url: `redis+cluster://${nodes.map((node) => `127.0.0.1:${node.port}`).join(',')}`,
+    shardOf,
+    replicated,
+    stopNode: async (dead) => {
+      await dead.stop();
+      await eventually(`the cluster does not serve every slot again after node ${dead.port} stopped`, async () => {
+        const views = await Promise.all(
+          live().map((node) =>
+            withAdmin(node, async (client) => ({
+              ok: /cluster_state:ok/.test(String(await client.cluster('INFO'))),
+              nodes: parseNodes(String(await client.call('CLUSTER', 'NODES'))),
+            })),
+          ),
+        );
+        return views.every((view) => view.ok && !view.nodes.some((entry) => entry.port === dead.port && entry.slots.length > 0));
+      });
+    },
+    failover: async (key) => {
+      const { master, replicas: shardReplicas } = await shardOf(key);
+      const replica = shardReplicas[0];
+      if (!replica) throw new Error(`${key}'s shard has no replica to fail over to`);
+      await withAdmin(replica, (client) => client.call('CLUSTER', 'FAILOVER'));
+      await eventually(`node ${replica.port} is not the master of ${key}'s slot everywhere`, async () => {
+        const views = await Promise.all(live().map((node) => shardSeenBy(node, key)));
+        return views.every((view) => view.master === replica);
+      });
+      return { master, replica };
+    },
     stop: async () => {
       await Promise.all(nodes.map((node) => node.stop()));
     },
   };
 }
 
+interface NodeEntry {
+  id: string;
+  port: number;
+  master: boolean;
+  failed: boolean;
+  replicaOf?: string;
+  slots: [number, number][];
+}
+
+/** `CLUSTER NODES`: `<id> <ip:port@bus> <flags> <master id or -> … <link state> <slot ranges…>`. */
+function parseNodes(text: string): NodeEntry[] {
+  return text
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const [id = '', address = '', flags = '', masterId = '-', , , , , ...slots] = line.split(' ');
+      const flagList = flags.split(',');
+      return {
+        id,
+        port: Number(/:(\d+)@/.exec(address)?.[1]),
+        master: flagList.includes('master'),
+        failed: flagList.includes('fail'),
+        ...(masterId !== '-' ? { replicaOf: masterId } : {}),
+        slots: slots
+          .filter((range) => /^\d/.test(range))
+          .map((range) => {
+            const [from, to = from] = range.split('-').map(Number);
+            return [from!, to!] as [number, number];
+          }),
+      };
+    });
+}
+
 /**
- * Waits until the node says the cluster is ok. An outside server's state has no event to wait on, so
- * this asks it, with a growing pause and a deadline.
+ * Waits until the node says the cluster is ok and, for a replica, that it is in sync with its master.
+ * An outside server's state has no event to wait on, so this asks it, with a growing pause and a deadline.
  */
-async function clusterReady(port: number, tls?: ClusterTls): Promise<void> {
+async function nodeReady(port: number, tls?: ClusterTls): Promise<void> {
   const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, ...(tls ? { tls: { ca: readFileSync(tls.ca) } } : {}) });
   await client.connect();
   try {
     const deadline = Date.now() + 20_000;
     for (let pause = 10; ; pause = Math.min(pause * 2, 500)) {
-      const info = await client.cluster('INFO');
-      if (/cluster_state:ok/.test(String(info))) return;
-      if (Date.now() > deadline) throw new Error(`cluster node on port ${port} not ok within 20 s:\n${info}`);
+      const info = String(await client.cluster('INFO'));
+      const replication = String(await client.info('replication'));
+      const synced = !/role:slave/.test(replication) || /master_link_status:up/.test(replication);
+      if (/cluster_state:ok/.test(info) && synced) return;
+      if (Date.now() > deadline) throw new Error(`cluster node on port ${port} not ready within 20 s:\n${info}\n${replication}`);
       await new Promise((resolve) => setTimeout(resolve, pause));
     }
   } finally {

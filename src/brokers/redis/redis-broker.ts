@@ -228,7 +228,12 @@ export class RedisBroker implements Broker {
 function asBrokerError(operation: string, url: string, error: unknown): Error {
   if (error instanceof BrokerError) return error;
   const reason = error instanceof Error ? error.message : String(error);
+  let hint = '';
   // An ACL user without a key, channel or command the broker needs.
-  const hint = /NOPERM|can't publish to the channel/.test(reason) ? ' (docs/redis.md, "ACL users", lists what the user needs)' : '';
+  if (/NOPERM|can't publish to the channel/.test(reason)) hint = ' (docs/redis.md, "ACL users", lists what the user needs)';
+  // ioredis's words when a Cluster node is down: its retries ran out, or the cluster refused the call.
+  else if (/Too many Cluster redirections|CLUSTERDOWN/.test(reason)) {
+    hint = ' (a Cluster node is unreachable or its shard is failing over; calls work again once a replica has taken over: docs/redis.md, "Cluster")';
+  }
   return new BrokerError(`Redis broker (${url}) could not ${operation}: ${reason}${hint}`);
 }
