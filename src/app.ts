@@ -189,7 +189,11 @@ export class Celeriac implements TaskProducer, TaskRunHost {
   }
 
   async waitForTask(id: string, timeoutMs?: number): Promise<TaskInfo> {
-    this.waiters ??= new TaskWaiters(await this.broker());
+    const broker = await this.broker();
+    // After the await, not before it: waits started together (`runs.map((run) => run.result())`) all see
+    // no waiters before the broker resolves, and each made its own, with its own subscription (found in
+    // the sixth session: 15,000 pending results slowed a worker in the same process 20 times).
+    this.waiters ??= new TaskWaiters(broker);
     return this.waiters.wait(id, timeoutMs);
   }
 

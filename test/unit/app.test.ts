@@ -60,6 +60,36 @@ describe('the app', () => {
     }
   });
 
+  it('waits for many results started together with one event subscription', async () => {
+    const broker = await connectBroker('sqlite::memory:');
+    let open = 0;
+    const subscribe = broker.subscribe.bind(broker);
+    broker.subscribe = (listener, options) => {
+      if (options?.forWorker) return subscribe(listener, options); // The worker's own.
+      open++;
+      const unsubscribe = subscribe(listener, options);
+      return () => {
+        open--;
+        unsubscribe();
+      };
+    };
+    const app = new Celeriac({ broker, logger: createLogger({ level: 'silent' }) });
+    app.task({ name: 'double', run: (input: { n: number }) => input.n * 2 });
+    try {
+      const runs = await app.enqueueMany(Array.from({ length: 50 }, (_, n) => ({ task: 'double', input: { n } })));
+      // All started in one tick, before the app has its broker: they must share one subscription (each
+      // used to make its own, which every later event was then delivered to, for the app's lifetime).
+      const results = runs.map((run) => run.result({ timeout: '10s' }));
+      const worker = app.worker({ concurrency: 10, handleSignals: false });
+      await worker.start();
+      assert.deepEqual(await Promise.all(results), runs.map((_, n) => n * 2));
+      assert.equal(open, 1, 'one subscription for every wait of the app');
+      await worker.close();
+    } finally {
+      await app.close();
+    }
+  });
+
   it('app.subscribed() rejects when the broker cannot be opened', async () => {
     await assert.rejects(new Celeriac({ broker: 'nonsense://x' }).subscribed(), BrokerError);
   });
