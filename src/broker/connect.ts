@@ -39,7 +39,7 @@ export async function connectBroker(url: string): Promise<Broker> {
   }
 }
 
-/** Hides a password in a URL for logs and errors. */
+/** Hides the passwords in a URL for logs and errors: the user's, and a Sentinel URL's `sentinelPassword`. */
 export function maskUrl(url: string): string {
-  return url.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1***@');
+  return url.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1***@').replace(/([?&]sentinelPassword=)[^&#]*/g, '$1***');
 }

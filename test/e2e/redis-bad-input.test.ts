@@ -1,5 +1,5 @@
-// Bad input against a real redis-server: wrong password, unreachable host, a port that is not Redis,
-// and a task hash corrupted by hand. Each gives a clear error; nothing is lost; workers keep running.
+// Bad input against a real redis-server: wrong password (of a server, of a sentinel), unreachable host, a
+// port that is not Redis, and a task hash corrupted by hand. Each gives a clear error; nothing is lost; workers keep running.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { toStoredId } from '../../src/brokers/redis/ids.js';
 import { BrokerError, Celeriac } from '../../src/index.js';
 import { freePort, startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { startRedisSentinel } from '../support/redis-sentinel.js';
 
 const silent = pino({ level: 'silent' });
 const apps: Celeriac[] = [];
@@ -51,6 +52,22 @@ test('a wrong password is a clear BrokerError that does not print the password',
   const app = openApp(`redis://:s3cret@127.0.0.1:${secured.port}?prefix=ok-${randomUUID().slice(0, 8)}`);
   const run = await app.enqueue('anything', {});
   assert.equal((await run.status()).state, 'queued');
+});
+
+test("a sentinel's missing or wrong password is a clear BrokerError that names the option and hides the password", async () => {
+  const group = await startRedisSentinel({ sentinelPassword: 'sentinel-s3cret' });
+  try {
+    const missing = await brokerError(group.url);
+    assert.match(missing.message, /the sentinels require a password \(NOAUTH\); add it to the URL: \?sentinelPassword=/);
+    const wrong = await brokerError(`${group.url}?sentinelPassword=wrong-password`);
+    assert.match(wrong.message, /authentication to the sentinels failed .*; check sentinelUsername and sentinelPassword/);
+    assert.doesNotMatch(wrong.message, /wrong-password/);
+    const app = openApp(`${group.url}?sentinelPassword=sentinel-s3cret&prefix=ok-${randomUUID().slice(0, 8)}`);
+    assert.equal((await (await app.enqueue('anything', {})).status()).state, 'queued', 'the right one works');
+  } finally {
+    await Promise.all(apps.splice(0).map((app) => app.close().catch(() => undefined)));
+    await group.stop();
+  }
 });
 
 test('an unreachable host is a clear BrokerError naming the address', async () => {

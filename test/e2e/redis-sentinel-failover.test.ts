@@ -32,10 +32,12 @@ async function allResults(runs: TaskRun[]): Promise<unknown[]> {
 /** A Sentinel group with a replica, a producer and a started worker on it, ten tasks run, then `body`. */
 async function withGroup(
   name: string,
+  options: { sentinelPassword?: string },
   body: (world: { group: RedisSentinel; producer: Celeriac; before: TaskRun[] }) => Promise<void>,
 ): Promise<void> {
-  const group = await startRedisSentinel({ replica: true });
-  const url = `${group.url}?prefix=${name}-${randomUUID().slice(0, 8)}`;
+  const group = await startRedisSentinel({ replica: true, ...options });
+  const auth = options.sentinelPassword ? `&sentinelPassword=${encodeURIComponent(options.sentinelPassword)}` : '';
+  const url = `${group.url}?prefix=${name}-${randomUUID().slice(0, 8)}${auth}`;
   const producer = new Celeriac({ broker: url, logger: silent });
   const workerApp = new Celeriac({ broker: url, logger: silent });
   workerApp.task({ name: 'echo', run: (input: { i: number }) => input.i });
@@ -54,7 +56,8 @@ async function withGroup(
 }
 
 test('a Sentinel failover: producer and worker move to the new master at once, and tasks enqueued after it are kept', async () => {
-  await withGroup('failover', async ({ group, producer, before }) => {
+  // Through a sentinel that requires a password: the broker's connections and its failover watch log in.
+  await withGroup('failover', { sentinelPassword: 'sentinel+pw' }, async ({ group, producer, before }) => {
     const connections = await celeriacConnections(group.master.port);
     assert.ok(connections >= 5, `the apps' connections are on the master (${connections})`);
 
@@ -78,7 +81,7 @@ test('a Sentinel failover: producer and worker move to the new master at once, a
 });
 
 test('a Sentinel master that dies: calls fail until the replica is elected, then producer and worker carry on', async () => {
-  await withGroup('death', async ({ group, producer, before }) => {
+  await withGroup('death', {}, async ({ group, producer, before }) => {
     const watch = await group.watchSwitch();
     try {
       await group.replicated();

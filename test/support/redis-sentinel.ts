@@ -1,5 +1,6 @@
 // A throwaway Sentinel group for tests: one master redis-server and one sentinel watching it (quorum 1)
-// on free loopback ports, and optionally a replica the sentinel can fail over to. The sentinel rewrites
+// on free loopback ports, optionally a replica the sentinel can fail over to, and optionally a password
+// the sentinel requires of its clients (`requirepass` in its config). The sentinel rewrites
 // its config file, so each run writes a fresh one.
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,7 +33,13 @@ export interface RedisSentinel {
   stop(): Promise<void>;
 }
 
-export async function startRedisSentinel(options: { replica?: boolean } = {}): Promise<RedisSentinel> {
+export interface SentinelOptions {
+  replica?: boolean;
+  /** A password the sentinel requires (the servers require none). */
+  sentinelPassword?: string;
+}
+
+export async function startRedisSentinel(options: SentinelOptions = {}): Promise<RedisSentinel> {
   // No delay before a diskless full sync (5 s by default): the replica is in sync soon after it starts.
   const master = await startRedisServer({ args: ['--repl-diskless-sync-delay', '0'] });
   const servers: RedisServer[] = [master];
@@ -53,21 +60,23 @@ export async function startRedisSentinel(options: { replica?: boolean } = {}): P
         `dir ${dir}`,
         `sentinel monitor ${SENTINEL_MASTER} 127.0.0.1 ${master.port} 1`,
         `sentinel down-after-milliseconds ${SENTINEL_MASTER} 5000`,
+        ...(options.sentinelPassword ? [`requirepass ${options.sentinelPassword}`] : []),
         '',
       ].join('\n'),
     );
     // The sentinel logs +slave once it learned of the replica from the master (its first INFO).
-    const sentinel = await spawnRedis([config, '--sentinel'], replica ? /\+slave slave/ : /\+monitor master/);
+    const child = await spawnRedis([config, '--sentinel'], replica ? /\+slave slave/ : /\+monitor master/);
+    const sentinel: SentinelAddress = { port: sentinelPort, password: options.sentinelPassword };
     return {
       master,
       replica,
       sentinelPort,
       url: `redis+sentinel://127.0.0.1:${sentinelPort}/${SENTINEL_MASTER}`,
-      failover: () => failover(master, sentinelPort),
-      watchSwitch: () => watchSwitch(sentinelPort),
+      failover: () => failover(master, sentinel),
+      watchSwitch: () => watchSwitch(sentinel),
       replicated: () => replicated(master),
       stop: async () => {
-        await stopChild(sentinel);
+        await stopChild(child);
         await stopServers();
         rmSync(dir, { recursive: true, force: true });
       },
@@ -79,8 +88,15 @@ export async function startRedisSentinel(options: { replica?: boolean } = {}): P
   }
 }
 
-async function watchSwitch(sentinelPort: number): Promise<{ switched: Promise<void>; close(): void }> {
-  const listener = new Redis(sentinelPort);
+interface SentinelAddress {
+  port: number;
+  password: string | undefined;
+}
+
+const connectTo = (sentinel: SentinelAddress) => new Redis(sentinel.port, { ...(sentinel.password ? { password: sentinel.password } : {}) });
+
+async function watchSwitch(sentinel: SentinelAddress): Promise<{ switched: Promise<void>; close(): void }> {
+  const listener = connectTo(sentinel);
   await listener.subscribe('+switch-master');
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
@@ -110,15 +126,15 @@ async function replicated(master: RedisServer): Promise<void> {
   }
 }
 
-async function failover(master: RedisServer, sentinelPort: number): Promise<void> {
-  const sentinel = new Redis(sentinelPort);
-  const watch = await watchSwitch(sentinelPort);
+async function failover(master: RedisServer, sentinel: SentinelAddress): Promise<void> {
+  const client = connectTo(sentinel);
+  const watch = await watchSwitch(sentinel);
   try {
     await replicated(master);
-    await sentinel.call('SENTINEL', 'FAILOVER', SENTINEL_MASTER);
+    await client.call('SENTINEL', 'FAILOVER', SENTINEL_MASTER);
     await watch.switched;
   } finally {
-    sentinel.disconnect();
+    client.disconnect();
     watch.close();
   }
 }

@@ -52,6 +52,17 @@ describe('Redis broker URLs', () => {
     });
   });
 
+  it("reads a Sentinel URL's credentials for the sentinels, and hides their password", () => {
+    const url = 'redis+sentinel://:master-pw@s1/mymaster?sentinelUsername=watcher&sentinelPassword=a%2Bb+c%26d&prefix=p';
+    const target = parse(url);
+    assert.ok(target.mode === 'sentinel');
+    assert.equal(target.password, 'master-pw');
+    assert.equal(target.sentinelUsername, 'watcher');
+    assert.equal(target.sentinelPassword, 'a+b+c&d', "percent-decoded; a '+' stays a '+'");
+    assert.equal(target.prefix, 'p');
+    assert.equal(maskUrl(url), 'redis+sentinel://:***@s1/mymaster?sentinelUsername=watcher&sentinelPassword=***&prefix=p');
+  });
+
   it('reads a Cluster URL', () => {
     assert.deepEqual(parse('rediss+cluster://n1:7000,n2:7001?prefix=x'), {
       mode: 'cluster',
@@ -72,6 +83,8 @@ describe('Redis broker URLs', () => {
     ['redis+cluster://n1:7000/1', /takes no path/],
     ['redis://h?prefix=a{b}', /prefix/],
     ['redis://h?db=1', /unknown option 'db'/],
+    ['redis://h?sentinelPassword=x', /'sentinelPassword' is an option of redis\+sentinel:\/\/ URLs/],
+    ['redis+sentinel://s1/m?sentinelPassword=%E0%A4%A', /not percent-encoded correctly/],
   ] as const) {
     it(`rejects ${url} with a clear error`, () => {
       assert.throws(() => parse(url), (error: unknown) => error instanceof BrokerError && why.test(error.message));

@@ -74,6 +74,8 @@ function createClient(target: RedisTarget, waits: boolean): Client {
         ...behaviour,
         Connector: GuardedSentinelConnector,
         sentinels: target.sentinels,
+        ...(target.sentinelUsername ? { sentinelUsername: target.sentinelUsername } : {}),
+        ...(target.sentinelPassword ? { sentinelPassword: target.sentinelPassword } : {}),
         name: target.masterName,
         db: target.db,
         retryStrategy,
@@ -142,11 +144,18 @@ export function assertSupportedServer(info: string, masked: string): void {
 /** Connects and checks the server answers PING; the reason of a failure becomes the error message. */
 async function ready(client: Client, masked: string): Promise<void> {
   let lastError: Error | undefined;
+  let refuse!: (error: Error) => void;
+  const refused = new Promise<never>((_resolve, reject) => (refuse = reject));
+  refused.catch(() => undefined); // Raced below; unused when nothing refuses.
   // Always listened to: an unhandled 'error' event would make ioredis print to the console.
-  client.on('error', (error: Error) => (lastError = error));
+  client.on('error', (error: Error) => {
+    lastError = error;
+    // Credentials refused (by the sentinels, whose connector retries on its own) do not get better: say so now.
+    if (/NOAUTH|WRONGPASS|invalid password|invalid username/i.test(error.message)) refuse(error);
+  });
   try {
     await withTimeout(
-      client.connect().then(() => client.ping()),
+      Promise.race([client.connect().then(() => client.ping()), refused]),
       masked,
       () => lastError,
     );
@@ -175,7 +184,14 @@ export function connectError(error: unknown, masked: string): BrokerError {
   const message = error instanceof Error ? error.message : String(error);
   const code = (error as { code?: string } | undefined)?.code;
   let reason = message;
-  if (code === 'ECONNREFUSED') reason = 'connection refused (is redis-server running on that host and port?)';
+  // ioredis's Sentinel connector says "All sentinels are unreachable. … Last error: <the sentinel's reply>".
+  const fromSentinels = /All sentinels are unreachable/.test(message);
+  const sentinelReply = /Last error: (.*)$/s.exec(message)?.[1]?.split('\n')[0] ?? message;
+  if (fromSentinels && /NOAUTH/.test(sentinelReply)) {
+    reason = 'the sentinels require a password (NOAUTH); add it to the URL: ?sentinelPassword=… (percent-encoded)';
+  } else if (fromSentinels && /WRONGPASS|invalid password|invalid username/i.test(sentinelReply)) {
+    reason = `authentication to the sentinels failed (${sentinelReply}); check sentinelUsername and sentinelPassword in the URL`;
+  } else if (code === 'ECONNREFUSED') reason = 'connection refused (is redis-server running on that host and port?)';
   else if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') reason = 'host not found';
   else if (/NOAUTH/.test(message)) reason = 'the server requires a password (NOAUTH); put it in the URL: redis://:password@host';
   else if (/WRONGPASS|invalid password|invalid username/i.test(message)) {

@@ -31,6 +31,8 @@ export class SentinelWatch {
         host,
         port,
         ...(target.tls ? { tls: {} } : {}), // rediss+sentinel://: the sentinels speak TLS too.
+        ...(target.sentinelUsername ? { username: target.sentinelUsername } : {}),
+        ...(target.sentinelPassword ? { password: target.sentinelPassword } : {}),
         connectionName: 'celeriac-sentinel-watch',
         Connector: GuardedStandaloneConnector,
         retryStrategy: retry,

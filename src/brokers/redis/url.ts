@@ -1,6 +1,7 @@
 // Redis broker URLs: what to connect to and under which key prefix.
 //   redis://[user:password@]host[:port][/db][?prefix=celeriac]          (rediss:// for TLS)
-//   redis+sentinel://[user:password@]h1[:p1],h2[:p2]/<masterName>[/db][?prefix=…]   (rediss+sentinel://)
+//   redis+sentinel://[user:password@]h1[:p1],h2[:p2]/<masterName>[/db][?prefix=…][&sentinelPassword=…]
+//     (rediss+sentinel://; the user and password are the master's, sentinelUsername/sentinelPassword the sentinels')
 //   redis+cluster://[user:password@]h1[:p1],h2[:p2][?prefix=…]          (rediss+cluster://)
 import { BrokerError } from '../../errors.js';
 
@@ -19,10 +20,17 @@ interface Common {
 
 export type RedisTarget =
   | (Common & { mode: 'standalone'; host: string; port: number; db: number })
-  | (Common & { mode: 'sentinel'; sentinels: HostPort[]; masterName: string; db: number })
+  | (Common & { mode: 'sentinel'; sentinels: HostPort[]; masterName: string; db: number } & SentinelAuth)
   | (Common & { mode: 'cluster'; nodes: HostPort[] });
 
+/** The sentinels' own credentials (Sentinel's `requirepass`, or an ACL user on the sentinels), from the query. */
+interface SentinelAuth {
+  sentinelUsername?: string;
+  sentinelPassword?: string;
+}
+
 export const DEFAULT_PREFIX = 'celeriac';
+const SENTINEL_OPTIONS = ['sentinelUsername', 'sentinelPassword'] as const;
 const URL_PATTERN = /^(rediss?(?:\+sentinel|\+cluster)?):\/\/(?:([^@/?#]*)@)?([^/?#]*)(\/[^?#]*)?(?:\?([^#]*))?$/i;
 
 /** Parses a Redis broker URL; throws a BrokerError naming what is wrong (never the password). */
@@ -31,11 +39,16 @@ export function parseRedisUrl(url: string, masked: string): RedisTarget {
   if (!match) throw invalid(masked, 'expected redis://[user:password@]host[:port][/db]');
   const [, scheme = '', userinfo, hosts = '', path = '', query = ''] = match;
   const variant = scheme.toLowerCase();
+  const options = parseQuery(query, masked);
   const common: Common = {
     tls: variant.startsWith('rediss'),
-    prefix: parsePrefix(query, masked),
+    prefix: parsePrefix(options.get('prefix'), masked),
     ...parseUserinfo(userinfo),
   };
+  if (!variant.endsWith('+sentinel')) {
+    const misplaced = SENTINEL_OPTIONS.find((name) => options.has(name));
+    if (misplaced) throw invalid(masked, `'${misplaced}' is an option of redis+sentinel:// URLs`);
+  }
   if (variant.endsWith('+cluster')) {
     if (path !== '' && path !== '/') throw invalid(masked, 'a cluster URL takes no path (Redis Cluster has only db 0)');
     return { ...common, mode: 'cluster', nodes: parseHosts(hosts, 6379, masked) };
@@ -43,7 +56,19 @@ export function parseRedisUrl(url: string, masked: string): RedisTarget {
   if (variant.endsWith('+sentinel')) {
     const [masterName, db] = path.split('/').slice(1);
     if (!masterName) throw invalid(masked, 'a sentinel URL names its master: redis+sentinel://host:26379/<masterName>[/db]');
-    return { ...common, mode: 'sentinel', sentinels: parseHosts(hosts, 26379, masked), masterName: decodeURIComponent(masterName), db: parseDb(db, masked) };
+    const auth: SentinelAuth = {};
+    for (const name of SENTINEL_OPTIONS) {
+      const value = options.get(name);
+      if (value) auth[name] = value;
+    }
+    return {
+      ...common,
+      mode: 'sentinel',
+      sentinels: parseHosts(hosts, 26379, masked),
+      masterName: decodeURIComponent(masterName),
+      db: parseDb(db, masked),
+      ...auth,
+    };
   }
   const [only, ...more] = parseHosts(hosts || 'localhost', 6379, masked);
   if (more.length > 0) throw invalid(masked, 'several hosts need redis+sentinel:// or redis+cluster://');
@@ -78,12 +103,30 @@ function parseDb(text: string | undefined, masked: string): number {
   return Number(text);
 }
 
-function parsePrefix(query: string, masked: string): string {
-  const params = new URLSearchParams(query);
-  for (const name of params.keys()) {
-    if (name !== 'prefix') throw invalid(masked, `unknown option '${name}' (supported: prefix)`);
+/**
+ * The query's options, percent-decoded. Not URLSearchParams: it reads `+` as a space, which would change
+ * a password that contains one.
+ */
+function parseQuery(query: string, masked: string): Map<string, string> {
+  const options = new Map<string, string>();
+  for (const pair of query.split('&')) {
+    if (pair === '') continue;
+    const equals = pair.indexOf('=');
+    const name = equals < 0 ? pair : pair.slice(0, equals);
+    if (name !== 'prefix' && !(SENTINEL_OPTIONS as readonly string[]).includes(name)) {
+      throw invalid(masked, `unknown option '${name}' (supported: prefix, ${SENTINEL_OPTIONS.join(', ')})`);
+    }
+    try {
+      options.set(name, decodeURIComponent(equals < 0 ? '' : pair.slice(equals + 1)));
+    } catch {
+      throw invalid(masked, `the value of '${name}' is not percent-encoded correctly`);
+    }
   }
-  const prefix = params.get('prefix') ?? DEFAULT_PREFIX;
+  return options;
+}
+
+function parsePrefix(value: string | undefined, masked: string): string {
+  const prefix = value ?? DEFAULT_PREFIX;
   if (!/^[A-Za-z0-9._:-]+$/.test(prefix)) {
     throw invalid(masked, `prefix '${prefix}' may use only letters, digits and . _ : -`);
   }
