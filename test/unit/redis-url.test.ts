@@ -63,6 +63,14 @@ describe('Redis broker URLs', () => {
     assert.equal(maskUrl(url), 'redis+sentinel://:***@s1/mymaster?sentinelUsername=watcher&sentinelPassword=***&prefix=p');
   });
 
+  it("reads a rediss URL's TLS options, as redis-py and Celery name them", () => {
+    const target = parse('rediss://h?ssl_ca_certs=%2Fetc%2Fca.pem&ssl_certfile=/c.pem&ssl_keyfile=/k.pem&ssl_cert_reqs=CERT_REQUIRED');
+    assert.deepEqual(target.tlsOptions, { caFile: '/etc/ca.pem', certFile: '/c.pem', keyFile: '/k.pem', verify: true });
+    assert.deepEqual(parse('rediss+cluster://n1?ssl_cert_reqs=none').tlsOptions, { verify: false });
+    assert.deepEqual(parse('rediss+sentinel://s1/m?ssl_cert_reqs=optional').tlsOptions, { verify: true }, 'a client checks either way, as in Python');
+    assert.equal(parse('rediss://h').tlsOptions, undefined);
+  });
+
   it('reads a Cluster URL', () => {
     assert.deepEqual(parse('rediss+cluster://n1:7000,n2:7001?prefix=x'), {
       mode: 'cluster',
@@ -85,6 +93,9 @@ describe('Redis broker URLs', () => {
     ['redis://h?db=1', /unknown option 'db'/],
     ['redis://h?sentinelPassword=x', /'sentinelPassword' is an option of redis\+sentinel:\/\/ URLs/],
     ['redis+sentinel://s1/m?sentinelPassword=%E0%A4%A', /not percent-encoded correctly/],
+    ['redis://h?ssl_ca_certs=/ca.pem', /'ssl_ca_certs' needs a TLS URL/],
+    ['rediss://h?ssl_certfile=/c.pem', /ssl_certfile and ssl_keyfile go together/],
+    ['rediss://h?ssl_cert_reqs=maybe', /ssl_cert_reqs must be required, optional or none/],
   ] as const) {
     it(`rejects ${url} with a clear error`, () => {
       assert.throws(() => parse(url), (error: unknown) => error instanceof BrokerError && why.test(error.message));

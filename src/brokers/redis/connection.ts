@@ -7,6 +7,7 @@ import { BrokerError } from '../../errors.js';
 import { GuardedSentinelConnector, GuardedStandaloneConnector } from './guarded-connectors.js';
 import { loadLibrary } from './scripts.js';
 import { SentinelWatch } from './sentinel-watch.js';
+import { readTlsSettings, type TlsSettings } from './tls.js';
 import type { RedisTarget } from './url.js';
 
 export type Client = Redis | Cluster;
@@ -37,17 +38,17 @@ function retryStrategy(times: number): number {
   return Math.min(MAX_RECONNECT_DELAY_MS, 100 * 2 ** Math.max(0, times - 1)) + Math.floor(Math.random() * 100);
 }
 
-function nodeOptions(target: RedisTarget, host: string | undefined): RedisOptions {
+function nodeOptions(target: RedisTarget, tls: TlsSettings | undefined, host: string | undefined): RedisOptions {
   return {
     ...(target.username ? { username: target.username } : {}),
     ...(target.password ? { password: target.password } : {}),
-    ...(target.tls ? { tls: host ? { servername: host } : {} } : {}),
+    ...(tls ? { tls: host ? { ...tls, servername: host } : { ...tls } } : {}),
     connectionName: 'celeriac',
     connectTimeout: CONNECT_TIMEOUT_MS,
   };
 }
 
-function createClient(target: RedisTarget, waits: boolean): Client {
+function createClient(target: RedisTarget, tls: TlsSettings | undefined, waits: boolean): Client {
   const behaviour = {
     lazyConnect: true,
     enableOfflineQueue: true,
@@ -60,7 +61,7 @@ function createClient(target: RedisTarget, waits: boolean): Client {
   switch (target.mode) {
     case 'standalone':
       return new Redis({
-        ...nodeOptions(target, target.host),
+        ...nodeOptions(target, tls, target.host),
         ...behaviour,
         Connector: GuardedStandaloneConnector,
         host: target.host,
@@ -70,7 +71,7 @@ function createClient(target: RedisTarget, waits: boolean): Client {
       });
     case 'sentinel':
       return new Redis({
-        ...nodeOptions(target, undefined),
+        ...nodeOptions(target, tls, undefined),
         ...behaviour,
         Connector: GuardedSentinelConnector,
         sentinels: target.sentinels,
@@ -83,7 +84,7 @@ function createClient(target: RedisTarget, waits: boolean): Client {
         // A failover is followed by SentinelWatch (openConnections), not ioredis's failoverDetector.
         // rediss+sentinel://: TLS to the sentinels and to the master. ioredis's `tls` alone is not used
         // for the master in Sentinel mode, and the sentinels have their own option.
-        ...(target.tls ? { sentinelTLS: {}, enableTLSForSentinelMode: true } : {}),
+        ...(tls ? { sentinelTLS: { ...tls }, enableTLSForSentinelMode: true } : {}),
       });
     case 'cluster': {
       const options: ClusterOptions = {
@@ -92,7 +93,7 @@ function createClient(target: RedisTarget, waits: boolean): Client {
         enableAutoPipelining: false, // As for one server (see `behaviour`).
         clusterRetryStrategy: retryStrategy,
         redisOptions: {
-          ...nodeOptions(target, undefined),
+          ...nodeOptions(target, tls, undefined),
           maxRetriesPerRequest: behaviour.maxRetriesPerRequest,
           Connector: GuardedStandaloneConnector,
         },
@@ -104,9 +105,10 @@ function createClient(target: RedisTarget, waits: boolean): Client {
 
 /** Opens both connections (the subscriber subscribes once a listener needs it: events.ts); rejects with a BrokerError. */
 export async function openConnections(target: RedisTarget, masked: string): Promise<Connections> {
-  const client = createClient(target, false);
-  const subscriber = createClient(target, true);
-  const watch = target.mode === 'sentinel' ? new SentinelWatch(target) : undefined;
+  const tls = readTlsSettings(target, masked);
+  const client = createClient(target, tls, false);
+  const subscriber = createClient(target, tls, true);
+  const watch = target.mode === 'sentinel' ? new SentinelWatch(target, tls) : undefined;
   watch?.track(client);
   watch?.track(subscriber);
   try {
@@ -114,7 +116,7 @@ export async function openConnections(target: RedisTarget, masked: string): Prom
     assertSupportedServer(await withTimeout(client.info('server'), masked), masked);
     await withTimeout(loadLibrary(client), masked);
     const openBlocking = async (): Promise<Client> => {
-      const blocking = createClient(target, true);
+      const blocking = createClient(target, tls, true);
       watch?.track(blocking);
       try {
         await ready(blocking, masked);
@@ -191,6 +193,11 @@ export function connectError(error: unknown, masked: string): BrokerError {
     reason = 'the sentinels require a password (NOAUTH); add it to the URL: ?sentinelPassword=… (percent-encoded)';
   } else if (fromSentinels && /WRONGPASS|invalid password|invalid username/i.test(sentinelReply)) {
     reason = `authentication to the sentinels failed (${sentinelReply}); check sentinelUsername and sentinelPassword in the URL`;
+  } else if (/certificate required/i.test(message)) {
+    reason = `the server requires a client certificate (${message.split('\n')[0]}); give one with ssl_certfile and ssl_keyfile`;
+  } else if (/^rediss/i.test(masked) && /ECONNRESET|socket hang up/.test(message)) {
+    // A TLS 1.3 server checks a client's certificate after the handshake, and just drops a client without one.
+    reason = `the server closed the TLS connection (${message.split('\n')[0]}); if it requires client certificates, give one with ssl_certfile and ssl_keyfile`;
   } else if (code === 'ECONNREFUSED') reason = 'connection refused (is redis-server running on that host and port?)';
   else if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') reason = 'host not found';
   else if (/NOAUTH/.test(message)) reason = 'the server requires a password (NOAUTH); put it in the URL: redis://:password@host';

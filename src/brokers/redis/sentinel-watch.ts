@@ -10,6 +10,7 @@
 // next connects; only those that are up are told to reconnect.
 import { Redis, type Cluster } from 'ioredis';
 import { GuardedStandaloneConnector } from './guarded-connectors.js';
+import type { TlsSettings } from './tls.js';
 import type { RedisTarget } from './url.js';
 
 type SentinelTarget = Extract<RedisTarget, { mode: 'sentinel' }>;
@@ -25,12 +26,15 @@ export class SentinelWatch {
   /** The last switch acted on: every sentinel announces it, once each. */
   private lastSwitch = '';
 
-  constructor(private readonly target: SentinelTarget) {
+  constructor(
+    private readonly target: SentinelTarget,
+    tls: TlsSettings | undefined,
+  ) {
     this.watchers = target.sentinels.map(({ host, port }) => {
       const watcher = new Redis({
         host,
         port,
-        ...(target.tls ? { tls: {} } : {}), // rediss+sentinel://: the sentinels speak TLS too.
+        ...(tls ? { tls: { ...tls } } : {}), // rediss+sentinel://: the sentinels speak TLS too.
         ...(target.sentinelUsername ? { username: target.sentinelUsername } : {}),
         ...(target.sentinelPassword ? { password: target.sentinelPassword } : {}),
         connectionName: 'celeriac-sentinel-watch',

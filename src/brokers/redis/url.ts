@@ -3,6 +3,8 @@
 //   redis+sentinel://[user:password@]h1[:p1],h2[:p2]/<masterName>[/db][?prefix=…][&sentinelPassword=…]
 //     (rediss+sentinel://; the user and password are the master's, sentinelUsername/sentinelPassword the sentinels')
 //   redis+cluster://[user:password@]h1[:p1],h2[:p2][?prefix=…]          (rediss+cluster://)
+// rediss URLs also take redis-py's and Celery's TLS options, so one URL serves both: ssl_ca_certs,
+// ssl_certfile and ssl_keyfile (PEM file paths) and ssl_cert_reqs (required, optional or none).
 import { BrokerError } from '../../errors.js';
 
 export interface HostPort {
@@ -10,8 +12,20 @@ export interface HostPort {
   port: number;
 }
 
+/** What a rediss URL's `ssl_*` options ask for; absent when it has none (Node's defaults). */
+export interface TlsOptions {
+  /** ssl_ca_certs: trust this CA (PEM file) instead of Node's. */
+  caFile?: string;
+  /** ssl_certfile and ssl_keyfile: a client certificate and its key (PEM files), for servers that ask for one. */
+  certFile?: string;
+  keyFile?: string;
+  /** ssl_cert_reqs: check the server's certificate (required, optional: as in Python, a client checks either way) or not (none). */
+  verify: boolean;
+}
+
 interface Common {
   tls: boolean;
+  tlsOptions?: TlsOptions;
   username?: string;
   password?: string;
   /** Every key starts with this (inside a hash tag); default 'celeriac'. */
@@ -31,6 +45,8 @@ interface SentinelAuth {
 
 export const DEFAULT_PREFIX = 'celeriac';
 const SENTINEL_OPTIONS = ['sentinelUsername', 'sentinelPassword'] as const;
+const TLS_OPTIONS = ['ssl_ca_certs', 'ssl_certfile', 'ssl_keyfile', 'ssl_cert_reqs'] as const;
+const OPTIONS: readonly string[] = ['prefix', ...SENTINEL_OPTIONS, ...TLS_OPTIONS];
 const URL_PATTERN = /^(rediss?(?:\+sentinel|\+cluster)?):\/\/(?:([^@/?#]*)@)?([^/?#]*)(\/[^?#]*)?(?:\?([^#]*))?$/i;
 
 /** Parses a Redis broker URL; throws a BrokerError naming what is wrong (never the password). */
@@ -40,8 +56,11 @@ export function parseRedisUrl(url: string, masked: string): RedisTarget {
   const [, scheme = '', userinfo, hosts = '', path = '', query = ''] = match;
   const variant = scheme.toLowerCase();
   const options = parseQuery(query, masked);
+  const tls = variant.startsWith('rediss');
+  const tlsOptions = parseTlsOptions(options, tls, masked);
   const common: Common = {
-    tls: variant.startsWith('rediss'),
+    tls,
+    ...(tlsOptions ? { tlsOptions } : {}),
     prefix: parsePrefix(options.get('prefix'), masked),
     ...parseUserinfo(userinfo),
   };
@@ -113,9 +132,7 @@ function parseQuery(query: string, masked: string): Map<string, string> {
     if (pair === '') continue;
     const equals = pair.indexOf('=');
     const name = equals < 0 ? pair : pair.slice(0, equals);
-    if (name !== 'prefix' && !(SENTINEL_OPTIONS as readonly string[]).includes(name)) {
-      throw invalid(masked, `unknown option '${name}' (supported: prefix, ${SENTINEL_OPTIONS.join(', ')})`);
-    }
+    if (!OPTIONS.includes(name)) throw invalid(masked, `unknown option '${name}' (supported: ${OPTIONS.join(', ')})`);
     try {
       options.set(name, decodeURIComponent(equals < 0 ? '' : pair.slice(equals + 1)));
     } catch {
@@ -123,6 +140,21 @@ function parseQuery(query: string, masked: string): Map<string, string> {
     }
   }
   return options;
+}
+
+function parseTlsOptions(options: Map<string, string>, tls: boolean, masked: string): TlsOptions | undefined {
+  const given = TLS_OPTIONS.filter((name) => options.has(name));
+  if (given.length === 0) return undefined;
+  if (!tls) throw invalid(masked, `'${given[0]}' needs a TLS URL (rediss://, rediss+sentinel://, rediss+cluster://)`);
+  const certFile = options.get('ssl_certfile') || undefined;
+  const keyFile = options.get('ssl_keyfile') || undefined;
+  if ((certFile === undefined) !== (keyFile === undefined)) throw invalid(masked, 'ssl_certfile and ssl_keyfile go together');
+  const reqs = (options.get('ssl_cert_reqs') ?? 'required').toLowerCase().replace(/^cert_/, '');
+  if (!['required', 'optional', 'none'].includes(reqs)) {
+    throw invalid(masked, `ssl_cert_reqs must be required, optional or none (or CERT_REQUIRED, CERT_OPTIONAL, CERT_NONE), got '${options.get('ssl_cert_reqs')}'`);
+  }
+  const caFile = options.get('ssl_ca_certs') || undefined;
+  return { ...(caFile ? { caFile } : {}), ...(certFile ? { certFile, keyFile } : {}), verify: reqs !== 'none' };
 }
 
 function parsePrefix(value: string | undefined, masked: string): string {
