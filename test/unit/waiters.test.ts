@@ -1,9 +1,11 @@
 // Waiting for a task (run.result()): the timeout counts from the call, so a broker that cannot confirm
-// its subscription or answer the first read does not hold the wait past it.
+// its subscription or answer the first read does not hold the wait past it; a wait whose event was lost
+// reads its task again, and many waits read theirs at a bounded pace.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Broker } from '../../src/broker/broker.js';
 import { TimeoutError } from '../../src/errors.js';
+import type { TaskInfo } from '../../src/types.js';
 import { TaskWaiters } from '../../src/waiters.js';
 
 /** A broker that takes subscriptions but never confirms them and never answers a read. */
@@ -21,6 +23,74 @@ describe('TaskWaiters', () => {
     const waiters = new TaskWaiters(unreachableBroker());
     try {
       await assert.rejects(waiters.wait('some-task', 50), TimeoutError);
+    } finally {
+      waiters.close();
+    }
+  });
+});
+
+/** A broker that never delivers events; getTask answers from `states` and counts its calls. */
+function silentBroker(states: Map<string, string>) {
+  const reads: string[] = [];
+  const broker = {
+    subscribe: () => () => undefined,
+    subscribed: () => Promise.resolve(),
+    getTask: (id: string) => {
+      reads.push(id);
+      return Promise.resolve({ id, state: states.get(id) ?? 'queued', result: id } as unknown as TaskInfo);
+    },
+  } as unknown as Broker;
+  return { broker, reads };
+}
+
+describe('TaskWaiters rechecks', () => {
+  it('a wait whose finishing event was lost reads its task again after 5 s and resolves', async (t) => {
+    t.mock.timers.enable({ apis: ['setInterval'] });
+    const states = new Map<string, string>();
+    const { broker, reads } = silentBroker(states);
+    let clock = 0;
+    const waiters = new TaskWaiters(broker, () => clock);
+    try {
+      const waiting = waiters.wait('a');
+      await new Promise((resolve) => setImmediate(resolve)); // The first read: still queued.
+      assert.deepEqual(reads, ['a']);
+      states.set('a', 'completed'); // ... and its event is lost.
+      for (let second = 1; second <= 4; second++) {
+        clock = second * 1_000;
+        t.mock.timers.tick(1_000);
+      }
+      assert.deepEqual(reads, ['a'], 'not read again before 5 s');
+      clock = 5_000;
+      t.mock.timers.tick(1_000);
+      assert.equal((await waiting).state, 'completed');
+      assert.deepEqual(reads, ['a', 'a']);
+    } finally {
+      waiters.close();
+    }
+  });
+
+  it('paces the rereads of many waits: at most 200 a second, longest unread first, every wait in turn', async (t) => {
+    t.mock.timers.enable({ apis: ['setInterval'] });
+    const { broker, reads } = silentBroker(new Map());
+    let clock = 0;
+    const waiters = new TaskWaiters(broker, () => clock);
+    try {
+      const ids = Array.from({ length: 1_000 }, (_, n) => `t${n}`);
+      for (const id of ids) waiters.wait(id).catch(() => undefined);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(reads.length, 1_000, 'each read once when its wait starts');
+      reads.length = 0;
+      const perTick: number[] = [];
+      for (let second = 1; second <= 10; second++) {
+        clock = second * 1_000;
+        const before = reads.length;
+        t.mock.timers.tick(1_000);
+        perTick.push(reads.length - before);
+      }
+      // Nothing before 5 s; then 200 a second, the oldest first, until all 1,000 were read again.
+      assert.deepEqual(perTick, [0, 0, 0, 0, 200, 200, 200, 200, 200, 200]);
+      assert.deepEqual(reads.slice(0, 1_000), ids, 'each wait once, in the order they were last read');
+      assert.deepEqual(reads.slice(1_000), ids.slice(0, 200), 'then the first ones again (read 5 s ago)');
     } finally {
       waiters.close();
     }
