@@ -7,13 +7,15 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
+import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { Celeriac, type TaskStartedEvent } from '../../src/index.js';
+import { BrokerError, Celeriac, type TaskStartedEvent } from '../../src/index.js';
+import { deferred } from '../support/deferred.js';
 import { Children } from '../support/processes.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { startReplyDroppingProxy } from '../support/reply-dropping-proxy.js';
 import { tempDir } from '../support/tmp.js';
-import { collectEvents, until } from '../support/wait.js';
+import { collectEvents, until, within } from '../support/wait.js';
 
 const silent = pino({ level: 'silent' });
 const dir = tempDir('celeriac-e2e-redis-');
@@ -240,5 +242,87 @@ test('after a redis-server restart (AOF on), a worker of two queues takes tasks 
   } finally {
     await durable.stop();
     aofDir.cleanup();
+  }
+});
+
+/** A logger whose lines a test can wait for (no event tells when a worker logged a retry). */
+function capturingLogger() {
+  const lines: Array<{ msg?: string }> = [];
+  const waiting: Array<{ match: (line: { msg?: string }) => boolean; resolve: () => void }> = [];
+  const logger = pino(
+    { level: 'warn' },
+    {
+      write(text: string) {
+        const line = JSON.parse(text) as { msg?: string };
+        lines.push(line);
+        for (const waiter of waiting.filter((entry) => entry.match(line))) {
+          waiting.splice(waiting.indexOf(waiter), 1);
+          waiter.resolve();
+        }
+      },
+    },
+  );
+  const logged = (match: (line: { msg?: string }) => boolean, what: string): Promise<void> =>
+    lines.some(match) ? Promise.resolve() : within(new Promise<void>((resolve) => waiting.push({ match, resolve })), 20_000, what);
+  return { logger, logged };
+}
+
+test('a full Redis (maxmemory, noeviction): enqueues fail saying so, a running worker rides it out, purge frees room, and every task acknowledged runs once', async () => {
+  const full = await startRedisServer({ args: ['--maxmemory', '4mb'] });
+  try {
+    const url = freshUrl(full.url);
+    const producer = openApp(url);
+    const { logger, logged } = capturingLogger();
+    const workerApp = new Celeriac({ broker: url, logger });
+    apps.push(workerApp);
+    const runs = new Map<number, number>();
+    const gate = deferred();
+    const started = deferred();
+    const pad = 'x'.repeat(500);
+    workerApp.task({
+      name: 'echo',
+      run: async (input: { i: number }) => {
+        runs.set(input.i, (runs.get(input.i) ?? 0) + 1);
+        if (input.i === 0) {
+          started.resolve();
+          await gate.promise;
+        }
+        return input.i;
+      },
+    });
+    await workerApp.worker({ concurrency: 1, handleSignals: false }).start();
+    await producer.enqueueMany(Array.from({ length: 300 }, (_, i) => ({ task: 'echo', input: { i: -1 - i, pad }, options: { queue: 'junk' } })));
+    const acknowledged = [await producer.enqueue('echo', { i: 0 })];
+    await started.promise; // The worker is busy with task 0 until the gate opens.
+
+    let refusal: unknown;
+    for (let i = 1; i < 100_000 && refusal === undefined; i++) {
+      await producer.enqueue('echo', { i, pad }).then(
+        (run) => acknowledged.push(run),
+        (error: unknown) => (refusal = error),
+      );
+    }
+    assert.ok(refusal instanceof BrokerError, `a full Redis refuses the enqueue with a BrokerError: ${String(refusal)}`);
+    assert.match(refusal.message, /OOM command not allowed.*Redis is full: it refuses writes over maxmemory\. Deleting still works/);
+
+    // While full: a new process opens the broker and reads; the worker cannot store task 0's result and retries.
+    const reader = openApp(url);
+    assert.equal((await reader.getTask(acknowledged[0]!.id))?.state, 'active');
+    gate.resolve();
+    await logged((line) => line.msg === 'cannot store task results; will retry', "the worker's retry of a refused result");
+
+    // Deleting is allowed while full: purging the other queue frees room, and enqueues work again.
+    assert.equal(await reader.purge('junk'), 300);
+    acknowledged.push(await producer.enqueue('echo', { i: 1_000_000 }));
+
+    // With room to spare, everything acknowledged completes, each once.
+    const admin = new Redis(full.port);
+    await admin.config('SET', 'maxmemory', '0').finally(() => admin.disconnect());
+    await allCompleted(producer, acknowledged.map((run) => run.id), 60_000);
+    assert.deepEqual([...runs].filter(([, times]) => times !== 1), [], 'every task ran once');
+    assert.equal(runs.size, acknowledged.length, 'no task of the purged queue ran, nor any refused one');
+  } finally {
+    await Promise.all(apps.splice(0).map((app) => app.close()));
+    await full.stop();
   }
 });

@@ -180,6 +180,11 @@ function withTimeout<T>(promise: Promise<T>, masked: string, cause: () => Error 
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** Said with Redis's OOM refusal (over `maxmemory` with `noeviction`): what frees memory. */
+export const OUT_OF_MEMORY =
+  ' (Redis is full: it refuses writes over maxmemory. Deleting still works: purge waiting tasks, or lower resultTtl ' +
+  'so finished ones are pruned sooner, or raise maxmemory; docs/redis.md, "A full Redis")';
+
 /** A BrokerError that says why opening failed in the user's words. */
 export function connectError(error: unknown, masked: string): BrokerError {
   if (error instanceof BrokerError) return error;
@@ -205,6 +210,8 @@ export function connectError(error: unknown, masked: string): BrokerError {
     reason = `authentication failed (${message.split('\n')[0]}); check the user and password in the URL`;
   } else if (/NOPERM/.test(message)) {
     reason = `the ACL user may not do something the broker needs (${message.split('\n')[0]}); docs/redis.md, "ACL users", lists what it needs`;
+  } else if (/^OOM /.test(message)) {
+    reason = `${message.split('\n')[0]}${OUT_OF_MEMORY}`;
   } else if (/Protocol error|Unknown RESP type|unknown command|ERR wrong number/i.test(message)) {
     reason = `the server does not speak the Redis protocol (${message.split('\n')[0]}); is it a Redis server?`;
   }

@@ -20,7 +20,7 @@ import type {
 import { BrokerError } from '../../errors.js';
 import type { CeleriacEvent } from '../../events.js';
 import type { StateCounts, TaskInfo, WorkerInfo } from '../../types.js';
-import { closeClient, openConnections, type Client, type Connections } from './connection.js';
+import { closeClient, openConnections, OUT_OF_MEMORY, type Client, type Connections } from './connection.js';
 import { LocalWorkers, publishing, script, TaskQueues, type RedisContext } from './context.js';
 import { enqueueTasks } from './enqueue.js';
 import { EventHub } from './events.js';
@@ -231,6 +231,7 @@ function asBrokerError(operation: string, url: string, error: unknown): Error {
   let hint = '';
   // An ACL user without a key, channel or command the broker needs.
   if (/NOPERM|can't publish to the channel/.test(reason)) hint = ' (docs/redis.md, "ACL users", lists what the user needs)';
+  else if (/^OOM /.test(reason)) hint = OUT_OF_MEMORY; // Over maxmemory.
   // ioredis's words when a Cluster node is down: its retries ran out, or the cluster refused the call.
   else if (/Too many Cluster redirections|CLUSTERDOWN/.test(reason)) {
     hint = ' (a Cluster node is unreachable or its shard is failing over; calls work again once a replica has taken over: docs/redis.md, "Cluster")';

@@ -30,6 +30,13 @@ type Arg = string | number;
 
 const LUA_DIR = new URL('./lua/', import.meta.url);
 const INCLUDE_LINE = /^-- @include ([\w-]+)[ \t]*$/gm;
+/**
+ * `-- @flags allow-oom`: a script that only deletes, publishes, or rewrites a few bytes in place, so it
+ * may still run when Redis is full (pruning and purging free memory). Without it a function may write
+ * and is refused while Redis is over `maxmemory`.
+ */
+const FLAGS_LINE = /^-- @flags ([\w -]+?)[ \t]*$/m;
+const KNOWN_FLAGS = new Set(['allow-oom']);
 
 /** The Redis Function library: its name, its source, and the function of each script. */
 export interface Library {
@@ -69,17 +76,23 @@ export function buildLibrary(dir: URL = LUA_DIR): Library {
     const text = readFileSync(new URL(`${name}.lua`, dir), 'utf8');
     const used = includeNames(text);
     used.forEach(load);
-    return { name, body: text.replace(INCLUDE_LINE, ''), used };
+    const flags = FLAGS_LINE.exec(text)?.[1]?.split(/\s+/) ?? [];
+    const unknown = flags.find((flag) => !KNOWN_FLAGS.has(flag));
+    if (unknown) throw new Error(`${name}.lua: unknown flag '${unknown}' (known: ${[...KNOWN_FLAGS].join(', ')})`);
+    return { name, body: text.replace(INCLUDE_LINE, ''), used, flags };
   });
   const shared = [...includes.values()].map((include) => include.text).join('\n');
-  const registered = bodies.map(({ name, body, used }) => {
+  const registered = bodies.map(({ name, body, used, flags }) => {
     // Each call starts by resetting the per-call state of the includes it uses (nothing else: a reset
     // costs a table or two, and a single enqueue is short).
     const needed = closure(used);
     const resets = [...needed]
       .flatMap((include) => [...includes.get(include)!.text.matchAll(/^local function (reset_\w+)\(\)/gm)].map((m) => `${m[1]}()`))
       .join(' ');
-    return `redis.register_function('@@_${name}', function(KEYS, ARGV)\n${resets}\n${body}\nend)`;
+    const callback = `function(KEYS, ARGV)\n${resets}\n${body}\nend`;
+    if (flags.length === 0) return `redis.register_function('@@_${name}', ${callback})`;
+    const flagList = flags.map((flag) => `'${flag}'`).join(', ');
+    return `redis.register_function{function_name='@@_${name}', callback=${callback}, flags={${flagList}}}`;
   });
   const text = `${shared}\n${registered.join('\n')}\n`;
   const version = createHash('sha1').update(text).digest('hex').slice(0, 12);
@@ -96,11 +109,21 @@ export function celeriacLibrary(): Library {
   return library;
 }
 
-/** Loads the library on a server (or on every master of a Cluster); harmless when it is already there. */
+/**
+ * Loads the library on a server (or on every master of a Cluster) unless it is there already (its name
+ * is a hash of its source): asking is a read, so a process can open a broker whose Redis is full
+ * (over `maxmemory`, which refuses FUNCTION LOAD) and, say, purge it.
+ */
 export async function loadLibrary(client: Redis | Cluster): Promise<void> {
-  const { source } = celeriacLibrary();
+  const { name, source } = celeriacLibrary();
   const nodes = 'nodes' in client && typeof client.nodes === 'function' ? client.nodes('master') : [client as Redis];
-  await Promise.all(nodes.map((node) => node.call('FUNCTION', 'LOAD', 'REPLACE', source)));
+  await Promise.all(
+    nodes.map(async (node) => {
+      const listed = await node.call('FUNCTION', 'LIST', 'LIBRARYNAME', name);
+      if (Array.isArray(listed) && listed.length > 0) return;
+      await node.call('FUNCTION', 'LOAD', 'REPLACE', source);
+    }),
+  );
 }
 
 const NOT_FOUND = /Function not found/i;

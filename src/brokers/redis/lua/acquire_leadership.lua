@@ -2,6 +2,7 @@
 -- KEYS[1] leader key
 -- ARGV[1] holder id   ARGV[2] time to live in ms
 -- Returns 1 if the holder leads (it took the free key or already held it), 0 otherwise.
+-- @flags allow-oom
 local holder = redis.call('GET', KEYS[1])
 if holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])

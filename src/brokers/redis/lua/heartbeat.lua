@@ -5,6 +5,7 @@
 -- ARGV[1] worker id   ARGV[2] heartbeat JSON [at, active, processed, failed]   ARGV[3] events channel
 -- ARGV[4] the event message
 -- Returns 1 if recorded, 0 if the worker is not registered.
+-- @flags allow-oom
 if redis.call('HEXISTS', KEYS[1], 'w:' .. ARGV[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'hb:' .. ARGV[1], ARGV[2])
 redis.call('PUBLISH', ARGV[3], ARGV[4])

@@ -4,6 +4,7 @@
 -- KEYS[1] completed ZSET   KEYS[2] failed ZSET   KEYS[3] cancelled ZSET   KEYS[4] idempotency keys HASH
 -- ARGV[1] task key prefix   ARGV[2] delete what finished before this   ARGV[3] limit per state
 -- Returns the number of tasks deleted.
+-- @flags allow-oom
 local prefix, before, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
 
 local deleted = 0

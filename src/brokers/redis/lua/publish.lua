@@ -5,4 +5,5 @@
 -- KEYS[1] workers HASH (not read: it places the call on the node of the prefix's keys)
 -- ARGV[1] events channel   ARGV[2] the event message
 -- Returns the number of subscribers that received it.
+-- @flags allow-oom
 return redis.call('PUBLISH', ARGV[1], ARGV[2])

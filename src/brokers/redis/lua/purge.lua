@@ -3,6 +3,7 @@
 -- KEYS[3] retrying ZSET   KEYS[4] expiring ZSET   KEYS[5] idempotency keys HASH
 -- ARGV[1] task key prefix   ARGV[2] limit per list or set
 -- Returns the number of tasks deleted (the caller calls again until it is 0).
+-- @flags allow-oom
 local prefix, limit = ARGV[1], tonumber(ARGV[2])
 local deleted = 0
 

@@ -3,6 +3,7 @@
 -- KEYS[1] leader key
 -- ARGV[1] holder id
 -- Returns 1 if the holder had the leadership (now free), 0 otherwise.
+-- @flags allow-oom
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
   return 1

@@ -4,6 +4,7 @@
 -- KEYS[1] idle workers HASH
 -- ARGV[1] worker id   ARGV[2] how long the inbox may live unread (ms)
 -- Returns 1.
+-- @flags allow-oom
 local inbox = KEYS[1] .. ':' .. ARGV[1]
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('RPUSH', inbox, '')
