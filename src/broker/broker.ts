@@ -214,6 +214,12 @@ export interface Broker {
    * after `subscribe` returned is always delivered.
    */
   subscribed?(): Promise<void>;
+  /**
+   * Optional: how far the broker's clock is ahead of this process's, in ms (negative: behind), for a
+   * broker shared by several hosts. Leases, hand-off registrations and due times compare times taken on
+   * different hosts, so a worker warns when its host's clock is off.
+   */
+  clockOffset?(): Promise<number>;
 
   close(): Promise<void>;
 }

@@ -23,6 +23,11 @@ import { HandoffReceiver } from './handoff-receiver.js';
 import { LeaseBudget, type LeaseTicket } from './lease-budget.js';
 import { Pool } from './pool.js';
 
+/** A worker whose host clock is this far off the broker's warns (docs/redis.md, "Clocks"). */
+const CLOCK_WARN_MS = 1_000;
+/** How often a worker compares its clock with the broker's, after its start. */
+const CLOCK_CHECK_MS = 10 * 60_000;
+
 export interface WorkerOptions {
   /** Queues to consume, strict priority across them; default ['default']. */
   queues?: string[];
@@ -163,6 +168,8 @@ export class Worker {
     await this.openInbox();
     this.every(Math.max(10, Math.floor(this.leaseMs / 3)), () => this.renewLeases());
     this.every(this.heartbeatMs, () => this.heartbeat());
+    await this.checkClock();
+    this.every(CLOCK_CHECK_MS, () => this.checkClock());
     if (this.options.handleSignals ?? true) this.handleSignals();
     this.loop = this.fetchLoop();
     this.log.info({ queues: this.queues, concurrency: this.concurrency, broker: this.broker.url }, 'worker online');
@@ -376,6 +383,23 @@ export class Worker {
     } catch (error) {
       this.log.error({ err: error }, 'cannot renew leases; will retry');
     }
+  }
+
+  /** Warns when this host's clock is off the broker's (a broker shared by hosts: Redis). */
+  private async checkClock(): Promise<void> {
+    let offset: number | undefined;
+    try {
+      offset = await this.broker.clockOffset?.();
+    } catch {
+      return; // The broker is unreachable: the other calls say so.
+    }
+    if (offset === undefined || Math.abs(offset) < CLOCK_WARN_MS) return;
+    this.log.warn(
+      { clockOffsetMs: Math.round(offset) },
+      `this host's clock is ${(Math.abs(offset) / 1_000).toFixed(1)} s ${offset > 0 ? 'behind' : 'ahead of'} the broker's: ` +
+        'leases, hand-off registrations and due times compare clocks of different hosts; a few seconds off delay ' +
+        'hand-offs and scheduled tasks; two thirds of the lease time off (20 s by default) can run a task twice. Keep clocks in sync (NTP)',
+    );
   }
 
   private async heartbeat(): Promise<void> {

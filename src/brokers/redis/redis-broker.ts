@@ -216,6 +216,15 @@ export class RedisBroker implements Broker {
     return this.ctx.events.subscribed();
   }
 
+  clockOffset(): Promise<number> {
+    return this.run('read the server time', async (ctx) => {
+      const sent = Date.now();
+      const [seconds, micros] = await ctx.client.time();
+      // Redis read its clock about halfway through the round trip.
+      return Number(seconds) * 1_000 + Number(micros) / 1_000 - (sent + Date.now()) / 2;
+    });
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
