@@ -1,5 +1,6 @@
 // End-to-end tests of the `celeriac` binary: the built bin/celeriac.js run as a child process against
-// a fresh SQLite file, with a real worker process loading test/fixtures/cli-app.ts through -A.
+// a fresh SQLite file (and, for the commands with a worker, a fresh redis-server too), with a real worker
+// process loading test/fixtures/cli-app.ts through -A.
 // Needs `npm run build` first (npm test builds before the e2e tests).
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -8,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ProgressBar } from '../../src/cli/progress-bar.js';
+import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { tempDir } from '../support/tmp.js';
 
 const BIN = fileURLToPath(new URL('../../bin/celeriac.js', import.meta.url));
@@ -101,17 +103,23 @@ async function eventually<T>(read: () => Promise<T>, check: (value: T) => boolea
   }
 }
 
-describe('celeriac CLI with a worker', () => {
+// The same commands on the embedded SQLite broker and on a redis-server the test starts (the usage
+// docs/redis.md shows: the broker URL of a Redis).
+for (const kind of ['SQLite', 'Redis'] as const) describe(`celeriac CLI with a worker (${kind})`, () => {
   const dir = tempDir('celeriac-cli-');
-  const broker = `sqlite:${dir.path}/x.db`;
-  const b = ['--broker', broker];
+  let redis: RedisServer | undefined;
+  let b: string[] = [];
   let worker: WorkerProcess;
 
   before(async () => {
+    redis = kind === 'Redis' ? await startRedisServer() : undefined;
+    const broker = redis ? `${redis.url}?prefix=cli` : `sqlite:${dir.path}/x.db`;
+    b = ['--broker', broker];
     worker = await startWorker(broker, ['-c', '4', '-n', 'cli-test@%h', '--shutdown-timeout', '300ms']);
   });
-  after(() => {
+  after(async () => {
     worker?.child.kill('SIGKILL');
+    await redis?.stop();
     dir.cleanup();
   });
 
