@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ProgressBar } from '../../src/cli/progress-bar.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { freePort, startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { tempDir } from '../support/tmp.js';
 
 const BIN = fileURLToPath(new URL('../../bin/celeriac.js', import.meta.url));
@@ -278,6 +278,10 @@ describe('celeriac CLI without a worker', () => {
     const unwritable = await cli(['inspect', 'stats', '--broker', `sqlite:${dir.path}/a-file/x.db`]);
     assert.equal(unwritable.code, 3);
     assertCleanError(unwritable, /cannot open SQLite broker/);
+    const port = await freePort();
+    const unreachable = await cli(['inspect', 'stats', '--broker', `redis://:secret@127.0.0.1:${port}`]);
+    assert.equal(unreachable.code, 3);
+    assertCleanError(unreachable, new RegExp(`redis://:\\*\\*\\*@127\\.0\\.0\\.1:${port}: connection refused`));
 
     const usage = [
       ['enqueue', 'test.echo', '--priority', 'bogus', ...b],
