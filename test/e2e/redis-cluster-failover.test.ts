@@ -30,10 +30,15 @@ interface World {
  * A cluster (failover after 2 s of silence), a producer and a started worker (concurrency 10) of one
  * echo task on a prefix of their own, then `body`. Everything is stopped after.
  */
-async function withCluster(name: string, hold: number, body: (world: World) => Promise<void>): Promise<void> {
-  const cluster = await startRedisCluster({ replicas: 1, nodeTimeoutMs: 2_000 });
+async function withCluster(
+  name: string,
+  options: { hold?: number; password?: string },
+  body: (world: World) => Promise<void>,
+): Promise<void> {
+  const { hold = 0, password } = options;
+  const cluster = await startRedisCluster({ replicas: 1, nodeTimeoutMs: 2_000, ...(password ? { password } : {}) });
   const prefix = `${name}-${randomUUID().slice(0, 8)}`;
-  const url = `${cluster.url}?prefix=${prefix}`;
+  const url = `${cluster.url.replace('://', password ? `://:${encodeURIComponent(password)}@` : '://')}?prefix=${prefix}`;
   const producer = new Celeriac({ broker: url, logger: silent });
   const workerApp = new Celeriac({ broker: url, logger: silent });
   const runs = new Map<number, number>();
@@ -103,7 +108,8 @@ async function assertRanOnce(runs: TaskRun[], counts: Map<number, number>): Prom
 }
 
 test('a manual Cluster failover of the queue shard: no call fails, every task runs once', async () => {
-  await withCluster('manual', 0, async ({ cluster, prefix, producer, runs }) => {
+  // On nodes that require a password: the broker's connections, its subscriber and replication log in.
+  await withCluster('manual', { password: 'cluster+pw' }, async ({ cluster, prefix, producer, runs }) => {
     const stream = enqueueStream(producer, 0);
     await stream.more(200);
     const { master, replica } = await cluster.failover(`{${prefix}:default}`);
@@ -123,7 +129,7 @@ for (const [shard, key] of [
   ["the shard of the prefix's global keys", (prefix: string) => `{${prefix}}`],
 ] as const) {
   test(`a Cluster master that dies (${shard}): calls that need it fail with a BrokerError until its replica takes over, then producer and worker carry on`, async () => {
-    await withCluster('death', 10, async ({ cluster, prefix, producer, runs, held }) => {
+    await withCluster('death', { hold: 10 }, async ({ cluster, prefix, producer, runs, held }) => {
       // Ten tasks running (held by their handlers), so the worker holds leases and has results to
       // store across the death; everything written so far is on the replica.
       const running = await producer.enqueueMany(Array.from({ length: 10 }, (_, i) => ({ task: 'echo', input: { i } })));
@@ -166,7 +172,7 @@ async function subscribedOn(nodes: RedisServer[], channel: string): Promise<Redi
 }
 
 test("the Cluster node of the producer's subscription dies: it subscribes on another node, and events reach it again", async () => {
-  await withCluster('subscriber', 0, async ({ cluster, prefix, producer, runs }) => {
+  await withCluster('subscriber', {}, async ({ cluster, prefix, producer, runs }) => {
     const recorder = await recordApp(producer);
     const [holder, ...others] = await subscribedOn(cluster.nodes, `${prefix}:events`);
     assert.ok(holder && others.length === 0, 'the producer subscribes on one node');

@@ -1,7 +1,8 @@
 // A throwaway Redis Cluster on loopback ports for tests: `masters` redis-server processes in cluster
 // mode (three by default), each with `replicas` replicas, joined by `redis-cli --cluster create`, ready
 // once every node reports cluster_state:ok and every replica is in sync. With `tls`, the nodes speak
-// only TLS, to clients and to each other. A missing binary or a failed create is an error, never a skip.
+// only TLS, to clients and to each other; with `password`, every node requires it (of clients and of
+// its replicas). A missing binary or a failed create is an error, never a skip.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
@@ -48,10 +49,13 @@ export interface ClusterOptions {
   tls?: ClusterTls;
   /** `cluster-node-timeout`: how long a master may be unreachable before its replica takes over (5 s). */
   nodeTimeoutMs?: number;
+  /** A password every node requires (`requirepass`, and `masterauth` for replication). */
+  password?: string;
 }
 
 export async function startRedisCluster(options: ClusterOptions = {}): Promise<RedisCluster> {
-  const { masters = 3, replicas = 0, tls, nodeTimeoutMs = 5_000 } = options;
+  const { masters = 3, replicas = 0, tls, nodeTimeoutMs = 5_000, password } = options;
+  const auth = password ? { password } : {};
   const nodes: RedisServer[] = [];
   try {
     for (let i = 0; i < masters * (1 + replicas); i++) {
@@ -64,6 +68,7 @@ export async function startRedisCluster(options: ClusterOptions = {}): Promise<R
         '--cluster-node-timeout', String(nodeTimeoutMs),
         // No delay before a diskless full sync (5 s by default): a replica is in sync soon after it starts.
         '--repl-diskless-sync-delay', '0',
+        ...(password ? ['--requirepass', password, '--masterauth', password] : []),
       ];
       // With TLS, no plain port (the last --port wins): everything goes over TLS.
       const args = tls ? [...cluster, ...tlsArgs, '--port', '0', '--tls-cluster', 'yes', '--tls-replication', 'yes', '--tls-auth-clients', 'no'] : cluster;
@@ -71,17 +76,17 @@ export async function startRedisCluster(options: ClusterOptions = {}): Promise<R
       nodes.push(tls ? { ...node, port: Number(tlsArgs[1]), url: `rediss://127.0.0.1:${tlsArgs[1]}` } : node);
     }
     const addresses = nodes.map((node) => `127.0.0.1:${node.port}`);
-    const tlsCli = tls ? ['--tls', '--cacert', tls.ca] : [];
+    const tlsCli = [...(tls ? ['--tls', '--cacert', tls.ca] : []), ...(password ? ['-a', password, '--no-auth-warning'] : [])];
     await run(process.env.REDIS_CLI ?? 'redis-cli', [...tlsCli, '--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes'], {
       timeout: 30_000,
     });
-    await Promise.all(nodes.map((node) => nodeReady(node.port, tls)));
+    await Promise.all(nodes.map((node) => nodeReady(node.port, tls, password)));
   } catch (error) {
     await Promise.all(nodes.map((node) => node.stop()));
     throw error;
   }
   const admin = (node: RedisServer) =>
-    new Redis({ port: node.port, host: '127.0.0.1', ...(tls ? { tls: { ca: readFileSync(tls.ca) } } : {}) });
+    new Redis({ port: node.port, host: '127.0.0.1', ...auth, ...(tls ? { tls: { ca: readFileSync(tls.ca) } } : {}) });
   const live = () => nodes.filter((node) => node.process.exitCode === null && node.process.signalCode === null);
   const withAdmin = async <T>(node: RedisServer, use: (client: Redis) => Promise<T>): Promise<T> => {
     const client = admin(node);
@@ -203,8 +208,14 @@ function parseNodes(text: string): NodeEntry[] {
  * Waits until the node says the cluster is ok and, for a replica, that it is in sync with its master.
  * An outside server's state has no event to wait on, so this asks it, with a growing pause and a deadline.
  */
-async function nodeReady(port: number, tls?: ClusterTls): Promise<void> {
-  const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, ...(tls ? { tls: { ca: readFileSync(tls.ca) } } : {}) });
+async function nodeReady(port: number, tls?: ClusterTls, password?: string): Promise<void> {
+  const client = new Redis({
+    port,
+    host: '127.0.0.1',
+    lazyConnect: true,
+    ...(password ? { password } : {}),
+    ...(tls ? { tls: { ca: readFileSync(tls.ca) } } : {}),
+  });
   await client.connect();
   try {
     const deadline = Date.now() + 20_000;
