@@ -326,3 +326,74 @@ test('a full Redis (maxmemory, noeviction): enqueues fail saying so, a running w
     await full.stop();
   }
 });
+
+test('chaos in one run: every connection cut now and then, a worker killed and replaced, and a redis-server restart (AOF on) while tasks stream in', async () => {
+  const aofDir = tempDir('celeriac-e2e-chaos-');
+  const args = ['--appendonly', 'yes', '--appendfsync', 'always'];
+  let redis = await startRedisServer({ dir: aofDir.path, args });
+  const proxy = await startReplyDroppingProxy(redis.port);
+  try {
+    const url = freshUrl(proxy.url);
+    const app = openApp(url);
+    const log = (name: string) => join(dir.path, `chaos-${name}-${randomUUID()}.log`);
+    const start = (name: string) => {
+      const file = log(name);
+      return { file, worker: children.startWorker(url, { name: `${name}@%h`, concurrency: 16, leaseTime: '2s', log: file }) };
+    };
+    const workers = ['a', 'b', 'c'].map(start);
+    await Promise.all(workers.map(({ worker }) => worker.online()));
+    await app.broker();
+
+    const total = 3_000;
+    const acknowledged: string[] = [];
+    const failures: unknown[] = [];
+    const inFlight = new Set<Promise<void>>();
+    let killed: string | undefined;
+    for (let sent = 0; sent < total; sent += 10) {
+      const inputs = Array.from({ length: 10 }, (_, k) => ({ i: sent + k }));
+      const call = (
+        (sent / 10) % 2 === 0
+          ? Promise.all(inputs.map((input) => app.enqueue('e2e.record', input)))
+          : app.enqueueMany(inputs.map((input) => ({ task: 'e2e.record', input })))
+      ).then(
+        (runs) => void acknowledged.push(...runs.map((run) => run.id)),
+        (error: unknown) => void failures.push(error),
+      );
+      inFlight.add(call);
+      void call.finally(() => inFlight.delete(call));
+      if ((sent + 10) % 300 === 0) proxy.cutAll();
+      if (sent + 10 === 1_000) {
+        workers[0]!.worker.child.signal('SIGKILL'); // Mid-run: its tasks return when their 2 s leases expire.
+        killed = workers[0]!.file;
+        const replacement = start('d');
+        workers.push(replacement);
+        await replacement.worker.online();
+      }
+      if (sent + 10 === 2_000) {
+        await Promise.all(inFlight);
+        await redis.stop({ keepDir: true });
+        redis = await startRedisServer({ port: redis.port, dir: aofDir.path, args });
+      }
+      if (inFlight.size >= 4) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+    for (const failure of failures) assert.ok(failure instanceof BrokerError, String(failure));
+    await allCompleted(app, acknowledged, 120_000);
+
+    const ranBy = new Map<string, string[]>();
+    for (const { file } of workers) {
+      for (const id of existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []) {
+        ranBy.set(id, [...(ranBy.get(id) ?? []), file]);
+      }
+    }
+    for (const id of acknowledged) assert.ok(ranBy.has(id), `task ${id} ran`);
+    // Only the killed worker's runs may be repeated (elsewhere, once its lease expired).
+    const twice = [...ranBy].filter(([, files]) => files.length > 1 && !(files.length === 2 && files.includes(killed!)));
+    assert.deepEqual(twice, [], 'no task ran twice on live workers');
+    assert.ok(workers.slice(1).every(({ worker }) => worker.child.alive), 'the other workers survived');
+  } finally {
+    await proxy.close();
+    await redis.stop();
+    aofDir.cleanup();
+  }
+});
