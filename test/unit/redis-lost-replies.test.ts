@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { Celeriac, createLogger } from '../../src/index.js';
+import { recordApp } from '../support/events.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { startReplyDroppingProxy, type ReplyDroppingProxy } from '../support/reply-dropping-proxy.js';
 
@@ -134,6 +135,49 @@ describe('Redis: a reply lost after the command ran', () => {
       assert.equal((await w.producer.getTask(run.id))?.state, 'cancelled');
     } finally {
       await w.close();
+    }
+  });
+
+  it('a progress update and a heartbeat whose reply was lost publish their event once', async () => {
+    const prefix = `lost-${randomUUID().slice(0, 8)}`;
+    const logger = createLogger({ level: 'silent' });
+    const listener = new Celeriac({ broker: `${server.url}?prefix=${prefix}`, logger });
+    const workerApp = new Celeriac({ broker: `${proxy.url}?prefix=${prefix}`, logger });
+    const events = await recordApp(listener);
+    workerApp.task({
+      name: 'report',
+      run: async (_input: unknown, ctx) => {
+        await ctx.progress(50, { step: 'half' });
+        await ctx.progress(100);
+      },
+    });
+    const worker = workerApp.worker({ concurrency: 1, handleSignals: false, heartbeatInterval: '100ms' });
+    try {
+      await workerApp.broker(); // Connected (and the library loaded) before the traps are set.
+      const lostBeat = proxy.dropReplyTo('_heartbeat');
+      await worker.start();
+      await lostBeat;
+      const lostProgress = proxy.dropReplyTo('_progress');
+      const run = await listener.enqueue('report', {});
+      await lostProgress;
+      await run.result({ timeout: '10s' });
+      await events.waitForTask(run.id, 'task.completed');
+      // Two more heartbeats after the lost one: the one sent again was published (or not) before them.
+      const beats = () => events.matching((event) => event.type === 'worker.heartbeat');
+      const seen = beats().length;
+      await events.waitFor((event) => event.type === 'worker.heartbeat', seen + 2);
+      const progress = events.ofTask(run.id).filter((event) => event.type === 'task.progress');
+      assert.deepEqual(
+        progress.map((event) => (event.type === 'task.progress' ? event.percent : -1)),
+        [50, 100],
+      );
+      const times = beats().map((event) => event.timestamp);
+      assert.equal(new Set(times).size, times.length, 'no heartbeat published twice');
+    } finally {
+      events.stop();
+      await worker.close();
+      await workerApp.close();
+      await listener.close();
     }
   });
 
