@@ -52,6 +52,39 @@ async function allCompleted(app: Celeriac, ids: string[], timeoutMs: number): Pr
   await Promise.all(ids.map((id) => app.run(id).result({ timeout: timeoutMs })));
 }
 
+/**
+ * Enqueues `total` e2e.record tasks as a stream of calls, single enqueues and batches of 10 in turn, up to
+ * four calls in flight; `between(sent, settled)` runs after each call is sent (to cut connections, kill a
+ * worker, ...), `settled()` waiting for the calls in flight. Returns the ids acknowledged and the failures.
+ */
+async function streamTasks(
+  app: Celeriac,
+  total: number,
+  between: (sent: number, settled: () => Promise<void>) => Promise<void> | void,
+): Promise<{ acknowledged: string[]; failures: unknown[] }> {
+  const acknowledged: string[] = [];
+  const failures: unknown[] = [];
+  const inFlight = new Set<Promise<void>>();
+  const settled = () => Promise.all(inFlight).then(() => undefined);
+  for (let sent = 0; sent < total; sent += 10) {
+    const inputs = Array.from({ length: 10 }, (_, k) => ({ i: sent + k }));
+    const call = (
+      (sent / 10) % 2 === 0
+        ? Promise.all(inputs.map((input) => app.enqueue('e2e.record', input)))
+        : app.enqueueMany(inputs.map((input) => ({ task: 'e2e.record', input })))
+    ).then(
+      (runs) => void acknowledged.push(...runs.map((run) => run.id)),
+      (error: unknown) => void failures.push(error),
+    );
+    inFlight.add(call);
+    void call.finally(() => inFlight.delete(call));
+    await between(sent + 10, settled);
+    if (inFlight.size >= 4) await Promise.race(inFlight);
+  }
+  await settled();
+  return { acknowledged, failures };
+}
+
 test('three worker processes share 5,000 tasks: none lost, none run twice', async () => {
   const url = freshUrl();
   const app = openApp(url);
@@ -147,22 +180,11 @@ test('every connection cut again and again mid-run, the server staying up: no ta
     // every 200 tasks sent, every connection (producer's and workers') is cut, catching calls at every
     // stage: the ones Redis ran but had not answered are sent again by the client.
     const total = 2_000;
-    const ids: string[] = [];
-    const inFlight = new Set<Promise<void>>();
     let cuts = 0;
-    for (let sent = 0; sent < total; sent += 10) {
-      const inputs = Array.from({ length: 10 }, (_, k) => ({ i: sent + k }));
-      const call = (
-        (sent / 10) % 2 === 0
-          ? Promise.all(inputs.map((input) => app.enqueue('e2e.record', input)))
-          : app.enqueueMany(inputs.map((input) => ({ task: 'e2e.record', input })))
-      ).then((runs) => void ids.push(...runs.map((run) => run.id)));
-      inFlight.add(call);
-      void call.finally(() => inFlight.delete(call)).catch(() => undefined);
-      if ((sent + 10) % 200 === 0 && proxy.cutAll() > 0) cuts++;
-      if (inFlight.size >= 4) await Promise.race(inFlight);
-    }
-    await Promise.all(inFlight);
+    const { acknowledged: ids, failures } = await streamTasks(app, total, (sent) => {
+      if (sent % 200 === 0 && proxy.cutAll() > 0) cuts++;
+    });
+    assert.deepEqual(failures, [], 'every call succeeded');
     assert.equal(cuts, total / 200, 'connections were cut');
     await allCompleted(app, ids, 120_000);
 
@@ -344,39 +366,22 @@ test('chaos in one run: every connection cut now and then, a worker killed and r
     await Promise.all(workers.map(({ worker }) => worker.online()));
     await app.broker();
 
-    const total = 3_000;
-    const acknowledged: string[] = [];
-    const failures: unknown[] = [];
-    const inFlight = new Set<Promise<void>>();
     let killed: string | undefined;
-    for (let sent = 0; sent < total; sent += 10) {
-      const inputs = Array.from({ length: 10 }, (_, k) => ({ i: sent + k }));
-      const call = (
-        (sent / 10) % 2 === 0
-          ? Promise.all(inputs.map((input) => app.enqueue('e2e.record', input)))
-          : app.enqueueMany(inputs.map((input) => ({ task: 'e2e.record', input })))
-      ).then(
-        (runs) => void acknowledged.push(...runs.map((run) => run.id)),
-        (error: unknown) => void failures.push(error),
-      );
-      inFlight.add(call);
-      void call.finally(() => inFlight.delete(call));
-      if ((sent + 10) % 300 === 0) proxy.cutAll();
-      if (sent + 10 === 1_000) {
+    const { acknowledged, failures } = await streamTasks(app, 3_000, async (sent, settled) => {
+      if (sent % 300 === 0) proxy.cutAll();
+      if (sent === 1_000) {
         workers[0]!.worker.child.signal('SIGKILL'); // Mid-run: its tasks return when their 2 s leases expire.
         killed = workers[0]!.file;
         const replacement = start('d');
         workers.push(replacement);
         await replacement.worker.online();
       }
-      if (sent + 10 === 2_000) {
-        await Promise.all(inFlight);
+      if (sent === 2_000) {
+        await settled();
         await redis.stop({ keepDir: true });
         redis = await startRedisServer({ port: redis.port, dir: aofDir.path, args });
       }
-      if (inFlight.size >= 4) await Promise.race(inFlight);
-    }
-    await Promise.all(inFlight);
+    });
     for (const failure of failures) assert.ok(failure instanceof BrokerError, String(failure));
     await allCompleted(app, acknowledged, 120_000);
 
