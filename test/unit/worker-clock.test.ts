@@ -16,7 +16,7 @@ after(async () => {
   await server.stop();
 });
 
-/** The warnings a worker of `app` logs while starting. */
+/** The warnings a worker on `broker` logs while starting. */
 async function startupWarnings(broker: Awaited<ReturnType<typeof connectBroker>>): Promise<Array<{ msg: string; clockOffsetMs?: number }>> {
   const lines: Array<{ msg: string; clockOffsetMs?: number }> = [];
   const logger = pino({ level: 'warn' }, { write: (text: string) => void lines.push(JSON.parse(text) as { msg: string }) });
