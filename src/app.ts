@@ -1,5 +1,5 @@
 // The app: a registry of tasks bound to one broker, the producer API, and the factory for workers.
-import type { Broker, CancelOutcome, NewTask, TaskFilter } from './broker/broker.js';
+import type { Broker, CancelOutcome, NewTask, TaskFilter, TaskOutcome } from './broker/broker.js';
 import { connectBroker, maskUrl, resolveBrokerUrl } from './broker/connect.js';
 import { toMs, type Duration } from './duration.js';
 import type { CeleriacEvent, EventOf, EventType } from './events.js';
@@ -188,7 +188,16 @@ export class Celeriac implements TaskProducer, TaskRunHost {
     return (await this.broker()).cancel(id, reason, Date.now());
   }
 
+  /** Waits for a task to finish and returns all of it; rejects with TimeoutError after `timeoutMs`. */
   async waitForTask(id: string, timeoutMs?: number): Promise<TaskInfo> {
+    await this.waitForOutcome(id, timeoutMs);
+    const info = await (await this.broker()).getTask(id);
+    if (!info) throw new Error(`task ${id} no longer exists (pruned after its retention)`);
+    return info;
+  }
+
+  /** Waits for a task to finish and returns its state, result and error (`run.result()`: not its input). */
+  async waitForOutcome(id: string, timeoutMs?: number): Promise<TaskOutcome> {
     const broker = await this.broker();
     // After the await, not before it: waits started together (`runs.map((run) => run.result())`) all see
     // no waiters before the broker resolves, and each made its own, with its own subscription (found in

@@ -23,6 +23,6 @@ export type { Stats, QueueStats, Percentiles } from './stats.js';
 export type { Duration } from './duration.js';
 export { toMs } from './duration.js';
 export type { Priority, PriorityName } from './priority.js';
-export type { Broker, CancelOutcome, TaskFilter } from './broker/broker.js';
+export type { Broker, CancelOutcome, TaskFilter, TaskOutcome } from './broker/broker.js';
 export { connectBroker, DEFAULT_BROKER_URL } from './broker/connect.js';
 export { createLogger, type Logger } from './logger.js';

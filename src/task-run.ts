@@ -1,5 +1,5 @@
 // The handle enqueue returns: follow one task's state, wait for its result, cancel it.
-import type { CancelOutcome } from './broker/broker.js';
+import type { CancelOutcome, TaskOutcome } from './broker/broker.js';
 import { toMsOptional, type Duration } from './duration.js';
 import { TaskFailedError } from './errors.js';
 import type { TaskInfo } from './types.js';
@@ -7,7 +7,7 @@ import type { TaskInfo } from './types.js';
 /** What a handle needs from its app. */
 export interface TaskRunHost {
   getTask(id: string): Promise<TaskInfo | null>;
-  waitForTask(id: string, timeoutMs?: number): Promise<TaskInfo>;
+  waitForOutcome(id: string, timeoutMs?: number): Promise<TaskOutcome>;
   cancel(id: string): Promise<CancelOutcome>;
 }
 
@@ -34,9 +34,9 @@ export class TaskRun<Output = unknown> {
    * const summary = await run.result({ timeout: '30s' });
    */
   async result(options: { timeout?: Duration } = {}): Promise<Output> {
-    const info = await this.host.waitForTask(this.id, toMsOptional(options.timeout, 'timeout'));
-    if (info.state === 'completed') return info.result as Output;
-    throw new TaskFailedError(this.id, info.state as 'failed' | 'cancelled', info.error);
+    const outcome = await this.host.waitForOutcome(this.id, toMsOptional(options.timeout, 'timeout'));
+    if (outcome.state === 'completed') return outcome.result as Output;
+    throw new TaskFailedError(this.id, outcome.state as 'failed' | 'cancelled', outcome.error);
   }
 
   /** Revokes the task: queued -> cancelled; active -> its `ctx.signal` aborts. */

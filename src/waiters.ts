@@ -1,8 +1,9 @@
-// Waiting for tasks to finish: driven by the broker's events, never by polling.
-import type { Broker } from './broker/broker.js';
+// Waiting for tasks to finish: driven by the broker's events, never by polling. A wait reads only its
+// task's outcome (state, result, error), never its input, which can be large (an agent's prompt).
+import type { Broker, TaskOutcome } from './broker/broker.js';
 import { TimeoutError } from './errors.js';
 import type { CeleriacEvent } from './events.js';
-import { isFinished, type TaskInfo } from './types.js';
+import { isFinished } from './types.js';
 
 /**
  * A wait that has heard nothing for this long reads its task again (an event lost while a broker
@@ -15,7 +16,7 @@ const RECHECK_AFTER_MS = 5_000;
 const RECHECK_EVERY_MS = 1_000;
 const RECHECK_PER_TICK = 200;
 
-type Waiter = { resolve: (info: TaskInfo) => void; reject: (error: Error) => void };
+type Waiter = { resolve: (outcome: TaskOutcome) => void; reject: (error: Error) => void };
 
 export class TaskWaiters {
   private readonly waiters = new Map<string, Set<Waiter>>();
@@ -34,9 +35,10 @@ export class TaskWaiters {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
-  async wait(id: string, timeoutMs?: number): Promise<TaskInfo> {
+  /** Resolves with the task's outcome once it has finished; rejects if it does not exist, or no longer does. */
+  async wait(id: string, timeoutMs?: number): Promise<TaskOutcome> {
     let waiter!: Waiter;
-    const finished = new Promise<TaskInfo>((resolve, reject) => (waiter = { resolve, reject }));
+    const finished = new Promise<TaskOutcome>((resolve, reject) => (waiter = { resolve, reject }));
     this.add(id, waiter);
     // From the call: a broker that cannot be reached does not hold the wait past its timeout.
     const timer =
@@ -56,12 +58,26 @@ export class TaskWaiters {
     }
   }
 
-  /** The task once subscribed, if it has already finished; throws if it does not exist. */
-  private async readOnce(id: string): Promise<TaskInfo | undefined> {
+  /** The task's outcome once subscribed, if it has already finished; throws if it does not exist. */
+  private async readOnce(id: string): Promise<TaskOutcome | undefined> {
     await this.broker.subscribed?.();
-    const current = await this.broker.getTask(id);
+    const current = await this.read(id);
     if (!current) throw new Error(`task ${id} not found (it may have been pruned)`);
     return isFinished(current.state) ? current : undefined;
+  }
+
+  /** A task's outcome; from `getTask` where the broker cannot read less. */
+  private read(id: string): Promise<TaskOutcome | null> {
+    return this.broker.getOutcome ? this.broker.getOutcome(id) : this.broker.getTask(id);
+  }
+
+  /** Settles the waits of a task with what a read found: its outcome once finished, an error if gone. */
+  private settle(id: string, set: Set<Waiter>, outcome: TaskOutcome | null): void {
+    if (outcome && !isFinished(outcome.state)) return;
+    for (const waiter of set) {
+      if (outcome) waiter.resolve(outcome);
+      else waiter.reject(new Error(`task ${id} no longer exists (purged while waiting, or pruned after its retention)`));
+    }
   }
 
   close(): void {
@@ -114,10 +130,8 @@ export class TaskWaiters {
       this.readAt.set(id, now);
       const set = this.waiters.get(id);
       if (!set) continue;
-      this.broker.getTask(id).then(
-        (info) => {
-          if (info && isFinished(info.state)) for (const waiter of set) waiter.resolve(info);
-        },
+      this.read(id).then(
+        (outcome) => this.settle(id, set, outcome),
         () => undefined, // The broker is down: the next recheck or event will tell.
       );
     }
@@ -128,11 +142,8 @@ export class TaskWaiters {
       if (event.type !== 'task.completed' && event.type !== 'task.failed' && event.type !== 'task.cancelled') continue;
       const set = this.waiters.get(event.taskId);
       if (!set) continue;
-      this.broker.getTask(event.taskId).then(
-        (info) => {
-          if (!info) return;
-          for (const waiter of set) waiter.resolve(info);
-        },
+      this.read(event.taskId).then(
+        (outcome) => this.settle(event.taskId, set, outcome),
         (error: Error) => {
           for (const waiter of set) waiter.reject(error);
         },

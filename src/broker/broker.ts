@@ -128,6 +128,9 @@ export interface RetentionPolicy {
 
 export type EventListener = (events: CeleriacEvent[]) => void;
 
+/** How a task stands, without the rest of it: see {@link Broker.getOutcome}. */
+export type TaskOutcome = Pick<TaskInfo, 'state' | 'result' | 'error'>;
+
 export interface SubscribeOptions {
   types?: readonly EventType[];
   /**
@@ -187,6 +190,12 @@ export interface Broker {
   openInbox?(workerId: string, queues: string[], local?: (tasks: LeasedTask[]) => void): Promise<Inbox | undefined>;
 
   getTask(id: string): Promise<TaskInfo | null>;
+  /**
+   * Optional: a task's state, and its result or error once it has them, or null if it does not exist:
+   * what a wait for its end reads (`run.result()`), without its input, which can be large (an agent's
+   * prompt). A broker without it is read with `getTask`.
+   */
+  getOutcome?(id: string): Promise<TaskOutcome | null>;
   listTasks(filter: TaskFilter): Promise<TaskInfo[]>;
   counts(): Promise<Record<string, StateCounts>>;
   finishedSince(since: number, limit: number): Promise<FinishedSample[]>;

@@ -1,9 +1,10 @@
 // Waiting for a task (run.result()): the timeout counts from the call, so a broker that cannot confirm
 // its subscription or answer the first read does not hold the wait past it; a wait whose event was lost
-// reads its task again, and many waits read theirs at a bounded pace.
+// reads its task again, and many waits read theirs at a bounded pace. A wait reads only the task's
+// outcome where the broker can (not its input), and ends with an error when the task is gone.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Broker } from '../../src/broker/broker.js';
+import type { Broker, TaskOutcome } from '../../src/broker/broker.js';
 import { TimeoutError } from '../../src/errors.js';
 import type { TaskInfo } from '../../src/types.js';
 import { TaskWaiters } from '../../src/waiters.js';
@@ -91,6 +92,72 @@ describe('TaskWaiters rechecks', () => {
       assert.deepEqual(perTick, [0, 0, 0, 0, 200, 200, 200, 200, 200, 200]);
       assert.deepEqual(reads.slice(0, 1_000), ids, 'each wait once, in the order they were last read');
       assert.deepEqual(reads.slice(1_000), ids.slice(0, 200), 'then the first ones again (read 5 s ago)');
+    } finally {
+      waiters.close();
+    }
+  });
+});
+
+/** A broker that reads outcomes (and fails the test if a wait reads a whole task), delivering events on demand. */
+function outcomeBroker(outcomes: Map<string, TaskOutcome | null>) {
+  let listener: ((events: unknown[]) => void) | undefined;
+  const broker = {
+    subscribe: (l: (events: unknown[]) => void) => {
+      listener = l;
+      return () => (listener = undefined);
+    },
+    subscribed: () => Promise.resolve(),
+    getOutcome: (id: string) => Promise.resolve(outcomes.has(id) ? outcomes.get(id)! : { state: 'queued' }),
+    getTask: () => assert.fail('a wait read the whole task'),
+  } as unknown as Broker;
+  const emit = (type: string, taskId: string) => listener?.([{ type, taskId }]);
+  return { broker, emit };
+}
+
+describe('TaskWaiters outcomes', () => {
+  it('reads only the outcome, when the wait starts and on the finishing event', async () => {
+    const outcomes = new Map<string, TaskOutcome | null>();
+    const { broker, emit } = outcomeBroker(outcomes);
+    const waiters = new TaskWaiters(broker);
+    try {
+      const waiting = waiters.wait('a');
+      await new Promise((resolve) => setImmediate(resolve)); // The first read: still queued.
+      outcomes.set('a', { state: 'completed', result: 7 });
+      emit('task.completed', 'a');
+      assert.deepEqual(await waiting, { state: 'completed', result: 7 });
+    } finally {
+      waiters.close();
+    }
+  });
+
+  it('rejects a wait whose task is gone when its event comes (pruned at once)', async () => {
+    const outcomes = new Map<string, TaskOutcome | null>();
+    const { broker, emit } = outcomeBroker(outcomes);
+    const waiters = new TaskWaiters(broker);
+    try {
+      const waiting = waiters.wait('a');
+      await new Promise((resolve) => setImmediate(resolve));
+      outcomes.set('a', null);
+      emit('task.completed', 'a');
+      await assert.rejects(waiting, /task a no longer exists/);
+    } finally {
+      waiters.close();
+    }
+  });
+
+  it('rejects a wait whose task was deleted without an event (purged) at its next reread', async (t) => {
+    t.mock.timers.enable({ apis: ['setInterval'] });
+    const outcomes = new Map<string, TaskOutcome | null>();
+    const { broker } = outcomeBroker(outcomes);
+    let clock = 0;
+    const waiters = new TaskWaiters(broker, () => clock);
+    try {
+      const waiting = waiters.wait('a');
+      await new Promise((resolve) => setImmediate(resolve));
+      outcomes.set('a', null); // Purged: no event.
+      clock = 5_000;
+      t.mock.timers.tick(1_000);
+      await assert.rejects(waiting, /task a no longer exists \(purged while waiting/);
     } finally {
       waiters.close();
     }

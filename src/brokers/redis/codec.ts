@@ -2,7 +2,7 @@
 // that cannot be decoded never throws: a leased task carries a decodeError, a read shows what it can.
 // Execution options use the SQLite broker's compact positional form, so both brokers store the same text;
 // a task with the default options stores none (most tasks: about 40 bytes of Redis memory each).
-import type { LeasedTask } from '../../broker/broker.js';
+import type { LeasedTask, TaskOutcome } from '../../broker/broker.js';
 import { timeOfTaskId } from '../../ids.js';
 import { DEFAULT_EXECUTION } from '../../options.js';
 import { DEFAULT_PRIORITY } from '../../priority.js';
@@ -133,6 +133,17 @@ export function hashToTaskInfo(id: string, queue: string, hash: Record<string, s
   setDate(info, 'finishedAt', hash.finished);
   setDate(info, 'expiresAt', hash.expires);
   return info;
+}
+
+/** A task's state, result and error as HMGET returns them (null: no such field); null if it has no state. */
+export function storedOutcome(state?: string | null, result?: string | null, error?: string | null): TaskOutcome | null {
+  if (!state) return null;
+  const outcome: TaskOutcome = { state: state as TaskState };
+  const value = optionalJson(result ?? undefined);
+  if (value !== undefined) outcome.result = value;
+  const stored = optionalJson<TaskOutcome['error']>(error ?? undefined);
+  if (stored) outcome.error = stored;
+  return outcome;
 }
 
 function storedErrors(text: string | undefined): AttemptError[] {

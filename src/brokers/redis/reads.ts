@@ -1,9 +1,9 @@
 // Reads for users and stats: one task, filtered lists, counts and recent finishes. Lists and samples
 // read at most `limit` entries of each queue's state sets (and queued lists), so they stay bounded
 // however large a queue.
-import type { FinishedSample, TaskFilter } from '../../broker/broker.js';
+import type { FinishedSample, TaskFilter, TaskOutcome } from '../../broker/broker.js';
 import { emptyCounts, FINISHED_STATES, TASK_STATES, type StateCounts, type TaskInfo, type TaskState } from '../../types.js';
-import { hashToTaskInfo, storedCreatedAt, toNumber } from './codec.js';
+import { hashToTaskInfo, storedCreatedAt, storedOutcome, toNumber } from './codec.js';
 import { pipelined, queuedLengths, type RedisContext } from './context.js';
 import { fromStoredId } from './ids.js';
 import type { QueueKeys } from './keys.js';
@@ -14,6 +14,14 @@ export async function getTask(ctx: RedisContext, id: string): Promise<TaskInfo |
   if (queue === undefined) return null;
   const hash = await ctx.client.hgetall(ctx.keys.queue(queue).task(id));
   return hashToTaskInfo(id, queue, hash);
+}
+
+/** State, result and error only: the input is not read. */
+export async function getOutcome(ctx: RedisContext, id: string): Promise<TaskOutcome | null> {
+  const queue = await ctx.queues.queueOf(id);
+  if (queue === undefined) return null;
+  const [state, result, error] = await ctx.client.hmget(ctx.keys.queue(queue).task(id), 'state', 'result', 'error');
+  return storedOutcome(state, result, error);
 }
 
 /** Tasks matching the filter, oldest first: the first `limit` of each matching queue and state, merged. */

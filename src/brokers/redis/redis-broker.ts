@@ -16,6 +16,7 @@ import type {
   Settlement,
   SubscribeOptions,
   TaskFilter,
+  TaskOutcome,
 } from '../../broker/broker.js';
 import { BrokerError } from '../../errors.js';
 import type { CeleriacEvent } from '../../events.js';
@@ -169,6 +170,10 @@ export class RedisBroker implements Broker {
 
   getTask(id: string): Promise<TaskInfo | null> {
     return this.run('getTask', (ctx) => reads.getTask(ctx, id));
+  }
+
+  getOutcome(id: string): Promise<TaskOutcome | null> {
+    return this.run('getOutcome', (ctx) => reads.getOutcome(ctx, id));
   }
 
   listTasks(filter: TaskFilter): Promise<TaskInfo[]> {

@@ -1,5 +1,5 @@
 // Converts between stored rows and the shapes of the broker contract. Undecodable fields never throw.
-import type { LeasedTask } from '../../broker/broker.js';
+import type { LeasedTask, TaskOutcome } from '../../broker/broker.js';
 import type { AttemptError, ExecutionOptions, TaskInfo, TaskState, WorkerInfo } from '../../types.js';
 
 export type TaskRow = Record<string, unknown>;
@@ -140,6 +140,15 @@ export function rowToTaskInfo(row: TaskRow): TaskInfo {
   const expiresAt = optionalDate(row.expires_at);
   if (expiresAt) info.expiresAt = expiresAt;
   return info;
+}
+
+export function rowToOutcome(row: TaskRow): TaskOutcome {
+  const outcome: TaskOutcome = { state: row.state as TaskState };
+  const result = optionalJson(row.result);
+  if (result !== undefined) outcome.result = result;
+  const error = optionalJson<TaskOutcome['error']>(row.error);
+  if (error) outcome.error = error;
+  return outcome;
 }
 
 type StoredWorker = Omit<WorkerInfo, 'startedAt' | 'heartbeatAt'> & { startedAt: number; heartbeatAt: number };

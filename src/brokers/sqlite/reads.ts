@@ -1,12 +1,18 @@
 // Reads for users and stats: one task, filtered lists, counts and recent finishes.
-import type { FinishedSample, TaskFilter } from '../../broker/broker.js';
+import type { FinishedSample, TaskFilter, TaskOutcome } from '../../broker/broker.js';
 import { emptyCounts, type StateCounts, type TaskInfo, type TaskState } from '../../types.js';
-import { rowToTaskInfo } from './codec.js';
+import { rowToOutcome, rowToTaskInfo } from './codec.js';
 import type { SqliteContext } from './context.js';
 
 export function getTask(ctx: SqliteContext, id: string): TaskInfo | null {
   const row = ctx.statements.get('get_task').get({ id });
   return row ? rowToTaskInfo(row) : null;
+}
+
+/** State, result and error only: the input is not read. */
+export function getOutcome(ctx: SqliteContext, id: string): TaskOutcome | null {
+  const row = ctx.statements.get('get_outcome').get({ id });
+  return row ? rowToOutcome(row) : null;
 }
 
 export function listTasks(ctx: SqliteContext, filter: TaskFilter): TaskInfo[] {

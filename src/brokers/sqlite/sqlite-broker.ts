@@ -14,6 +14,7 @@ import type {
   Settlement,
   SubscribeOptions,
   TaskFilter,
+  TaskOutcome,
 } from '../../broker/broker.js';
 import { BrokerError } from '../../errors.js';
 import type { CeleriacEvent } from '../../events.js';
@@ -143,6 +144,10 @@ export class SqliteBroker implements Broker {
 
   getTask(id: string): Promise<TaskInfo | null> {
     return this.read('getTask', () => reads.getTask(this.ctx, id));
+  }
+
+  getOutcome(id: string): Promise<TaskOutcome | null> {
+    return this.read('getOutcome', () => reads.getOutcome(this.ctx, id));
   }
 
   listTasks(filter: TaskFilter): Promise<TaskInfo[]> {

@@ -41,6 +41,25 @@ export function brokerSettlingCases(cases: Cases): void {
     assert.equal(kept?.attempt, 1, 'each kept error names the attempt it belongs to');
   });
 
+  cases.case('getOutcome reads a task\'s state, result and error, and not its input', async (world) => {
+    const broker = await world.broker();
+    assert.ok(broker.getOutcome, 'the broker reads outcomes');
+    const prompt = 'p'.repeat(10_000);
+    const done = await enqueueAndLease(broker, 'w1', { input: { prompt } });
+    const failed = await enqueueAndLease(broker, 'w1', { input: { prompt } });
+    const waiting = await enqueueOne(broker, { input: { prompt } });
+    const now = Date.now();
+    const result = { summary: 'done', tokens: 42 };
+    await broker.settle([
+      { kind: 'complete', taskId: done, workerId: 'w1', result, now },
+      { kind: 'fail', taskId: failed, workerId: 'w1', error: BOOM, now },
+    ]);
+    assert.deepEqual(await broker.getOutcome(done), { state: 'completed', result });
+    assert.deepEqual(await broker.getOutcome(failed), { state: 'failed', error: BOOM });
+    assert.deepEqual(await broker.getOutcome(waiting), { state: 'queued' });
+    assert.equal(await broker.getOutcome(randomUUID()), null);
+  });
+
   cases.case('settle retry holds the task until runAt, then it runs as the next attempt', async (world) => {
     const broker = await world.broker();
     const id = await enqueueAndLease(broker, 'w1');
