@@ -151,7 +151,11 @@ export interface Broker {
   enqueue(tasks: NewTask[]): Promise<EnqueueOutcome[]>;
   lease(request: LeaseRequest): Promise<LeasedTask[]>;
   renew(workerId: string, taskIds: string[], leaseMs: number, now: number): Promise<RenewOutcome>;
-  /** Hands active tasks back to their queue at once (graceful shutdown); the attempt is not counted. */
+  /**
+   * Hands active tasks back to their queue at once (graceful shutdown, or leased tasks that waited too
+   * long for a slot), in the place they had in line (ahead of tasks queued after them); the attempt is
+   * not counted.
+   */
   release(workerId: string, taskIds: string[], now: number): Promise<number>;
   settle(settlements: Settlement[]): Promise<boolean[]>;
   /**

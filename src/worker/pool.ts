@@ -5,16 +5,21 @@
 //
 // The window adapts to how fast tasks finish: it never holds more tasks waiting than finished in the last
 // 100 ms (and never more than `prefetch`). Short tasks get a full window; a worker whose tasks take
-// seconds holds none waiting, so a long task never sits in a busy worker while another worker is idle.
+// seconds holds none waiting. The rate cannot foresee a slow task behind fast ones (an agent run queued
+// after a burst of quick tasks): a task that waited HOLD_MS for a slot is handed back with every task
+// waiting (`takeHeldTooLong`), so it never sits in a busy worker while another worker has room.
 import type { LeasedTask } from '../broker/broker.js';
 import { Attempt } from './attempt.js';
 
 const RATE_WINDOW_MS = 100;
+/** How long a leased task may wait for a slot before it goes back to its queue. */
+export const HOLD_MS = 500;
 
 export class Pool {
   /** Every attempt this worker holds a lease on (waiting, running, or being settled), by task id. */
   readonly attempts = new Map<string, Attempt>();
-  private readonly waiting: Attempt[] = [];
+  /** Leased tasks waiting for a slot, oldest first, with when each began to wait. */
+  private readonly waiting: Array<{ attempt: Attempt; since: number }> = [];
   private runningCount = 0;
   private windowStart = 0;
   private finishedThisWindow = 0;
@@ -39,11 +44,11 @@ export class Pool {
   }
 
   /** Takes a leased task: runs it if a slot is free, else it waits for one. */
-  add(task: LeasedTask): void {
+  add(task: LeasedTask, now = Date.now()): void {
     const attempt = new Attempt(task);
     this.attempts.set(task.id, attempt);
     if (this.runningCount < this.concurrency) this.run(attempt);
-    else this.waiting.push(attempt);
+    else this.waiting.push({ attempt, since: now });
   }
 
   /** An attempt's handler ended: frees its slot for the next waiting one. */
@@ -51,7 +56,7 @@ export class Pool {
     this.runningCount--;
     this.roll(now);
     this.finishedThisWindow++;
-    while (this.runningCount < this.concurrency && this.waiting.length > 0) this.run(this.waiting.shift()!);
+    while (this.runningCount < this.concurrency && this.waiting.length > 0) this.run(this.waiting.shift()!.attempt);
   }
 
   /** An attempt's outcome is stored (or given up): its lease is no longer this worker's to renew. */
@@ -59,11 +64,20 @@ export class Pool {
     this.attempts.delete(attempt.task.id);
   }
 
-  /** Removes and returns the attempts still waiting for a slot (to hand them back at shutdown). */
+  /** Removes and returns the attempts still waiting for a slot, oldest first (to hand them back at shutdown). */
   takeWaiting(): Attempt[] {
-    const taken = this.waiting.splice(0);
+    const taken = this.waiting.splice(0).map((entry) => entry.attempt);
     for (const attempt of taken) this.attempts.delete(attempt.task.id);
     return taken;
+  }
+
+  /**
+   * If the oldest waiting attempt has waited HOLD_MS for a slot, the rate that let them in was wrong (the
+   * running tasks are slow): removes and returns every waiting attempt, to be handed back. Else none.
+   */
+  takeHeldTooLong(now = Date.now()): Attempt[] {
+    const oldest = this.waiting[0];
+    return oldest && now - oldest.since >= HOLD_MS ? this.takeWaiting() : [];
   }
 
   private run(attempt: Attempt): void {

@@ -27,6 +27,8 @@ import { Pool } from './pool.js';
 const CLOCK_WARN_MS = 1_000;
 /** How often a worker compares its clock with the broker's, after its start. */
 const CLOCK_CHECK_MS = 10 * 60_000;
+/** How often the tasks waiting for a slot are checked for having waited too long (pool.ts, HOLD_MS). */
+const HOLD_CHECK_MS = 100;
 
 export interface WorkerOptions {
   /** Queues to consume, strict priority across them; default ['default']. */
@@ -168,6 +170,7 @@ export class Worker {
     await this.openInbox();
     this.every(Math.max(10, Math.floor(this.leaseMs / 3)), () => this.renewLeases());
     this.every(this.heartbeatMs, () => this.heartbeat());
+    this.every(HOLD_CHECK_MS, () => this.handBackHeld());
     await this.checkClock();
     this.every(CLOCK_CHECK_MS, () => this.checkClock());
     if (this.options.handleSignals ?? true) this.handleSignals();
@@ -366,6 +369,18 @@ export class Worker {
           break;
       }
     }
+  }
+
+  /**
+   * Tasks leased ahead (prefetched) that waited too long for a slot go back to the front of their queue,
+   * for a worker with room: the rate that let them in could not foresee that the tasks ahead were slow.
+   */
+  private async handBackHeld(): Promise<void> {
+    if (this.stopping.signal.aborted) return; // Shutdown hands back whatever waits.
+    const held = this.pool.takeHeldTooLong();
+    if (held.length === 0) return;
+    this.log.debug({ tasks: held.length }, 'handing back tasks that waited too long for a slot');
+    await this.handBack(held);
   }
 
   private async renewLeases(): Promise<void> {

@@ -6,7 +6,7 @@ import { DEFAULT_EXECUTION } from '../../src/options.js';
 import { createTestApp } from '../../src/testing/index.js';
 import { Attempt } from '../../src/worker/attempt.js';
 import { executeAttempt } from '../../src/worker/executor.js';
-import { Pool } from '../../src/worker/pool.js';
+import { HOLD_MS, Pool } from '../../src/worker/pool.js';
 
 function leased(id: string): LeasedTask {
   return { id, name: 't', queue: 'default', priority: 5, input: null, attempt: 1, createdAt: 0, execution: DEFAULT_EXECUTION, leaseExpiresAt: 0 };
@@ -30,6 +30,20 @@ describe('the worker pool', () => {
     assert.equal(p.attempts.size, 3, 'a settled attempt no longer holds a lease');
     p.ended(0);
     assert.deepEqual(started, ['a', 'b', 'c', 'd']);
+  });
+
+  it('gives up every waiting task once the oldest has waited HOLD_MS for a slot, and none before', () => {
+    const { pool: p, started } = pool(1, 10);
+    p.add(leased('slow'), 0);
+    p.add(leased('a'), 10);
+    p.add(leased('b'), 20);
+    assert.deepEqual(p.takeHeldTooLong(10 + HOLD_MS - 1), [], 'the oldest waiting has not waited long enough');
+    const taken = p.takeHeldTooLong(10 + HOLD_MS);
+    assert.deepEqual(taken.map((attempt) => attempt.task.id), ['a', 'b'], 'oldest first');
+    assert.deepEqual([...p.attempts.keys()], ['slow'], 'their leases are no longer held');
+    p.ended(1_000);
+    assert.deepEqual(started, ['slow'], 'a task given up never starts');
+    assert.deepEqual(p.takeHeldTooLong(10_000), [], 'nothing waits');
   });
 
   it('leases ahead only as many as finished in the last 100 ms, never more than prefetch', () => {

@@ -1,7 +1,7 @@
 // Leases: handing queued tasks to a worker, renewing what it holds, and taking them back.
 import type { LeaseRequest, LeasedTask, RenewOutcome } from '../../broker/broker.js';
 import { rowToLeasedTask, type TaskRow } from './codec.js';
-import { addCancelled, addQueued, cancelledError, reserveSeq, type SqliteContext } from './context.js';
+import { addCancelled, addQueued, cancelledError, type SqliteContext } from './context.js';
 
 /**
  * Leases up to `limit` tasks: strict priority across the queues, FIFO within a priority. Queued tasks
@@ -78,10 +78,9 @@ export function renewLeases(
 
 export function releaseTasks(ctx: SqliteContext, workerId: string, taskIds: string[], now: number): number {
   const release = ctx.statements.get('release_task');
-  let seq = reserveSeq(ctx, taskIds.length);
   let released = 0;
   for (const id of taskIds) {
-    const row = release.get({ id, workerId, seq: seq++, now });
+    const row = release.get({ id, workerId, now });
     if (!row) {
       finishCancellation(ctx, id, workerId, now);
       continue;

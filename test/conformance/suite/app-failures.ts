@@ -213,6 +213,54 @@ export function appFailureCases(cases: Cases): void {
     assert.equal(events.ofTask(run.id).filter((e) => e.type === 'task.started').length, 1);
   });
 
+  cases.case('slow tasks leased ahead by a worker busy with a slow one go back to their queue for a worker with room', async (world) => {
+    // Worker A runs a burst of quick tasks alone, so its prefetch window is wide open when the slow
+    // tasks queued behind them arrive; it may lease them all, then runs the first and holds the rest.
+    // Worker B, started once A is stuck, must get the others instead of idling until A's slow one ends.
+    const slowCount = 3;
+    const gates = Array.from({ length: slowCount }, () => deferred());
+    const ranOn = new Map<number, string>();
+    const startedOn = (n: number, worker: string) => {
+      ranOn.set(n, worker);
+      return gates[n]!.promise.then(() => n);
+    };
+    const appA = await world.app();
+    const appB = await world.app();
+    const firstStarted = deferred();
+    appA.task({ name: 'conformance.quick', run: (n: number) => n });
+    appA.task({
+      name: 'conformance.slow',
+      run: (n: number) => {
+        firstStarted.resolve();
+        return startedOn(n, 'A');
+      },
+    });
+    appB.task({ name: 'conformance.quick', run: (n: number) => n });
+    appB.task({
+      name: 'conformance.slow',
+      run: (n: number) => {
+        gates[n]!.resolve(); // B's slow tasks end at once.
+        return startedOn(n, 'B');
+      },
+    });
+    const events = await recordApp(appA);
+    await world.worker(appA, { concurrency: 1 });
+    await appA.enqueueMany(Array.from({ length: 500 }, (_, n) => ({ task: 'conformance.quick', input: n })));
+    const slow = await appA.enqueueMany(Array.from({ length: slowCount }, (_, n) => ({ task: 'conformance.slow', input: n })));
+    await firstStarted.promise;
+    await world.worker(appB, { concurrency: 1 });
+    const first = [...ranOn.keys()][0]!;
+    const others = slow.filter((_, n) => n !== first);
+    assert.deepEqual(await Promise.all(others.map((run) => run.result({ timeout: '10s' }))), others.map((_, i) => (i < first ? i : i + 1)));
+    assert.deepEqual([...ranOn.entries()].filter(([n]) => n !== first).map(([, worker]) => worker), ['B', 'B']);
+    assert.equal((await slow[first]!.status()).state, 'active', "A's slow task still runs");
+    gates[first]!.resolve();
+    assert.equal(await slow[first]!.result({ timeout: '10s' }), first);
+    // A had leased them ahead while its window was wide (queued once, started, queued again), unrun.
+    const handedBack = others.filter((run) => events.ofTask(run.id).filter((e) => e.type === 'task.queued').length === 2);
+    assert.equal(handedBack.length, slowCount - 1, 'A leased the slow tasks ahead and handed them back');
+  });
+
   cases.case("a dead worker's task runs again as a new attempt once its lease expires", async (world) => {
     const app = await world.app();
     const attempts: number[] = [];

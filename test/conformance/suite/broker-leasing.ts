@@ -176,4 +176,19 @@ export function brokerLeasingCases(cases: Cases): void {
     assert.equal(again?.attempt, 1);
     assert.equal(await broker.release('w1', [id], Date.now()), 0, 'a former holder cannot release it');
   });
+
+  cases.case('release hands tasks back in the place they had: ahead of the tasks queued after them', async (world) => {
+    const broker = await world.broker();
+    const [a, b, c] = [await enqueueOne(broker), await enqueueOne(broker), await enqueueOne(broker)];
+    const leased = await broker.lease(leaseRequest('w1', { limit: 2 }));
+    assert.deepEqual(new Set(leased.map((task) => task.id)), new Set([a, b]));
+    const d = await enqueueOne(broker);
+    assert.equal(await broker.release('w1', [a, b], Date.now()), 2);
+    const order: string[] = [];
+    for (let n = 0; n < 4; n++) {
+      const [next] = await broker.lease(leaseRequest('w2'));
+      order.push(next!.id);
+    }
+    assert.deepEqual(order, [a, b, c, d]);
+  });
 }

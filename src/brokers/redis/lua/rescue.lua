@@ -25,7 +25,7 @@ local function return_task(id, worker, message)
   local task_key = prefix .. id
   local f = redis.call('HMGET', task_key, 'state', 'worker', 'cancel', 'name', 'priority', 'expires', 'attempts')
   if f[1] ~= 'active' or (worker and f[2] ~= worker) then return end
-  if requeue_or_cancel(KEYS, task_key, id, f, queue, now, lost_error(string.format(message, f[2] or '?'))) then
+  if requeue_or_cancel(KEYS, task_key, id, f, queue, now, lost_error(string.format(message, f[2] or '?')), false) then
     rescued = rescued + 1
   end
 end
