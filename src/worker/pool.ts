@@ -4,14 +4,17 @@
 // lease is held (and renewed) until its outcome is stored.
 //
 // The window adapts to how fast tasks finish: it never holds more tasks waiting than finished in the last
-// 100 ms (and never more than `prefetch`). Short tasks get a full window; a worker whose tasks take
-// seconds holds none waiting. The rate cannot foresee a slow task behind fast ones (an agent run queued
+// 100 ms, nor more than a tenth of those finished in the last second (one finish of a slow task is no
+// rate), nor more than `prefetch`. Short tasks get a full window; a worker whose tasks take a few
+// hundred ms or more holds none waiting. The rate cannot foresee a slow task behind fast ones (an agent run queued
 // after a burst of quick tasks): a task that waited HOLD_MS for a slot is handed back with every task
 // waiting (`takeHeldTooLong`), so it never sits in a busy worker while another worker has room.
 import type { LeasedTask } from '../broker/broker.js';
 import { Attempt } from './attempt.js';
 
 const RATE_WINDOW_MS = 100;
+/** The windows whose finishes are averaged (one second). */
+const RECENT_WINDOWS = 10;
 /** How long a leased task may wait for a slot before it goes back to its queue. */
 export const HOLD_MS = 500;
 
@@ -23,13 +26,20 @@ export class Pool {
   private runningCount = 0;
   private windowStart = 0;
   private finishedThisWindow = 0;
-  private finishedLastWindow = 0;
+  /** Finishes in each of the last RECENT_WINDOWS windows before this one, oldest first. */
+  private readonly recent: number[] = [];
+  private finishedRecently = 0;
 
   constructor(
     readonly concurrency: number,
     private readonly prefetch: number,
     private readonly start: (attempt: Attempt) => void,
   ) {}
+
+  /** When the oldest task waiting for a slot began to wait; undefined when none waits. */
+  get oldestWaitingSince(): number | undefined {
+    return this.waiting[0]?.since;
+  }
 
   /** Attempts running now. */
   get running(): number {
@@ -39,7 +49,8 @@ export class Pool {
   /** How many more tasks to lease now: free slots plus what the prefetch window allows to wait. */
   room(now = Date.now()): number {
     this.roll(now);
-    const window = Math.min(this.prefetch, this.finishedLastWindow);
+    const lastWindow = this.recent.at(-1) ?? 0;
+    const window = Math.min(this.prefetch, lastWindow, Math.floor(this.finishedRecently / RECENT_WINDOWS));
     return this.concurrency + window - this.runningCount - this.waiting.length;
   }
 
@@ -86,9 +97,18 @@ export class Pool {
   }
 
   private roll(now: number): void {
-    if (now - this.windowStart < RATE_WINDOW_MS) return;
-    this.finishedLastWindow = now - this.windowStart < 2 * RATE_WINDOW_MS ? this.finishedThisWindow : 0;
+    const elapsed = Math.floor((now - this.windowStart) / RATE_WINDOW_MS);
+    if (elapsed < 1) return;
+    // The window that ends now, then an empty one for each whole window that passed without a call.
+    this.push(this.finishedThisWindow);
+    for (let n = 1; n < Math.min(elapsed, RECENT_WINDOWS + 1); n++) this.push(0);
     this.finishedThisWindow = 0;
     this.windowStart = now;
+  }
+
+  private push(finished: number): void {
+    this.recent.push(finished);
+    this.finishedRecently += finished;
+    if (this.recent.length > RECENT_WINDOWS) this.finishedRecently -= this.recent.shift()!;
   }
 }

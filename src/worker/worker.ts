@@ -21,14 +21,12 @@ import type { MaintenanceService, PeriodicService } from './maintenance/service.
 import { expandWorkerName } from './names.js';
 import { HandoffReceiver } from './handoff-receiver.js';
 import { LeaseBudget, type LeaseTicket } from './lease-budget.js';
-import { Pool } from './pool.js';
+import { HOLD_MS, Pool } from './pool.js';
 
 /** A worker whose host clock is this far off the broker's warns (docs/redis.md, "Clocks"). */
 const CLOCK_WARN_MS = 1_000;
 /** How often a worker compares its clock with the broker's, after its start. */
 const CLOCK_CHECK_MS = 10 * 60_000;
-/** How often the tasks waiting for a slot are checked for having waited too long (pool.ts, HOLD_MS). */
-const HOLD_CHECK_MS = 100;
 
 export interface WorkerOptions {
   /** Queues to consume, strict priority across them; default ['default']. */
@@ -37,8 +35,9 @@ export interface WorkerOptions {
   concurrency?: number;
   /**
    * Most leased tasks that may wait for a slot, so a busy worker starts its next task without a round
-   * trip; default 1000. Adaptive: never more than the worker finished in the last 100 ms, so a task waits
-   * about 100 ms at most and tasks that take seconds are never held waiting. 0 turns prefetching off.
+   * trip; default 1000. Adaptive: never more than the worker finished in the last 100 ms, nor a tenth of
+   * what it finished in the last second, so a task waits about 100 ms at most and tasks that take a few
+   * hundred ms or more are not held waiting; one that waited 0.5 s is handed back. 0 turns prefetching off.
    */
   prefetch?: number;
   /** Name with %h, %n, %d, %i expanded; default 'celeriac@%h'. */
@@ -90,6 +89,8 @@ export class Worker {
   private services: MaintenanceService[] = [];
   private promoter: PeriodicService | undefined;
   private timers: NodeJS.Timeout[] = [];
+  /** Fires when the oldest task waiting for a slot will have waited HOLD_MS; armed only while some wait. */
+  private holdTimer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   /** Receives tasks the broker hands straight to this worker while it is idle, where the broker offers it. */
@@ -170,7 +171,6 @@ export class Worker {
     await this.openInbox();
     this.every(Math.max(10, Math.floor(this.leaseMs / 3)), () => this.renewLeases());
     this.every(this.heartbeatMs, () => this.heartbeat());
-    this.every(HOLD_CHECK_MS, () => this.handBackHeld());
     await this.checkClock();
     this.every(CLOCK_CHECK_MS, () => this.checkClock());
     if (this.options.handleSignals ?? true) this.handleSignals();
@@ -218,6 +218,7 @@ export class Worker {
     if (this.refillTicket) this.budget.answered(this.refillTicket, tasks?.length);
     this.refillTicket = undefined;
     for (const task of tasks ?? []) this.pool.add(task);
+    this.watchHeld();
     this.wake.notify();
   }
 
@@ -232,6 +233,7 @@ export class Worker {
     try {
       const received = (tasks: LeasedTask[]) => {
         for (const task of tasks) this.pool.add(task);
+        this.watchHeld();
         this.endRegistrationsIfFull();
         this.wake.notify();
       };
@@ -313,6 +315,7 @@ export class Worker {
         }
         this.budget.answered(ticket, leased.length);
         for (const task of leased) this.pool.add(task);
+        this.watchHeld();
       }
     } finally {
       clearInterval(keepAlive);
@@ -374,7 +377,18 @@ export class Worker {
   /**
    * Tasks leased ahead (prefetched) that waited too long for a slot go back to the front of their queue,
    * for a worker with room: the rate that let them in could not foresee that the tasks ahead were slow.
+   * Checked when the oldest waiting task will have waited HOLD_MS, so an idle worker sets no timer.
    */
+  private watchHeld(): void {
+    const since = this.pool.oldestWaitingSince;
+    if (this.holdTimer || since === undefined || this.stopping.signal.aborted) return;
+    this.holdTimer = setTimeout(() => {
+      this.holdTimer = undefined;
+      void this.handBackHeld().finally(() => this.watchHeld());
+    }, since + HOLD_MS - Date.now());
+    this.holdTimer.unref();
+  }
+
   private async handBackHeld(): Promise<void> {
     if (this.stopping.signal.aborted) return; // Shutdown hands back whatever waits.
     const held = this.pool.takeHeldTooLong();
@@ -462,6 +476,7 @@ export class Worker {
     this.acker.stop();
     await servicesStopped;
     for (const timer of this.timers) clearInterval(timer);
+    clearTimeout(this.holdTimer);
     this.unsubscribe?.();
     this.removeSignalHandlers();
     try {

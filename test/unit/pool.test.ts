@@ -46,21 +46,36 @@ describe('the worker pool', () => {
     assert.deepEqual(p.takeHeldTooLong(10_000), [], 'nothing waits');
   });
 
-  it('leases ahead only as many as finished in the last 100 ms, never more than prefetch', () => {
-    const { pool: p } = pool(2, 3);
+  it('leases ahead no more than finished in the last 100 ms, a tenth of the last second, or prefetch', () => {
+    const { pool: p } = pool(2, 50);
+    const finish = (count: number, at: number) => {
+      for (let i = 0; i < count; i++) {
+        p.add(leased(`t${at}-${i}`), at);
+        p.ended(at);
+      }
+    };
     assert.equal(p.room(1_000), 2, 'no prefetch before anything finished');
-    p.add(leased('a'));
-    p.add(leased('b'));
-    p.ended(1_010);
-    p.ended(1_020);
+    finish(2, 1_010);
     assert.equal(p.room(1_050), 2, 'tasks finished this window count from the next one');
-    assert.equal(p.room(1_120), 4, 'two finished in the last window: two may wait');
-    for (let i = 0; i < 10; i++) {
-      p.add(leased(`x${i}`));
-      p.ended(1_130);
+    assert.equal(p.room(1_120), 2, 'two finishes are no rate yet: none may wait');
+    finish(100, 1_130);
+    assert.equal(p.room(1_240), 2 + 10, 'a tenth of the 102 finished in the last second');
+    finish(300, 1_250);
+    assert.equal(p.room(1_360), 2 + 40);
+    finish(1_000, 1_370);
+    assert.equal(p.room(1_480), 2 + 50, 'capped at prefetch');
+    assert.equal(p.room(1_700), 2, 'a quiet spell (slow tasks) turns prefetching off');
+  });
+
+  it('a worker of slow tasks never leases ahead, even right after one finished', () => {
+    const { pool: p } = pool(1, 1_000);
+    for (let second = 1; second <= 5; second++) {
+      const at = second * 1_000;
+      p.add(leased(`slow${second}`), at - 990);
+      p.ended(at);
+      assert.equal(p.room(at), 1, 'one free slot, nothing ahead');
+      assert.equal(p.room(at + 150), 1, 'one finish in the last 100 ms is no rate');
     }
-    assert.equal(p.room(1_240), 2 + 3, 'capped at prefetch');
-    assert.equal(p.room(1_500), 2, 'a quiet spell (slow tasks) turns prefetching off');
   });
 
   it('hands over the waiting attempts at shutdown, leaving the running ones', () => {
