@@ -6,9 +6,9 @@
 // The window adapts to how fast tasks finish: it never holds more tasks waiting than finished in the last
 // 100 ms, nor more than a tenth of those finished in the last second (one finish of a slow task is no
 // rate), nor more than `prefetch`. Short tasks get a full window; a worker whose tasks take a few
-// hundred ms or more holds none waiting. The rate cannot foresee a slow task behind fast ones (an agent run queued
-// after a burst of quick tasks): a task that waited HOLD_MS for a slot is handed back with every task
-// waiting (`takeHeldTooLong`), so it never sits in a busy worker while another worker has room.
+// hundred ms or more holds none waiting. The rate cannot foresee a slow task behind fast ones (an agent
+// run queued after a burst of quick tasks): once a task has waited HOLD_MS for a slot, every waiting
+// task is handed back (`takeHeldTooLong`), so none sits in a busy worker while another has room.
 import type { LeasedTask } from '../broker/broker.js';
 import { Attempt } from './attempt.js';
 
