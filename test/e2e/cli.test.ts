@@ -70,6 +70,8 @@ interface WorkerProcess {
   child: ChildProcess;
   logs: Array<Record<string, unknown>>;
   exited: Promise<number | null>;
+  /** Resolves with the first log entry (already read or still to come) that matches, within the deadline. */
+  logged(match: (entry: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>>;
 }
 
 /** Starts `celeriac worker` and resolves once it logs "worker online" (JSON, as stdout is a pipe). */
@@ -79,15 +81,33 @@ function startWorker(broker: string, extra: string[] = []): Promise<WorkerProces
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  const onLine = new Set<() => void>();
+  const logged = (match: (entry: Record<string, unknown>) => boolean, what: string) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        onLine.delete(check);
+        reject(new Error(`no log entry ${what} within ${DEADLINE_MS} ms`));
+      }, DEADLINE_MS);
+      const check = () => {
+        const found = logs.find(match);
+        if (!found) return;
+        clearTimeout(timer);
+        onLine.delete(check);
+        resolve(found);
+      };
+      onLine.add(check);
+      check();
+    });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`worker not online within ${DEADLINE_MS} ms\n${stderr}`)), DEADLINE_MS);
     void exited.then((code) => reject(new Error(`worker exited (${code}) before it was online\n${stderr}`)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const entry = JSON.parse(line) as Record<string, unknown>;
       logs.push(entry);
+      for (const check of onLine) check();
       if (entry.msg === 'worker online') {
         clearTimeout(timer);
-        resolve({ child, logs, exited });
+        resolve({ child, logs, exited, logged });
       }
     });
   });
@@ -173,7 +193,7 @@ for (const kind of ['SQLite', 'Redis'] as const) describe(`celeriac CLI with a w
     assert.deepEqual([workers[0]!.live, workers[0]!.concurrency], [true, 4]);
 
     const registered = JSON.parse((await cli(['inspect', 'registered', '--json', ...b])).stdout) as { tasks: string[] };
-    assert.deepEqual(registered.tasks, ['test.add', 'test.echo', 'test.fail', 'test.sleep']);
+    assert.deepEqual(registered.tasks, ['test.add', 'test.crash', 'test.echo', 'test.fail', 'test.floating', 'test.sleep']);
 
     const queues = JSON.parse((await cli(['inspect', 'queues', '--json', ...b])).stdout) as Array<{ name: string; workers: number }>;
     assert.deepEqual(queues.map((q) => [q.name, q.workers]), [['default', 1]]);
@@ -195,6 +215,16 @@ for (const kind of ['SQLite', 'Redis'] as const) describe(`celeriac CLI with a w
     assertCleanError(result, /was cancelled/);
   });
 
+  test('a task that leaves a rejected promise behind: logged, and the worker runs on', async () => {
+    const floating = await cli(['enqueue', 'test.floating', '--wait', ...b]);
+    assert.equal(floating.code, 0);
+    assert.equal(floating.stdout.trim(), '"ok"');
+    const entry = await worker.logged((e) => /unhandled promise rejection/.test(String(e.msg)), 'about the rejection');
+    assert.equal((entry.err as { message?: string }).message, 'a background call failed');
+    const sum = await cli(['enqueue', 'test.add', '{"a":1,"b":2}', '--wait', ...b]);
+    assert.equal(sum.stdout.trim(), '3', 'the same worker process runs the next task');
+  });
+
   test('SIGTERM: the worker hands back its active task and exits 0', async () => {
     const id = (await cli(['enqueue', 'test.sleep', '{"ms":60000}', ...b])).stdout.trim();
     await eventually(
@@ -210,6 +240,30 @@ for (const kind of ['SQLite', 'Redis'] as const) describe(`celeriac CLI with a w
     const active = JSON.parse((await cli(['inspect', 'active', '--json', ...b])).stdout) as unknown[];
     assert.deepEqual(active, []);
   });
+});
+
+test('an uncaught exception in a task: the worker lets its running task finish, then exits 70', async () => {
+  const dir = tempDir('celeriac-crash-');
+  try {
+    const broker = `sqlite:${dir.path}/x.db`;
+    const b = ['--broker', broker];
+    const worker = await startWorker(broker, ['-c', '4', '--shutdown-timeout', '20s']);
+    const sleeping = (await cli(['enqueue', 'test.sleep', '{"ms":1500}', ...b])).stdout.trim();
+    await eventually(
+      async () => (JSON.parse((await cli(['status', sleeping, '--json', ...b])).stdout) as { state: string }).state,
+      (state) => state === 'active',
+      'task active',
+    );
+    await cli(['enqueue', 'test.crash', ...b]);
+    assert.equal(await worker.exited, 70);
+    const fatal = worker.logs.find((entry) => /uncaught exception; shutting down gracefully/.test(String(entry.msg)));
+    assert.equal((fatal?.err as { message?: string } | undefined)?.message, 'a callback threw');
+    assert.ok(worker.logs.some((entry) => entry.msg === 'worker offline'));
+    const status = JSON.parse((await cli(['status', sleeping, '--json', ...b])).stdout) as { state: string; result?: unknown };
+    assert.equal(status.state, 'completed', 'the task running beside the crash finished and was stored');
+  } finally {
+    dir.cleanup();
+  }
 });
 
 describe('celeriac CLI without a worker', () => {

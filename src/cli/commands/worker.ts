@@ -1,6 +1,8 @@
 // `celeriac worker -A ./tasks.ts`: runs a worker for the module's app until SIGINT/SIGTERM, then shuts
 // down gracefully (finish active tasks up to --shutdown-timeout, hand the rest back) and exits 0.
 // A second signal exits at once (130/143); the leases of tasks still held then expire and they rerun.
+// One task's stray promise or callback does not take the others down with the process: an unhandled
+// rejection is logged and the worker runs on; an uncaught exception shuts it down gracefully, exit 70.
 import { Option, type Command } from 'commander';
 import type { Celeriac, Logger, Worker } from '../../index.js';
 import { ExitCode } from '../exit-codes.js';
@@ -49,18 +51,43 @@ async function runWorker(flags: WorkerFlags): Promise<number> {
   const level = flags.logLevel ?? parseLogLevel(process.env.CELERIAC_LOG_LEVEL || 'info');
   const logger = createWorkerLogger({ level, format: flags.logFormat, status });
   const stop = stopSignal(logger);
+  const crash = guardProcess(logger);
   try {
     const worker = app.worker(workerOptions(flags, logger));
     await worker.start();
     status.start(app, worker);
-    await stop;
+    const reason = await Promise.race([stop, crash]);
     await shutdown(app, worker, status);
-    return ExitCode.Ok;
+    return reason === 'crash' ? ExitCode.Internal : ExitCode.Ok;
   } catch (error) {
     status.stop();
     await app.close().catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * Keeps one task's stray failure from ending the process with every other task in it (and leaving
+ * them to wait for their leases to expire): an unhandled rejection is logged and the worker runs on,
+ * as a Celery worker would; an uncaught exception resolves the returned promise, so the worker shuts
+ * down gracefully (Node's advice: state after one cannot be trusted), and a second one exits at once.
+ */
+function guardProcess(logger: Logger): Promise<'crash'> {
+  return new Promise((resolve) => {
+    process.on('unhandledRejection', (reason: unknown) => {
+      logger.error({ err: reason }, 'unhandled promise rejection (a promise nobody awaited or caught, likely in a task); the worker runs on');
+    });
+    let crashed = false;
+    process.on('uncaughtException', (error: Error) => {
+      if (crashed) {
+        logger.fatal({ err: error }, 'uncaught exception during the shutdown; exiting at once');
+        process.exit(ExitCode.Internal);
+      }
+      crashed = true;
+      logger.fatal({ err: error }, 'uncaught exception; shutting down gracefully: running tasks may finish, the rest are handed back');
+      resolve('crash');
+    });
+  });
 }
 
 function workerOptions(flags: WorkerFlags, logger: Logger): Parameters<Celeriac['worker']>[0] {
