@@ -80,7 +80,7 @@ export async function startRedisCluster(options: ClusterOptions = {}): Promise<R
     await run(process.env.REDIS_CLI ?? 'redis-cli', [...tlsCli, '--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes'], {
       timeout: 30_000,
     });
-    await Promise.all(nodes.map((node) => nodeReady(node.port, tls, password)));
+    await Promise.all(nodes.map((node) => nodeReady(node.port, { masters, replicas: masters * replicas }, tls, password)));
   } catch (error) {
     await Promise.all(nodes.map((node) => node.stop()));
     throw error;
@@ -205,10 +205,18 @@ function parseNodes(text: string): NodeEntry[] {
 }
 
 /**
- * Waits until the node says the cluster is ok and, for a replica, that it is in sync with its master.
- * An outside server's state has no event to wait on, so this asks it, with a growing pause and a deadline.
+ * Waits until the node says the cluster is ok, knows every master with its slots and every replica
+ * (gossip spreads the replicas `--cluster create` set up: a node that had not heard of one yet named no
+ * replica for its shard, and a test's failover failed), and, for a replica, that it is in sync with its
+ * master. An outside server's state has no event to wait on, so this asks it, with a growing pause and a
+ * deadline.
  */
-async function nodeReady(port: number, tls?: ClusterTls, password?: string): Promise<void> {
+async function nodeReady(
+  port: number,
+  expected: { masters: number; replicas: number },
+  tls?: ClusterTls,
+  password?: string,
+): Promise<void> {
   const client = new Redis({
     port,
     host: '127.0.0.1',
@@ -222,9 +230,13 @@ async function nodeReady(port: number, tls?: ClusterTls, password?: string): Pro
     for (let pause = 10; ; pause = Math.min(pause * 2, 500)) {
       const info = String(await client.cluster('INFO'));
       const replication = String(await client.info('replication'));
+      const view = parseNodes(String(await client.call('CLUSTER', 'NODES')));
       const synced = !/role:slave/.test(replication) || /master_link_status:up/.test(replication);
-      if (/cluster_state:ok/.test(info) && synced) return;
-      if (Date.now() > deadline) throw new Error(`cluster node on port ${port} not ready within 20 s:\n${info}\n${replication}`);
+      const masters = view.filter((entry) => entry.master && !entry.failed && entry.slots.length > 0);
+      const replicas = view.filter((entry) => !entry.failed && masters.some((master) => master.id === entry.replicaOf));
+      const known = masters.length === expected.masters && replicas.length === expected.replicas;
+      if (/cluster_state:ok/.test(info) && synced && known) return;
+      if (Date.now() > deadline) throw new Error(`cluster node on port ${port} not ready within 20 s:\n${info}\n${replication}\n${JSON.stringify(view)}`);
       await new Promise((resolve) => setTimeout(resolve, pause));
     }
   } finally {
