@@ -7,7 +7,7 @@ import { sleep } from '../wake.js';
 
 interface Pending {
   settlement: Settlement;
-  resolve: (held: boolean) => void;
+  resolve: (held: boolean | undefined) => void;
 }
 
 /** How the acker borrows the worker's fetching: a lease request for the room a batch frees, then its result. */
@@ -33,8 +33,11 @@ export class Acker {
     private readonly refill?: Refill,
   ) {}
 
-  /** Resolves once stored: true if the worker still held the task, false if its lease was lost. */
-  settle(settlement: Settlement): Promise<boolean> {
+  /**
+   * Resolves once stored: true if the worker still held the task, false if its lease was lost; undefined
+   * when it could not be stored before the worker stopped (logged here).
+   */
+  settle(settlement: Settlement): Promise<boolean | undefined> {
     return new Promise((resolve) => {
       this.batch.push({ settlement, resolve });
       if (!this.scheduled) {
@@ -95,7 +98,7 @@ export class Acker {
     const delay = Math.min(MAX_BACKOFF_MS, 50 * 2 ** this.failures);
     if (this.stopped) {
       this.log.error({ err: error, tasks: batch.length }, 'cannot store task results; their leases will expire');
-      batch.forEach((pending) => pending.resolve(false));
+      batch.forEach((pending) => pending.resolve(undefined));
       return;
     }
     this.log.error({ err: error, retryInMs: delay, tasks: batch.length }, 'cannot store task results; will retry');

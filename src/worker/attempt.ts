@@ -14,6 +14,8 @@ export class Attempt {
   private interruptedBy: Error | undefined;
   /** Set once the attempt was handed back to the queue: its outcome is no longer ours to store. */
   handedBack = false;
+  /** Set once its handler has ended: its outcome is being stored (the store says whether it still held it). */
+  ended = false;
 
   constructor(readonly task: LeasedTask) {}
 

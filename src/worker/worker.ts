@@ -328,6 +328,7 @@ export class Worker {
     try {
       settlement = await executeAttempt(attempt, this.executorEnv);
     } finally {
+      attempt.ended = true;
       this.pool.ended();
       this.wake.notify();
     }
@@ -339,7 +340,13 @@ export class Worker {
       } else if (settlement.kind === 'retry') {
         this.log.info({ taskId: task.id, task: task.name, error: settlement.error.message }, 'task will retry');
       }
-      await this.acker.settle(settlement);
+      const held = await this.acker.settle(settlement);
+      if (held === false) {
+        this.log.warn(
+          { taskId: task.id, task: task.name },
+          'lease lost before the outcome was stored (the broker unreachable for longer than the lease time?); the outcome is discarded and the task runs again',
+        );
+      }
       this.processed++;
     } catch (error) {
       this.log.error({ err: error, taskId: task.id }, 'worker bug while settling a task');
@@ -405,7 +412,9 @@ export class Worker {
       for (const id of outcome.cancelRequested) this.pool.attempts.get(id)?.stop(new TaskCancelledError('revoked'));
       for (const id of outcome.lost) {
         const attempt = this.pool.attempts.get(id);
-        if (!attempt) continue; // Settled meanwhile.
+        // Settled meanwhile; or ended, its outcome being stored: a store that ran before this renewal
+        // makes the task look lost here, and a lease really lost shows in the store's answer.
+        if (!attempt || attempt.ended) continue;
         this.log.warn({ taskId: id }, 'lease lost (renewed too late?); abandoning the attempt');
         attempt.stop(new LeaseLostError('the lease on this task expired and it was returned to its queue'));
       }
