@@ -114,14 +114,20 @@ function outcomeBroker(outcomes: Map<string, TaskOutcome | null>) {
   return { broker, emit };
 }
 
+/** A wait on task 'a' of an outcomeBroker, past its first read (the task still queued). */
+async function startedWait(now?: () => number) {
+  const outcomes = new Map<string, TaskOutcome | null>();
+  const { broker, emit } = outcomeBroker(outcomes);
+  const waiters = new TaskWaiters(broker, now);
+  const waiting = waiters.wait('a');
+  await new Promise((resolve) => setImmediate(resolve));
+  return { outcomes, emit, waiters, waiting };
+}
+
 describe('TaskWaiters outcomes', () => {
   it('reads only the outcome, when the wait starts and on the finishing event', async () => {
-    const outcomes = new Map<string, TaskOutcome | null>();
-    const { broker, emit } = outcomeBroker(outcomes);
-    const waiters = new TaskWaiters(broker);
+    const { outcomes, emit, waiters, waiting } = await startedWait();
     try {
-      const waiting = waiters.wait('a');
-      await new Promise((resolve) => setImmediate(resolve)); // The first read: still queued.
       outcomes.set('a', { state: 'completed', result: 7 });
       emit('task.completed', 'a');
       assert.deepEqual(await waiting, { state: 'completed', result: 7 });
@@ -131,12 +137,8 @@ describe('TaskWaiters outcomes', () => {
   });
 
   it('rejects a wait whose task is gone when its event comes (pruned at once)', async () => {
-    const outcomes = new Map<string, TaskOutcome | null>();
-    const { broker, emit } = outcomeBroker(outcomes);
-    const waiters = new TaskWaiters(broker);
+    const { outcomes, emit, waiters, waiting } = await startedWait();
     try {
-      const waiting = waiters.wait('a');
-      await new Promise((resolve) => setImmediate(resolve));
       outcomes.set('a', null);
       emit('task.completed', 'a');
       await assert.rejects(waiting, /task a no longer exists/);
@@ -147,13 +149,9 @@ describe('TaskWaiters outcomes', () => {
 
   it('rejects a wait whose task was deleted without an event (purged) at its next reread', async (t) => {
     t.mock.timers.enable({ apis: ['setInterval'] });
-    const outcomes = new Map<string, TaskOutcome | null>();
-    const { broker } = outcomeBroker(outcomes);
     let clock = 0;
-    const waiters = new TaskWaiters(broker, () => clock);
+    const { outcomes, waiters, waiting } = await startedWait(() => clock);
     try {
-      const waiting = waiters.wait('a');
-      await new Promise((resolve) => setImmediate(resolve));
       outcomes.set('a', null); // Purged: no event.
       clock = 5_000;
       t.mock.timers.tick(1_000);
