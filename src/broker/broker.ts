@@ -190,8 +190,17 @@ export interface Broker {
    * enqueues hand to the worker, which then skip the inbox: a producer and a worker in one process
    * pass a task without a second trip through the broker. Whatever an enqueue handed over before
    * `close()` was called reaches `local` before `close()` resolves.
+   * `holding`, given with `local`, lists the ids of the tasks the worker holds now (waiting, running, or
+   * being stored). A broker that can lose a hand-off in transit (a reply lost with its connection) then
+   * delivers such tasks through `local` once it notices, in the attempt they were handed at; a task may
+   * so arrive twice, and the worker ignores a task it already holds in the same attempt.
    */
-  openInbox?(workerId: string, queues: string[], local?: (tasks: LeasedTask[]) => void): Promise<Inbox | undefined>;
+  openInbox?(
+    workerId: string,
+    queues: string[],
+    local?: (tasks: LeasedTask[]) => void,
+    holding?: () => Iterable<string>,
+  ): Promise<Inbox | undefined>;
 
   getTask(id: string): Promise<TaskInfo | null>;
   /**

@@ -54,12 +54,17 @@ export class Pool {
     return this.concurrency + window - this.runningCount - this.waiting.length;
   }
 
-  /** Takes a leased task: runs it if a slot is free, else it waits for one. */
-  add(task: LeasedTask, now = Date.now()): void {
+  /**
+   * Takes a leased task: runs it if a slot is free, else it waits for one. A task already held in the same
+   * attempt is ignored (false): a broker may deliver a hand-off twice (Broker.openInbox's `holding`).
+   */
+  add(task: LeasedTask, now = Date.now()): boolean {
+    if (this.attempts.get(task.id)?.task.attempt === task.attempt) return false;
     const attempt = new Attempt(task);
     this.attempts.set(task.id, attempt);
     if (this.runningCount < this.concurrency) this.run(attempt);
     else this.waiting.push({ attempt, since: now });
+    return true;
   }
 
   /** An attempt's handler ended: frees its slot for the next waiting one. */

@@ -237,8 +237,9 @@ export class Worker {
         this.endRegistrationsIfFull();
         this.wake.notify();
       };
-      // `received` also takes what this process's own enqueues hand over in memory.
-      const inbox = await this.broker.openInbox?.(this.id, this.queues, received);
+      // `received` also takes what this process's own enqueues hand over in memory, and what the broker
+      // finds handed over but never received (a reply lost with its connection).
+      const inbox = await this.broker.openInbox?.(this.id, this.queues, received, () => this.pool.attempts.keys());
       if (!inbox) return;
       this.handoffs = new HandoffReceiver(inbox, this.log, received);
     } catch (error) {

@@ -8,7 +8,9 @@ import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { Celeriac, connectBroker, createLogger } from '../../src/index.js';
 import { recordBroker } from '../support/events.js';
+import { openMonitor } from '../support/monitor.js';
 import { startRedisCluster, type RedisCluster } from '../support/redis-cluster.js';
+import { within } from '../support/wait.js';
 import { runBrokerConformance } from './broker-suite.js';
 import { enqueueOne, leaseRequest } from './suite/records.js';
 
@@ -72,6 +74,45 @@ describe('redis cluster', () => {
     } finally {
       await worker.close();
       await app.close();
+    }
+  });
+
+  it('a lost blocking connection: the inbox delivers what was popped for it and never received', async () => {
+    const prefix = `reclaim-${randomUUID().slice(0, 8)}`;
+    const broker = await connectBroker(`${(await started()).url}?prefix=${prefix}`);
+    const producer = await connectBroker(`${(await started()).url}?prefix=${prefix}`);
+    const inboxKey = `{${prefix}:default}:idle:reader`;
+    const { master } = await (await started()).shardOf(inboxKey);
+    const redis = new Redis({ port: master.port, host: '127.0.0.1' });
+    let delivered: (ids: string[]) => void = () => undefined;
+    const reclaimed = new Promise<string[]>((resolve) => (delivered = resolve));
+    const inbox = await broker.openInbox!('reader', ['default'], (tasks) => delivered(tasks.map((task) => task.id)), () => []);
+    assert.ok(inbox);
+    try {
+      const now = Date.now();
+      await broker.lease(leaseRequest('reader', { limit: 5, handoffUntil: now + 60_000 }));
+      const lost = await enqueueOne(producer);
+      assert.ok(await redis.lpop(inboxKey), 'popped, as by a BLMPOP whose reply never came');
+      let sent: () => void = () => undefined;
+      const blmpop = new Promise<void>((resolve) => (sent = resolve));
+      const monitor = await openMonitor(master.port, ({ args: [command, , , key] }) => {
+        if (command === 'blmpop' && key === inboxKey) sent();
+      });
+      const waiting = inbox.take();
+      waiting.catch(() => undefined);
+      await within(blmpop, 10_000, 'the inbox waiting on its shard');
+      monitor.destroy();
+      // The inbox's connection to the shard, blocked on its inbox: killed; the client opens a new one.
+      const clients = ((await redis.call('CLIENT', 'LIST')) as string).split('\n');
+      const blocked = clients.find((line) => / flags=b /.test(line) && / cmd=blmpop /.test(line));
+      assert.ok(blocked, 'a client blocked in BLMPOP');
+      await redis.call('CLIENT', 'KILL', 'ID', /^id=(\d+) /.exec(blocked)![1]!);
+      assert.deepEqual(await within(reclaimed, 10_000, 'the reclaimed task'), [lost]);
+    } finally {
+      inbox.dispose();
+      redis.disconnect();
+      await producer.close();
+      await broker.close();
     }
   });
 });

@@ -1,7 +1,8 @@
 // A TCP proxy in front of a redis-server that can lose one reply: the request is delivered (Redis runs
 // it), and when Redis answers, the proxy closes that connection instead of passing the answer on. The
 // client sees the connection drop after its command ran: what a network failure or a server-side
-// disconnect does at the worst moment. It can also cut every connection at once, the server staying up.
+// disconnect does at the worst moment. It can also cut every connection at once, the server staying up,
+// or silence them: what a network partition or a host that vanished does (no FIN, no RST).
 import net from 'node:net';
 
 export interface ReplyDroppingProxy {
@@ -14,17 +15,28 @@ export interface ReplyDroppingProxy {
   dropReplyTo(marker: string): Promise<void>;
   /** Closes every connection open now (clients reconnect through the proxy); returns how many. */
   cutAll(): number;
+  /**
+   * Silences every connection open now: from then on what either side sends is dropped, and both
+   * sockets stay open (Redis still counts the client as connected, and a blocked command of it still
+   * pops). Connections opened later pass. Returns how many were silenced.
+   */
+  silenceAll(): number;
   close(): Promise<void>;
 }
 
 export async function startReplyDroppingProxy(redisPort: number): Promise<ReplyDroppingProxy> {
   let trap: { marker: string; dropped: () => void } | undefined;
   const sockets = new Set<net.Socket>();
+  const silencers = new Set<() => void>();
   const server = net.createServer((client) => {
     const upstream = net.connect(redisPort, '127.0.0.1');
     sockets.add(client).add(upstream);
     let dropNextReply: (() => void) | undefined;
+    let silent = false;
+    const silence = () => (silent = true);
+    silencers.add(silence);
     client.on('data', (chunk) => {
+      if (silent) return;
       if (trap && chunk.toString('latin1').includes(trap.marker)) {
         dropNextReply = trap.dropped;
         trap = undefined;
@@ -32,6 +44,7 @@ export async function startReplyDroppingProxy(redisPort: number): Promise<ReplyD
       upstream.write(chunk);
     });
     upstream.on('data', (chunk) => {
+      if (silent) return;
       if (dropNextReply) {
         client.destroy();
         upstream.destroy();
@@ -46,6 +59,7 @@ export async function startReplyDroppingProxy(redisPort: number): Promise<ReplyD
       upstream.destroy();
       sockets.delete(client);
       sockets.delete(upstream);
+      silencers.delete(silence);
     };
     client.on('close', end).on('error', end);
     upstream.on('close', end).on('error', end);
@@ -61,6 +75,12 @@ export async function startReplyDroppingProxy(redisPort: number): Promise<ReplyD
     cutAll() {
       const open = [...sockets];
       for (const socket of open) socket.destroy();
+      return open.length;
+    },
+    silenceAll() {
+      const open = [...silencers];
+      silencers.clear();
+      for (const silence of open) silence();
       return open.length;
     },
     async close() {

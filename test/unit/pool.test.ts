@@ -78,6 +78,21 @@ describe('the worker pool', () => {
     }
   });
 
+  it('ignores a task it already holds in the same attempt (a hand-off delivered twice), and takes a new attempt', () => {
+    const { pool: p, started } = pool(1, 10);
+    assert.equal(p.add(leased('a')), true);
+    assert.equal(p.add(leased('b')), true);
+    const first = p.attempts.get('a');
+    assert.equal(p.add(leased('a')), false, 'running');
+    assert.equal(p.add(leased('b')), false, 'waiting for a slot');
+    assert.deepEqual(started, ['a']);
+    assert.equal(p.attempts.get('a'), first);
+    assert.equal(p.attempts.size, 2);
+    // The lease was lost and the task leased again: the new attempt replaces the old one.
+    assert.equal(p.add({ ...leased('a'), attempt: 2 }), true);
+    assert.equal(p.attempts.get('a')?.task.attempt, 2);
+  });
+
   it('hands over the waiting attempts at shutdown, leaving the running ones', () => {
     const { pool: p, started } = pool(1, 5);
     for (const id of ['a', 'b', 'c']) p.add(leased(id));

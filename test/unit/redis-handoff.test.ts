@@ -244,6 +244,57 @@ describe('Redis hand-off', () => {
       await broker.close();
     }
   });
+  it('after its blocking connection is replaced, an inbox delivers what was popped for it and never received, once', async () => {
+    const prefix = `handoff-${randomUUID().slice(0, 8)}`;
+    const broker = await connectBroker(`${server.url}?prefix=${prefix}`);
+    // Another process's enqueues: this broker's own would hand the tasks to its worker in memory.
+    const producer = await connectBroker(`${server.url}?prefix=${prefix}`);
+    const redis = new Redis(server.port);
+    const inboxKey = `{${prefix}:default}:idle:reader`;
+    const delivered: string[][] = [];
+    let reclaimed: () => void = () => undefined;
+    const deliveredOnce = new Promise<void>((resolve) => (reclaimed = resolve));
+    const held = newTask();
+    const inbox = await broker.openInbox!(
+      'reader',
+      ['default'],
+      (tasks) => {
+        delivered.push(tasks.map((task) => task.id));
+        reclaimed();
+      },
+      () => [held.id],
+    );
+    assert.ok(inbox);
+    try {
+      const now = Date.now();
+      await redis.sadd(`{${prefix}}:queues`, 'default');
+      await broker.lease({ workerId: 'reader', queues: ['default'], limit: 5, leaseMs: 30_000, now, handoffUntil: now + 60_000 });
+      const lost = newTask();
+      const waiting = newTask();
+      await producer.enqueue([held]);
+      await producer.enqueue([lost]);
+      // Popped, as by a BLMPOP whose reply never came; `held` the worker holds; `waiting` stays in the inbox.
+      const [heldEntry, lostEntry] = (await redis.lpop(inboxKey, 2)) ?? [];
+      assert.ok(heldEntry && lostEntry);
+      await producer.enqueue([waiting]);
+      // Every plain connection (the brokers' command and blocking ones) is closed; they reconnect.
+      assert.ok(Number(await redis.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes')) >= 2);
+      await within(deliveredOnce, 10_000, 'the reclaimed task');
+      assert.deepEqual(delivered, [[lost.id]], 'only the task neither held nor in the inbox');
+
+      // Its entry arrives after all (a reply delayed, not lost): skipped; what waits in the inbox is not.
+      await redis.rpush(inboxKey, lostEntry);
+      const taken = await inbox.take();
+      assert.deepEqual(taken?.map((task) => task.id), [waiting.id]);
+      assert.deepEqual(delivered, [[lost.id]]);
+    } finally {
+      inbox.dispose();
+      redis.disconnect();
+      await producer.close();
+      await broker.close();
+    }
+  });
+
   it('a lease of several queues with an inbox: one call per queue when all are empty, by priority across them when not', async () => {
     const prefix = `handoff-${randomUUID().slice(0, 8)}`;
     const broker = await connectBroker(`${server.url}?prefix=${prefix}`);

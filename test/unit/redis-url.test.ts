@@ -3,14 +3,23 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { maskUrl } from '../../src/broker/connect.js';
 import { assertSupportedServer } from '../../src/brokers/redis/connection.js';
-import { parseRedisUrl } from '../../src/brokers/redis/url.js';
+import { inboxWaitSeconds } from '../../src/brokers/redis/handoff.js';
+import { DEFAULT_SOCKET_TIMEOUT_MS, parseRedisUrl } from '../../src/brokers/redis/url.js';
 import { BrokerError } from '../../src/errors.js';
 
 const parse = (url: string) => parseRedisUrl(url, maskUrl(url));
 
 describe('Redis broker URLs', () => {
   it('reads a standalone URL with defaults', () => {
-    assert.deepEqual(parse('redis://localhost'), { mode: 'standalone', host: 'localhost', port: 6379, db: 0, tls: false, prefix: 'celeriac' });
+    assert.deepEqual(parse('redis://localhost'), {
+      mode: 'standalone',
+      host: 'localhost',
+      port: 6379,
+      db: 0,
+      tls: false,
+      prefix: 'celeriac',
+      socketTimeoutMs: DEFAULT_SOCKET_TIMEOUT_MS,
+    });
   });
 
   it('reads password, ACL user, port, database, prefix and TLS', () => {
@@ -23,6 +32,7 @@ describe('Redis broker URLs', () => {
       username: 'app',
       password: 'p@ss',
       prefix: 'jobs',
+      socketTimeoutMs: DEFAULT_SOCKET_TIMEOUT_MS,
     });
     const target = parse('redis://:secret@127.0.0.1:7000');
     assert.equal(target.password, 'secret');
@@ -49,6 +59,7 @@ describe('Redis broker URLs', () => {
       tls: false,
       password: 'pw',
       prefix: 'celeriac',
+      socketTimeoutMs: DEFAULT_SOCKET_TIMEOUT_MS,
     });
   });
 
@@ -80,7 +91,15 @@ describe('Redis broker URLs', () => {
       ],
       tls: true,
       prefix: 'x',
+      socketTimeoutMs: DEFAULT_SOCKET_TIMEOUT_MS,
     });
+  });
+
+  it("reads socket_timeout in seconds, as redis-py names it; an inbox's blocking wait is half of it, 1-10 s", () => {
+    assert.equal(parse('redis://h?socket_timeout=4').socketTimeoutMs, 4_000);
+    assert.equal(parse('redis+cluster://n1?socket_timeout=2.5').socketTimeoutMs, 2_500);
+    assert.equal(parse('rediss+sentinel://s1/m?socket_timeout=60').socketTimeoutMs, 60_000);
+    assert.deepEqual([2_000, 2_500, 4_000, 20_000, 60_000].map(inboxWaitSeconds), [1, 1, 2, 10, 10]);
   });
 
   for (const [url, why] of [
@@ -96,6 +115,9 @@ describe('Redis broker URLs', () => {
     ['redis://h?ssl_ca_certs=/ca.pem', /'ssl_ca_certs' needs a TLS URL/],
     ['rediss://h?ssl_certfile=/c.pem', /ssl_certfile and ssl_keyfile go together/],
     ['rediss://h?ssl_cert_reqs=maybe', /ssl_cert_reqs must be required, optional or none/],
+    ['redis://h?socket_timeout=1', /socket_timeout is in seconds, at least 2, got '1'/],
+    ['redis://h?socket_timeout=20s', /socket_timeout is in seconds/],
+    ['redis://h?socket_timeout=', /socket_timeout is in seconds/],
   ] as const) {
     it(`rejects ${url} with a clear error`, () => {
       assert.throws(() => parse(url), (error: unknown) => error instanceof BrokerError && why.test(error.message));

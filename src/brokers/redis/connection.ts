@@ -45,6 +45,10 @@ function nodeOptions(target: RedisTarget, tls: TlsSettings | undefined, host: st
     ...(tls ? { tls: host ? { ...tls, servername: host } : { ...tls } } : {}),
     connectionName: 'celeriac',
     connectTimeout: CONNECT_TIMEOUT_MS,
+    // A reply due and nothing heard for this long: the connection is replaced, and what was waiting for a
+    // reply is sent again on the new one (every script is safe to run twice). Without it a connection
+    // whose peer vanished without closing it (a partition, a host gone) would wait for many minutes.
+    socketTimeout: target.socketTimeoutMs,
   };
 }
 

@@ -12,6 +12,8 @@ export interface RedisContext {
   events: EventHub;
   queues: TaskQueues;
   local: LocalWorkers;
+  /** The URL's socket_timeout: a connection silent this long while a reply is due is replaced. */
+  socketTimeoutMs: number;
 }
 
 /** A worker of this broker instance that takes hand-offs directly (Broker.openInbox's `local`). */

@@ -10,6 +10,10 @@
 // so a listener never receives what this instance published before it subscribed (pub/sub replies and
 // messages travel on different connections and may arrive in either order); the types let a message
 // nobody wants skip JSON parsing.
+//
+// A subscriber only listens, so a connection that went silent (a partition, a host gone without closing
+// it) would never be noticed: while subscribed, a subscriber that heard nothing for half the socket
+// timeout sends a PING, whose missing reply makes ioredis replace the connection (and subscribe again).
 import { randomUUID } from 'node:crypto';
 import type { EventListener, SubscribeOptions } from '../../broker/broker.js';
 import type { CeleriacEvent } from '../../events.js';
@@ -48,13 +52,19 @@ export class EventHub {
    */
   private readonly channels = new Map<string, Promise<void> | null>();
   private waiting = 0;
+  /** Whether anything came from the subscriber since the last liveness check. */
+  private heard = false;
+  private liveness: NodeJS.Timeout | undefined;
 
+  /** `socketTimeoutMs`: the connections' socket timeout (url.ts), which a PING's missing reply trips. */
   constructor(
     private readonly subscriber: Client,
     private readonly channel: string,
+    private readonly socketTimeoutMs: number,
   ) {
     this.workChannel = workChannelOf(channel);
     subscriber.on('message', (from: string, message: string) => {
+      this.heard = true;
       if (from === this.channel) this.deliver(message, false);
       else if (from === this.workChannel) this.deliver(message, true);
     });
@@ -103,11 +113,13 @@ export class EventHub {
   close(): void {
     this.closed = true;
     this.listeners.clear();
+    clearInterval(this.liveness);
   }
 
   /** Subscribes to `channel` in Redis unless already done (ioredis subscribes again after a reconnection). */
   private join(channel: string): void {
     if (this.channels.has(channel)) return;
+    this.checkLiveness();
     this.waiting++;
     const confirmed = this.subscriber.subscribe(channel).then(
       () => {
@@ -124,6 +136,22 @@ export class EventHub {
     const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, CONFIRM_WAIT_MS)));
     timer?.unref();
     this.channels.set(channel, Promise.race([confirmed, waited]).finally(() => clearTimeout(timer)));
+  }
+
+  /**
+   * Once subscribed: a subscriber that heard nothing for half the socket timeout is sent a PING. (On a
+   * Cluster, ioredis would send it over another connection than the subscriber's: not done there.)
+   */
+  private checkLiveness(): void {
+    if (this.liveness || this.subscriber.isCluster) return;
+    this.liveness = setInterval(() => {
+      if (!this.heard && this.subscriber.status === 'ready') {
+        // A failure means the connection is being replaced: nothing more to act on.
+        this.subscriber.ping().catch(() => undefined);
+      }
+      this.heard = false;
+    }, this.socketTimeoutMs / 2);
+    this.liveness.unref();
   }
 
   private deliver(message: string, work: boolean): void {

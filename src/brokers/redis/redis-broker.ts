@@ -60,9 +60,10 @@ export class RedisBroker implements Broker {
     const ctx: RedisContext = {
       client: connections.client,
       keys,
-      events: new EventHub(connections.subscriber, keys.channel),
+      events: new EventHub(connections.subscriber, keys.channel, target.socketTimeoutMs),
       queues: new TaskQueues(connections.client, keys),
       local: new LocalWorkers(),
+      socketTimeoutMs: target.socketTimeoutMs,
     };
     return new RedisBroker(masked, ctx, connections);
   }
@@ -152,7 +153,12 @@ export class RedisBroker implements Broker {
    * different Cluster shards, and one BLMPOP cannot wait on all of them), taken from as one. None for a
    * worker of more than MAX_INBOX_QUEUES queues: it is woken by events and leases.
    */
-  async openInbox(workerId: string, queues: string[], local?: (tasks: LeasedTask[]) => void): Promise<Inbox | undefined> {
+  async openInbox(
+    workerId: string,
+    queues: string[],
+    local?: (tasks: LeasedTask[]) => void,
+    holding?: () => Iterable<string>,
+  ): Promise<Inbox | undefined> {
     const distinct = [...new Set(queues)];
     if (distinct.length === 0 || distinct.length > MAX_INBOX_QUEUES) return undefined;
     const settled = await Promise.allSettled(distinct.map(() => this.run('openInbox', () => this.connections.openBlocking())));
@@ -163,7 +169,7 @@ export class RedisBroker implements Broker {
     }
     const inboxes = distinct.map(
       (queue, i) =>
-        new RedisInbox(this.ctx, (settled[i] as PromiseFulfilledResult<Client>).value, this.ctx.keys.queue(queue), workerId, local),
+        new RedisInbox(this.ctx, (settled[i] as PromiseFulfilledResult<Client>).value, this.ctx.keys.queue(queue), workerId, local, holding),
     );
     return inboxes.length === 1 ? inboxes[0] : new InboxGroup(inboxes);
   }

@@ -23,6 +23,7 @@ export const SCRIPT_KEYS = {
   acquire_leadership: 1,
   release_leadership: 1,
   unpark: 1,
+  reclaim: 2,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPT_KEYS;
@@ -31,7 +32,7 @@ type Arg = string | number;
 const LUA_DIR = new URL('./lua/', import.meta.url);
 const INCLUDE_LINE = /^-- @include ([\w-]+)[ \t]*$/gm;
 /**
- * `-- @flags allow-oom`: a script that only deletes, publishes, or rewrites a few bytes in place, so it
+ * `-- @flags allow-oom`: a script that only reads, deletes, publishes, or rewrites a few bytes in place, so it
  * may still run when Redis is full (pruning and purging free memory). Without it a function may write
  * and is refused while Redis is over `maxmemory`.
  */

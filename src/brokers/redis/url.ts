@@ -5,6 +5,8 @@
 //   redis+cluster://[user:password@]h1[:p1],h2[:p2][?prefix=…]          (rediss+cluster://)
 // rediss URLs also take redis-py's and Celery's TLS options, so one URL serves both: ssl_ca_certs,
 // ssl_certfile and ssl_keyfile (PEM file paths) and ssl_cert_reqs (required, optional or none).
+// socket_timeout (seconds, redis-py's name): how long a connection may stay silent while a reply is due
+// before it counts as dead and is replaced (default 20).
 import { BrokerError } from '../../errors.js';
 
 export interface HostPort {
@@ -30,6 +32,8 @@ interface Common {
   password?: string;
   /** Every key starts with this (inside a hash tag); default 'celeriac'. */
   prefix: string;
+  /** How long a connection may stay silent while a reply is due before it counts as dead (socket_timeout). */
+  socketTimeoutMs: number;
 }
 
 export type RedisTarget =
@@ -44,9 +48,17 @@ interface SentinelAuth {
 }
 
 export const DEFAULT_PREFIX = 'celeriac';
+/**
+ * A connection with a reply due and nothing heard for this long is dead (a partition, a host gone
+ * without closing it: TCP alone would wait many minutes) and is replaced. Longer than anything Redis
+ * takes to answer a healthy client, and than a blocking wait on an inbox (handoff.ts waits half of it).
+ */
+export const DEFAULT_SOCKET_TIMEOUT_MS = 20_000;
+/** socket_timeout's floor: a blocking wait takes at least 1 s, and needs a margin for its reply. */
+const MIN_SOCKET_TIMEOUT_MS = 2_000;
 const SENTINEL_OPTIONS = ['sentinelUsername', 'sentinelPassword'] as const;
 const TLS_OPTIONS = ['ssl_ca_certs', 'ssl_certfile', 'ssl_keyfile', 'ssl_cert_reqs'] as const;
-const OPTIONS: readonly string[] = ['prefix', ...SENTINEL_OPTIONS, ...TLS_OPTIONS];
+const OPTIONS: readonly string[] = ['prefix', 'socket_timeout', ...SENTINEL_OPTIONS, ...TLS_OPTIONS];
 const URL_PATTERN = /^(rediss?(?:\+sentinel|\+cluster)?):\/\/(?:([^@/?#]*)@)?([^/?#]*)(\/[^?#]*)?(?:\?([^#]*))?$/i;
 
 /** Parses a Redis broker URL; throws a BrokerError naming what is wrong (never the password). */
@@ -62,6 +74,7 @@ export function parseRedisUrl(url: string, masked: string): RedisTarget {
     tls,
     ...(tlsOptions ? { tlsOptions } : {}),
     prefix: parsePrefix(options.get('prefix'), masked),
+    socketTimeoutMs: parseSocketTimeout(options.get('socket_timeout'), masked),
     ...parseUserinfo(userinfo),
   };
   if (!variant.endsWith('+sentinel')) {
@@ -163,6 +176,15 @@ function parsePrefix(value: string | undefined, masked: string): string {
     throw invalid(masked, `prefix '${prefix}' may use only letters, digits and . _ : -`);
   }
   return prefix;
+}
+
+function parseSocketTimeout(value: string | undefined, masked: string): number {
+  if (value === undefined) return DEFAULT_SOCKET_TIMEOUT_MS;
+  const ms = /^\d+(\.\d+)?$/.test(value) ? Math.round(Number(value) * 1_000) : NaN;
+  if (!(ms >= MIN_SOCKET_TIMEOUT_MS)) {
+    throw invalid(masked, `socket_timeout is in seconds, at least ${MIN_SOCKET_TIMEOUT_MS / 1_000}, got '${value}'`);
+  }
+  return ms;
 }
 
 function invalid(masked: string, why: string): BrokerError {
