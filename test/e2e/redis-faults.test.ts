@@ -197,6 +197,40 @@ test('every connection cut again and again mid-run, the server staying up: no ta
   }
 });
 
+test('every connection silenced again and again mid-run, Redis keeping them open: no task lost, none run twice', async () => {
+  const proxy = await startReplyDroppingProxy(server.port);
+  try {
+    // A short socket timeout: each silenced connection is noticed within 2 s and replaced.
+    const url = `${freshUrl(proxy.url)}&socket_timeout=2`;
+    const app = openApp(url);
+    const logs = ['a', 'b'].map((name) => join(dir.path, `silence-${name}-${randomUUID()}.log`));
+    const workers = logs.map((log, i) => children.startWorker(url, { name: `silent${i}@%h`, concurrency: 16, log }));
+    await Promise.all(workers.map((worker) => worker.online()));
+    await app.broker();
+
+    // Every 250 tasks sent, every connection (producer's and workers') goes silent: what was on its way
+    // is lost, Redis still holds them (a blocked BLMPOP still pops), and each side has to notice.
+    const total = 1_500;
+    let silences = 0;
+    const { acknowledged: ids, failures } = await streamTasks(app, total, (sent) => {
+      if (sent % 250 === 0 && proxy.silenceAll() > 0) silences++;
+    });
+    assert.deepEqual(failures, [], 'every call succeeded');
+    assert.equal(silences, total / 250, 'connections were silenced');
+    // Well within the 30 s lease: nothing may wait for a lease to expire.
+    await allCompleted(app, ids, 25_000);
+
+    const lines = logs.flatMap((log) => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean) : []));
+    assert.equal(new Set(lines).size, total, 'every task ran');
+    assert.equal(lines.length, total, 'no task ran twice');
+    const attempts = await Promise.all(ids.map(async (id) => (await app.getTask(id))?.attempts));
+    assert.deepEqual(attempts.filter((n) => n !== 1), [], 'every task ran at its first attempt');
+    assert.ok(workers.every((worker) => worker.child.alive), 'the workers survived');
+  } finally {
+    await proxy.close();
+  }
+});
+
 test('a redis-server restart mid-run (AOF on): workers reconnect and every task completes', async () => {
   const aofDir = tempDir('celeriac-e2e-aof-');
   const durable = await startRedisServer({ dir: aofDir.path, args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
