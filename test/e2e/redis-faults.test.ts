@@ -323,7 +323,7 @@ function capturingLogger() {
   return { logger, logged };
 }
 
-test('a full Redis (maxmemory, noeviction): enqueues fail saying so, a running worker rides it out, purge frees room, and every task acknowledged runs once', async () => {
+test('a full Redis (maxmemory, noeviction): enqueues fail saying so, a running worker rides it out, a worker started meanwhile comes online, purge frees room, and every task acknowledged runs once', async () => {
   const full = await startRedisServer({ args: ['--maxmemory', '4mb'] });
   try {
     const url = freshUrl(full.url);
@@ -347,7 +347,8 @@ test('a full Redis (maxmemory, noeviction): enqueues fail saying so, a running w
       },
     });
     await workerApp.worker({ concurrency: 1, handleSignals: false }).start();
-    await producer.enqueueMany(Array.from({ length: 300 }, (_, i) => ({ task: 'echo', input: { i: -1 - i, pad }, options: { queue: 'junk' } })));
+    const junk = 'x'.repeat(2_000); // Enough for the purge below to make room for the late worker's connections too.
+    await producer.enqueueMany(Array.from({ length: 300 }, (_, i) => ({ task: 'echo', input: { i: -1 - i, pad: junk }, options: { queue: 'junk' } })));
     const acknowledged = [await producer.enqueue('echo', { i: 0 })];
     await started.promise; // The worker is busy with task 0 until the gate opens.
 
@@ -367,6 +368,17 @@ test('a full Redis (maxmemory, noeviction): enqueues fail saying so, a running w
     gate.resolve();
     await logged((line) => line.msg === 'cannot store task results; will retry', "the worker's retry of a refused result");
 
+    // A worker started while full comes online (before the eighth session its start failed); its fetching is
+    // refused and retried until there is room.
+    const late = capturingLogger();
+    const lateApp = new Celeriac({ broker: url, logger: late.logger });
+    apps.push(lateApp);
+    lateApp.task({ name: 'late', run: () => 'run by the late worker' });
+    await lateApp.worker({ queues: ['late'], concurrency: 1, handleSignals: false }).start();
+    await late.logged((line) => line.msg === 'cannot fetch tasks; retrying', "the late worker's retry of a refused fetch");
+    const online = await reader.listWorkers();
+    assert.deepEqual(online.map((worker) => worker.queues.join()).sort(), ['default', 'late'], 'both workers are registered');
+
     // Deleting is allowed while full: purging the other queue frees room, and enqueues work again.
     assert.equal(await reader.purge('junk'), 300);
     acknowledged.push(await producer.enqueue('echo', { i: 1_000_000 }));
@@ -375,6 +387,8 @@ test('a full Redis (maxmemory, noeviction): enqueues fail saying so, a running w
     const admin = new Redis(full.port);
     await admin.config('SET', 'maxmemory', '0').finally(() => admin.disconnect());
     await allCompleted(producer, acknowledged.map((run) => run.id), 60_000);
+    const lateRun = await producer.enqueue('late', undefined, { queue: 'late' });
+    assert.equal(await lateRun.result({ timeout: '20s' }), 'run by the late worker', 'the late worker fetches again by itself');
     assert.deepEqual([...runs].filter(([, times]) => times !== 1), [], 'every task ran once');
     assert.equal(runs.size, acknowledged.length, 'no task of the purged queue ran, nor any refused one');
   } finally {

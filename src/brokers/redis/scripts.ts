@@ -18,6 +18,7 @@ export const SCRIPT_KEYS = {
   rescue: 5,
   prune: 4,
   purge: 5,
+  register: 1,
   heartbeat: 1,
   publish: 1,
   acquire_leadership: 1,
@@ -32,9 +33,10 @@ type Arg = string | number;
 const LUA_DIR = new URL('./lua/', import.meta.url);
 const INCLUDE_LINE = /^-- @include ([\w-]+)[ \t]*$/gm;
 /**
- * `-- @flags allow-oom`: a script that only reads, deletes, publishes, or rewrites a few bytes in place, so it
- * may still run when Redis is full (pruning and purging free memory). Without it a function may write
- * and is refused while Redis is over `maxmemory`.
+ * `-- @flags allow-oom`: a script that only reads, deletes, publishes, rewrites a few bytes in place, or records a
+ * worker coming online, so it may still run when Redis is full (pruning and purging free memory; a worker
+ * started then comes online and waits for room). Without it a function may write and is refused while
+ * Redis is over `maxmemory`.
  */
 const FLAGS_LINE = /^-- @flags ([\w -]+?)[ \t]*$/m;
 const KNOWN_FLAGS = new Set(['allow-oom']);

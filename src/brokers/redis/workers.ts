@@ -11,7 +11,7 @@ export async function registerWorker(ctx: RedisContext, worker: WorkerInfo): Pro
   const { startedAt, heartbeatAt, active, processed, failed, ...rest } = worker;
   const stored: StoredWorker = { ...rest, startedAt: startedAt.getTime() };
   const beat: Heartbeat = [heartbeatAt.getTime(), active, processed, failed];
-  await ctx.client.hset(ctx.keys.workers, `w:${worker.id}`, JSON.stringify(stored), `hb:${worker.id}`, JSON.stringify(beat));
+  await script(ctx, 'register', [ctx.keys.workers], [worker.id, JSON.stringify(stored), JSON.stringify(beat)]);
 }
 
 export async function heartbeat(
