@@ -2,20 +2,26 @@
 // mode (three by default), each with `replicas` replicas, joined by `redis-cli --cluster create`, ready
 // once every node reports cluster_state:ok and every replica is in sync. With `tls`, the nodes speak
 // only TLS, to clients and to each other; with `password`, every node requires it (of clients and of
-// its replicas). A missing binary or a failed create is an error, never a skip.
+// its replicas). With `proxied`, every node announces the port of a proxy in front of it
+// (reply-dropping-proxy.ts), so clients reach the nodes only through the proxies, and a test can cut or
+// silence their connections; the cluster bus stays direct. A missing binary or a failed create is an
+// error, never a skip.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { freePort, startRedisServer, type RedisServer } from './redis-server.js';
+import { startReplyDroppingProxy, type ReplyDroppingProxy } from './reply-dropping-proxy.js';
 
 const run = promisify(execFile);
 
 export interface RedisCluster {
   /** Every node, masters and replicas, in the order they were started. */
   nodes: RedisServer[];
-  /** `redis+cluster://127.0.0.1:p1,127.0.0.1:p2,…` (every node) */
+  /** `redis+cluster://127.0.0.1:p1,127.0.0.1:p2,…` (every node; with `proxied`, every node's proxy) */
   url: string;
+  /** With `proxied`: the proxy in front of each node, in the order of `nodes`; else empty. */
+  proxies: ReplyDroppingProxy[];
   /** The nodes that serve `key`'s slot now: its master and that master's replicas. */
   shardOf(key: string): Promise<{ master: RedisServer; replicas: RedisServer[] }>;
   /**
@@ -51,10 +57,13 @@ export interface ClusterOptions {
   nodeTimeoutMs?: number;
   /** A password every node requires (`requirepass`, and `masterauth` for replication). */
   password?: string;
+  /** Clients reach each node through a proxy that the node announces as its address (not with `tls`). */
+  proxied?: boolean;
 }
 
 export async function startRedisCluster(options: ClusterOptions = {}): Promise<RedisCluster> {
-  const { masters = 3, replicas = 0, tls, nodeTimeoutMs = 5_000, password } = options;
+  const { masters = 3, replicas = 0, tls, nodeTimeoutMs = 5_000, password, proxied = false } = options;
+  if (proxied && tls) throw new Error('a proxied cluster speaks plain TCP: not with tls');
   const auth = password ? { password } : {};
   const nodes: RedisServer[] = [];
   try {
@@ -96,7 +105,8 @@ export async function startRedisCluster(options: ClusterOptions = {}): Promise<R
       client.disconnect();
     }
   };
-  const byPort = (port: number) => nodes.find((node) => node.port === port);
+  const proxies: ReplyDroppingProxy[] = [];
+  const byPort = (port: number) => nodes.find((node) => node.port === port) ?? nodes[proxies.findIndex((proxy) => proxy.port === port)];
 
   /** The shard serving `key` as `node` sees it. */
   const shardSeenBy = (node: RedisServer, key: string) =>
@@ -135,9 +145,33 @@ export async function startRedisCluster(options: ClusterOptions = {}): Promise<R
     });
   };
 
+  if (proxied) {
+    try {
+      proxies.push(...(await Promise.all(nodes.map((node) => startReplyDroppingProxy(node.port)))));
+      // Announced once the cluster is formed (redis-cli creates it through the nodes' own ports); gossip
+      // then carries each node's new address to the others.
+      await Promise.all(nodes.map((node, i) => withAdmin(node, (client) => client.config('SET', 'cluster-announce-port', String(proxies[i]!.port)))));
+      const proxyPorts = new Set(proxies.map((proxy) => proxy.port));
+      await Promise.all(
+        nodes.map((node) =>
+          eventually(`node ${node.port} does not name every node by its proxy`, () =>
+            withAdmin(node, async (client) => {
+              const view = parseNodes(String(await client.call('CLUSTER', 'NODES')));
+              return view.length === nodes.length && view.every((entry) => proxyPorts.has(entry.port));
+            }),
+          ),
+        ),
+      );
+    } catch (error) {
+      await Promise.all([...proxies.map((proxy) => proxy.close()), ...nodes.map((node) => node.stop())]);
+      throw error;
+    }
+  }
+
   return {
     nodes,
-    url: `redis+cluster://${nodes.map((node) => `127.0.0.1:${node.port}`).join(',')}`,
+    proxies,
+    url: `redis+cluster://${(proxied ? proxies : nodes).map((entry) => `127.0.0.1:${entry.port}`).join(',')}`,
     shardOf,
     replicated,
     stopNode: async (dead) => {
@@ -166,7 +200,7 @@ export async function startRedisCluster(options: ClusterOptions = {}): Promise<R
       return { master, replica };
     },
     stop: async () => {
-      await Promise.all(nodes.map((node) => node.stop()));
+      await Promise.all([...proxies.map((proxy) => proxy.close()), ...nodes.map((node) => node.stop())]);
     },
   };
 }

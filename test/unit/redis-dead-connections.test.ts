@@ -3,11 +3,13 @@
 // (the client reconnects at once), or it went silent with Redis still holding it (a partition, a host
 // gone: no FIN, no RST), so that Redis goes on popping into it until its wait ends. Either way the worker
 // must notice, reconnect, and run those tasks at their first attempt, not after their lease expired.
+// On a Cluster, the connection ioredis subscribes on must be noticed too when it goes silent.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { Celeriac, createLogger, type TaskRun } from '../../src/index.js';
+import { startRedisCluster } from '../support/redis-cluster.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { startReplyDroppingProxy, type ReplyDroppingProxy } from '../support/reply-dropping-proxy.js';
 import { openMonitor } from '../support/monitor.js';
@@ -128,6 +130,41 @@ describe('Redis: a worker connection lost while Redis handed it tasks', () => {
     } finally {
       off();
       await w.close();
+    }
+  });
+});
+
+describe('Redis Cluster: the subscriber connection gone silent', () => {
+  it('is noticed and replaced through another node: the app hears events again', async () => {
+    // Every client connection goes through a proxy; silencing them all leaves Redis holding them open.
+    const cluster = await startRedisCluster({ proxied: true });
+    const app = new Celeriac({
+      broker: `${cluster.url}?prefix=silent-${randomUUID().slice(0, 8)}&socket_timeout=2`,
+      logger: createLogger({ level: 'silent' }),
+    });
+    const worker = app.worker({ concurrency: 1, handleSignals: false });
+    // The worker's heartbeats (every 2 s), as its app hears them.
+    let silenced = false;
+    let heardBefore: () => void = () => undefined;
+    let heardAfter: () => void = () => undefined;
+    const before = new Promise<void>((resolve) => (heardBefore = resolve));
+    const after = new Promise<void>((resolve) => (heardAfter = resolve));
+    const off = app.on('worker.heartbeat', () => (silenced ? heardAfter() : heardBefore()));
+    try {
+      await worker.start();
+      await app.subscribed();
+      await within(before, 10_000, 'a heartbeat before the silence');
+      const silencedCount = cluster.proxies.reduce((sum, proxy) => sum + proxy.silenceAll(), 0);
+      silenced = true;
+      assert.ok(silencedCount >= 3, `the app has command, subscriber and blocking connections (${silencedCount} silenced)`);
+      // The worker's own connections time out and reconnect; its heartbeats are published again. Only a
+      // new subscriber connection hears them: the silenced one never will.
+      await within(after, 20_000, 'a heartbeat heard after the silence');
+    } finally {
+      off();
+      await worker.close();
+      await app.close();
+      await cluster.stop();
     }
   });
 });

@@ -14,7 +14,11 @@
 // A subscriber only listens, so a connection that went silent (a partition, a host gone without closing
 // it) would never be noticed: while subscribed, a subscriber that heard nothing for half the socket
 // timeout sends a PING, whose missing reply makes ioredis replace the connection (and subscribe again).
+// On a Cluster the PING goes over the connection ioredis subscribes on (one node's, which it picks and
+// replaces when it ends), and since ioredis gives that connection no socket timeout, a reply missing for
+// half the socket timeout more closes it: ioredis then subscribes again through another node.
 import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
 import type { EventListener, SubscribeOptions } from '../../broker/broker.js';
 import type { CeleriacEvent } from '../../events.js';
 import { decodeBatch, encodeBatch } from '../../broker/event-batch.js';
@@ -55,6 +59,8 @@ export class EventHub {
   /** Whether anything came from the subscriber since the last liveness check. */
   private heard = false;
   private liveness: NodeJS.Timeout | undefined;
+  /** On a Cluster: the subscriber connection found not ready at the last liveness check. */
+  private connecting: Redis | undefined;
 
   /** `socketTimeoutMs`: the connections' socket timeout (url.ts), which a PING's missing reply trips. */
   constructor(
@@ -138,19 +144,35 @@ export class EventHub {
     this.channels.set(channel, Promise.race([confirmed, waited]).finally(() => clearTimeout(timer)));
   }
 
-  /**
-   * Once subscribed: a subscriber that heard nothing for half the socket timeout is sent a PING. (On a
-   * Cluster, ioredis would send it over another connection than the subscriber's: not done there.)
-   */
+  /** Once subscribed: a subscriber that heard nothing for half the socket timeout is sent a PING. */
   private checkLiveness(): void {
-    if (this.liveness || this.subscriber.isCluster) return;
+    if (this.liveness) return;
+    const wait = this.socketTimeoutMs / 2;
     this.liveness = setInterval(() => {
-      if (!this.heard && this.subscriber.status === 'ready') {
-        // A failure means the connection is being replaced: nothing more to act on.
-        this.subscriber.ping().catch(() => undefined);
-      }
+      const heard = this.heard;
       this.heard = false;
-    }, this.socketTimeoutMs / 2);
+      if (heard) return;
+      if (!this.subscriber.isCluster) {
+        // A failure means the connection is being replaced: nothing more to act on.
+        if (this.subscriber.status === 'ready') this.subscriber.ping().catch(() => undefined);
+        return;
+      }
+      const connection = clusterSubscriberOf(this.subscriber);
+      if (!connection || connection.status === 'wait') return; // 'wait': not in use yet.
+      if (connection.status !== 'ready') {
+        // Still not ready a whole interval later: connected to a node that never answers. Another one.
+        if (this.connecting === connection) connection.disconnect();
+        this.connecting = connection;
+        return;
+      }
+      this.connecting = undefined;
+      const timer = setTimeout(() => connection.disconnect(), wait);
+      timer.unref();
+      connection
+        .ping()
+        .finally(() => clearTimeout(timer))
+        .catch(() => undefined);
+    }, wait);
     this.liveness.unref();
   }
 
@@ -172,6 +194,15 @@ export class EventHub {
       }
     }
   }
+}
+
+/**
+ * The connection a Cluster client subscribes on: ioredis keeps it in its (unexported) ClusterSubscriber.
+ * `redis-dead-connections.test.ts` fails if it is not found, so an ioredis upgrade that moves it shows there.
+ */
+function clusterSubscriberOf(cluster: Client): Redis | undefined {
+  const holder = (cluster as unknown as { subscriber?: { getInstance?: () => Redis | null } }).subscriber;
+  return holder?.getInstance?.() ?? undefined;
 }
 
 interface Header {
