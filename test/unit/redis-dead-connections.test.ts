@@ -3,13 +3,16 @@
 // (the client reconnects at once), or it went silent with Redis still holding it (a partition, a host
 // gone: no FIN, no RST), so that Redis goes on popping into it until its wait ends. Either way the worker
 // must notice, reconnect, and run those tasks at their first attempt, not after their lease expired.
-// On a Cluster, the connection ioredis subscribes on must be noticed too when it goes silent.
+// On a Cluster, the connection ioredis subscribes on must be noticed too when it goes silent; behind
+// Sentinel, a sentinel that accepts connections and never answers must not stop the broker connecting.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { Celeriac, createLogger, type TaskRun } from '../../src/index.js';
 import { startRedisCluster } from '../support/redis-cluster.js';
+import { startRedisSentinel } from '../support/redis-sentinel.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { startReplyDroppingProxy, type ReplyDroppingProxy } from '../support/reply-dropping-proxy.js';
 import { openMonitor } from '../support/monitor.js';
@@ -165,6 +168,29 @@ describe('Redis Cluster: the subscriber connection gone silent', () => {
       await worker.close();
       await app.close();
       await cluster.stop();
+    }
+  });
+});
+
+describe('Redis Sentinel: a sentinel that accepts connections and never answers', () => {
+  it('is given up for the next sentinel, which names the master', async () => {
+    const group = await startRedisSentinel();
+    // Listed first, so asked first: it takes the connection, reads what is sent, and never answers.
+    const held = new Set<net.Socket>();
+    const hung = net.createServer((socket) => void held.add(socket.on('data', () => undefined)));
+    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+    const hungPort = (hung.address() as net.AddressInfo).port;
+    const url = group.url.replace('redis+sentinel://', `redis+sentinel://127.0.0.1:${hungPort},`);
+    const app = new Celeriac({ broker: `${url}?prefix=hung-${randomUUID().slice(0, 8)}`, logger: createLogger({ level: 'silent' }) });
+    try {
+      const run = await app.enqueue('anything', { n: 1 });
+      assert.equal((await app.getTask(run.id))?.state, 'queued');
+      assert.ok(held.size > 0, 'the hung sentinel was asked first');
+    } finally {
+      await app.close();
+      for (const socket of held) socket.destroy();
+      await new Promise<void>((resolve) => hung.close(() => resolve()));
+      await group.stop();
     }
   });
 });

@@ -25,6 +25,8 @@ export interface Connections {
 
 /** How long opening may take before it fails. */
 const CONNECT_TIMEOUT_MS = 5_000;
+/** How long a sentinel may take to name the master (half the time to open, so another can still answer). */
+const SENTINEL_COMMAND_TIMEOUT_MS = CONNECT_TIMEOUT_MS / 2;
 /** Reconnection delays: 100 ms doubling up to 2 s, with a little jitter. */
 const MAX_RECONNECT_DELAY_MS = 2_000;
 /**
@@ -85,6 +87,10 @@ function createClient(target: RedisTarget, tls: TlsSettings | undefined, waits: 
         db: target.db,
         retryStrategy,
         sentinelRetryStrategy: retryStrategy,
+        // A sentinel that accepts the connection and never answers (hung, or cut off after the handshake)
+        // is given up for the next one after this long; without it, asking it for the master waits
+        // forever, and so does every reconnection that asks it first.
+        sentinelCommandTimeout: SENTINEL_COMMAND_TIMEOUT_MS,
         // A failover is followed by SentinelWatch (openConnections), not ioredis's failoverDetector.
         // rediss+sentinel://: TLS to the sentinels and to the master. ioredis's `tls` alone is not used
         // for the master in Sentinel mode, and the sentinels have their own option.
