@@ -1,6 +1,8 @@
 // An idle Celeriac worker on Redis: the commands it sends over BENCH_IDLE_SECONDS (10), from 3 s after it
-// started, counted with MONITOR (commands that run inside a script are tagged "lua" there and are not the
-// worker's calls). One throwaway redis-server, one worker of the given queues, the default options.
+// ran a task of each of its queues, counted with MONITOR (commands that run inside a script are tagged
+// "lua" there and are not the worker's calls). One throwaway redis-server, one worker of the given queues,
+// the default options. The tasks make the queues known, as in any real deployment: the maintenance
+// services look at every known queue (until the ninth session this ran none, and missed that cost).
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Socket } from 'node:net';
 import { openMonitor } from '../../test/support/monitor.js';
@@ -24,6 +26,14 @@ export async function redisIdleWorker(queues = ['default']): Promise<IdleCommand
   let monitor: Socket | undefined;
   try {
     await worker.start();
+    // From another app, closed before counting: the worker's own app waits on no result.
+    const producer = new Celeriac({ broker: server.url, logger: createLogger({ level: 'silent' }) });
+    try {
+      const runs = await producer.enqueueMany(queues.map((queue) => ({ task: 'bench.noop', input: undefined, options: { queue } })));
+      await Promise.all(runs.map((run) => run.result({ timeout: '10s' })));
+    } finally {
+      await producer.close();
+    }
     await sleep(3_000);
     monitor = await openMonitor(server.port, ({ source, args }) => {
       if (source === 'lua') return; // Run by a script, not sent by the worker.

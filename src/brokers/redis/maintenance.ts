@@ -33,15 +33,15 @@ export async function promoteDue(ctx: RedisContext, now: number): Promise<number
 export async function nextDueAt(ctx: RedisContext): Promise<number | null> {
   const queues = await knownQueues(ctx);
   const heads = await Promise.all(
-    queues.flatMap((queue) => {
+    queues.map((queue) => {
       const keys = ctx.keys.queue(queue);
-      return [keys.scheduled, keys.retrying].map((key) => ctx.client.zrange(key, '0', '0', 'WITHSCORES'));
+      return script<string | null>(ctx, 'next_due', [keys.scheduled, keys.retrying], []);
     }),
   );
   let next: number | null = null;
   for (const head of heads) {
-    if (head.length < 2) continue;
-    const at = Number(head[1]);
+    if (head === null) continue;
+    const at = Number(head);
     if (next === null || at < next) next = at;
   }
   return next;

@@ -15,6 +15,7 @@ export const SCRIPT_KEYS = {
   cancel: 6,
   progress: 1,
   promote: 4,
+  next_due: 2,
   rescue: 5,
   prune: 4,
   purge: 5,
