@@ -62,13 +62,17 @@ if (want('depth')) {
   );
 }
 if (want('redis-idle')) {
-  for (const queues of [['default'], ['high', 'default']]) {
-    const r = await redisIdleWorker(queues);
-    if (queues.length === 1) results.redisIdleWorker = r;
-    else results.redisIdleWorkerTwoQueues = r;
+  const runs = [
+    { key: 'redisIdleWorker', queues: ['default'], pollInterval: undefined },
+    { key: 'redisIdleWorkerTwoQueues', queues: ['high', 'default'], pollInterval: undefined },
+    { key: 'redisIdleWorkerPoll2s', queues: ['default'], pollInterval: '2s' },
+  ] as const;
+  for (const { key, queues, pollInterval } of runs) {
+    const r = await redisIdleWorker([...queues], pollInterval);
+    results[key] = r;
     const top = Object.entries(r.byCommand).map(([name, n]) => `${name} ${n}`).join(', ');
-    const what = `idle worker, ${queues.length} queue${queues.length > 1 ? 's' : ''}`;
-    console.log(`redis   ${what.padEnd(22)} ${r.perSecond.toFixed(1)} commands per second over ${r.seconds} s (${top})`);
+    const what = `idle worker, ${queues.length} queue${queues.length > 1 ? 's' : ''}${pollInterval ? `, poll ${pollInterval}` : ''}`;
+    console.log(`redis   ${what.padEnd(30)} ${r.perSecond.toFixed(1)} commands per second over ${r.seconds} s (${top})`);
   }
 }
 let exitNow = false;

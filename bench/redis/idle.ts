@@ -16,12 +16,13 @@ export interface IdleCommands {
   byCommand: Record<string, number>;
 }
 
-export async function redisIdleWorker(queues = ['default']): Promise<IdleCommands> {
+/** `pollInterval`: the worker option (default 1 s), the interval of an idle worker's lease poll. */
+export async function redisIdleWorker(queues = ['default'], pollInterval?: string): Promise<IdleCommands> {
   const seconds = Number(process.env.BENCH_IDLE_SECONDS ?? 10);
   const server = await startRedisServer();
   const app = new Celeriac({ broker: server.url, logger: createLogger({ level: 'silent' }) });
   app.task({ name: 'bench.noop', run: () => undefined });
-  const worker = app.worker({ queues, handleSignals: false });
+  const worker = app.worker({ queues, handleSignals: false, ...(pollInterval ? { pollInterval } : {}) });
   const counts = new Map<string, number>();
   let monitor: Socket | undefined;
   try {
