@@ -14,6 +14,11 @@ export interface RedisContext {
   local: LocalWorkers;
   /** The URL's socket_timeout: a connection silent this long while a reply is due is replaced. */
   socketTimeoutMs: number;
+  /**
+   * The queue names the last leadership call of this instance returned, and when (maintenance.ts): a
+   * maintenance job right after it looks at those instead of reading them again.
+   */
+  ledQueues: { names: string[]; at: number } | undefined;
 }
 
 /** A worker of this broker instance that takes hand-offs directly (Broker.openInbox's `local`). */

@@ -58,7 +58,7 @@ export async function enqueueTasks(ctx: RedisContext, tasks: NewTask[], now: num
   const groups = byQueue(tasks, (task) => task.queue);
   // Sent first and not waited for before the scripts: getTask(id) looks for a task in the known queues.
   const unregistered = ctx.queues.toRegister(groups.keys(), now);
-  const registered = unregistered.length > 0 ? ctx.client.sadd(ctx.keys.queues, ...unregistered) : undefined;
+  const registered = unregistered.length > 0 ? registerQueues(ctx, unregistered) : undefined;
   registered?.catch(() => undefined); // Awaited below; if the scripts fail first, their error is the one thrown.
   await publishing(ctx, async (header) => {
     const calls: Array<Promise<void>> = [];
@@ -93,6 +93,12 @@ function isPlain(task: NewTask, now: number): boolean {
   return task.key === undefined && task.expiresAt === undefined && (task.runAt === undefined || task.runAt <= now);
 }
 
+/** Adds queue names to `{P}:queues`; the names a leadership call brought may lack them now. */
+function registerQueues(ctx: RedisContext, queues: string[]): Promise<number> {
+  ctx.ledQueues = undefined;
+  return ctx.client.sadd(ctx.keys.queues, ...queues);
+}
+
 /**
  * The usual single enqueue (`app.enqueue`), on its own short path and script: it is what an idle
  * worker waits on, so every step between the call and the worker hearing of the task counts.
@@ -100,7 +106,7 @@ function isPlain(task: NewTask, now: number): boolean {
 async function enqueueOne(ctx: RedisContext, task: NewTask, now: number): Promise<EnqueueOutcome> {
   const keys = ctx.keys.queue(task.queue);
   const due = ctx.queues.toRegister([task.queue], now);
-  const registered = due.length > 0 ? ctx.client.sadd(ctx.keys.queues, ...due) : undefined;
+  const registered = due.length > 0 ? registerQueues(ctx, due) : undefined;
   registered?.catch(() => undefined); // As in enqueueTasks.
   const created = task.createdAt === timeOfTaskId(task.id) ? '' : task.createdAt;
   const input = encode(task.input);

@@ -11,12 +11,28 @@ export function knownQueues(ctx: RedisContext): Promise<string[]> {
   return ctx.client.smembers(ctx.keys.queues);
 }
 
+/**
+ * How long the queue names a leadership call returned stand in for reading them: a service asks for its
+ * leadership right before each run, whose calls follow within milliseconds.
+ */
+const LED_QUEUES_FRESH_MS = 500;
+
+/**
+ * The queues a maintenance job looks at: those the leadership call just before it returned, unless this
+ * instance has registered a queue since (enqueue.ts), else read now.
+ */
+function maintainedQueues(ctx: RedisContext): Promise<string[]> {
+  const led = ctx.ledQueues;
+  if (led && Date.now() - led.at < LED_QUEUES_FRESH_MS) return Promise.resolve(led.names);
+  return knownQueues(ctx);
+}
+
 function sum(values: Array<number | string>): number {
   return values.reduce<number>((total, n) => total + Number(n), 0);
 }
 
 export async function promoteDue(ctx: RedisContext, now: number): Promise<number> {
-  const queues = await knownQueues(ctx);
+  const queues = await maintainedQueues(ctx);
   if (queues.length === 0) return 0;
   const promoted = await publishing(ctx, (header) =>
     queues.map((queue) => {
@@ -31,7 +47,7 @@ export async function promoteDue(ctx: RedisContext, now: number): Promise<number
 
 /** The earliest runAt of any scheduled or retrying task, or null. */
 export async function nextDueAt(ctx: RedisContext): Promise<number | null> {
-  const queues = await knownQueues(ctx);
+  const queues = await maintainedQueues(ctx);
   const heads = await Promise.all(
     queues.map((queue) => {
       const keys = ctx.keys.queue(queue);
@@ -48,7 +64,7 @@ export async function nextDueAt(ctx: RedisContext): Promise<number | null> {
 }
 
 export async function rescueExpired(ctx: RedisContext, now: number): Promise<number> {
-  const queues = await knownQueues(ctx);
+  const queues = await maintainedQueues(ctx);
   if (queues.length === 0) return 0;
   const rescued = await publishing(ctx, (header) =>
     queues.map((queue) => {
@@ -62,7 +78,7 @@ export async function rescueExpired(ctx: RedisContext, now: number): Promise<num
 }
 
 export async function prune(ctx: RedisContext, now: number, policy: RetentionPolicy): Promise<number> {
-  const queues = await knownQueues(ctx);
+  const queues = await maintainedQueues(ctx);
   const before = now - policy.resultTtlMs;
   const deleted = await Promise.all(
     queues.map((queue) => {
@@ -95,8 +111,16 @@ export async function releaseLeadership(ctx: RedisContext, service: string, hold
   await script<number>(ctx, 'release_leadership', [ctx.keys.leader(service)], [holderId]);
 }
 
-/** Takes or keeps the leadership of a maintenance service for `ttlMs`; true if `holderId` leads. */
+/**
+ * Takes or keeps the leadership of a maintenance service for `ttlMs`; true if `holderId` leads. The
+ * leader's reply carries the queue names, which the job that follows looks at (`maintainedQueues`).
+ */
 export async function acquireLeadership(ctx: RedisContext, service: string, holderId: string, ttlMs: number): Promise<boolean> {
-  const led = await script<number>(ctx, 'acquire_leadership', [ctx.keys.leader(service)], [holderId, Math.max(1, Math.round(ttlMs))]);
-  return Number(led) === 1;
+  const reply = await script<unknown[]>(ctx, 'acquire_leadership', [ctx.keys.leader(service), ctx.keys.queues], [
+    holderId,
+    Math.max(1, Math.round(ttlMs)),
+  ]);
+  if (Number(reply[0]) !== 1) return false;
+  ctx.ledQueues = { names: reply.slice(1).map(String), at: Date.now() };
+  return true;
 }

@@ -64,6 +64,7 @@ export class RedisBroker implements Broker {
       queues: new TaskQueues(connections.client, keys),
       local: new LocalWorkers(),
       socketTimeoutMs: target.socketTimeoutMs,
+      ledQueues: undefined,
     };
     return new RedisBroker(masked, ctx, connections);
   }

@@ -22,7 +22,7 @@ export const SCRIPT_KEYS = {
   register: 1,
   heartbeat: 1,
   publish: 1,
-  acquire_leadership: 1,
+  acquire_leadership: 2,
   release_leadership: 1,
   unpark: 1,
   reclaim: 2,

@@ -1,0 +1,79 @@
+// What the maintenance services read on Redis: the leader's leadership call returns the queue names, and
+// the job right after it looks at those queues without reading them again (an idle leader's most
+// frequent reads); a process that did not just take the lead reads them.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { connectBroker } from '../../src/index.js';
+import { newTask } from '../conformance/suite/records.js';
+import { openMonitor, type MonitoredCommand } from '../support/monitor.js';
+import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { within } from '../support/wait.js';
+
+let server: RedisServer;
+before(async () => {
+  server = await startRedisServer();
+});
+after(async () => {
+  await server.stop();
+});
+
+/** Records the commands clients send (not those scripts run) until `stop`, which waits for all sent before it. */
+async function recordCommands() {
+  const seen: MonitoredCommand[] = [];
+  let marked: (() => void) | undefined;
+  const marker = `mark-${randomUUID()}`;
+  const direct = new Redis(server.port);
+  await direct.ping(); // Connected before recording: its handshake is not recorded.
+  const monitor = await openMonitor(server.port, (command) => {
+    if (command.args[0] === 'echo' && command.args[1] === marker) marked?.();
+    else if (command.source !== 'lua') seen.push(command);
+  });
+  return {
+    /** The names of the commands sent so far (FCALLs by their script), once Redis has run them all. */
+    async stop(): Promise<string[]> {
+      const done = new Promise<void>((resolve) => (marked = resolve));
+      await direct.echo(marker);
+      direct.disconnect();
+      await within(done, 5_000, 'the monitor seeing the marker');
+      monitor.destroy();
+      return seen.map(({ args }) => (args[0] === 'fcall' ? args[1]!.replace(/^celeriac_[0-9a-f]+_/, '') : args[0]!));
+    },
+  };
+}
+
+describe('Redis maintenance reads', () => {
+  it("the leader's leadership call brings the queue names: its job reads none, and a queue made since is not missed", async () => {
+    const url = `${server.url}?prefix=maint-${randomUUID().slice(0, 8)}`;
+    const broker = await connectBroker(url);
+    const other = await connectBroker(url);
+    try {
+      await broker.enqueue([newTask({ queue: 'a' }), newTask({ queue: 'b' })]);
+      let commands = await recordCommands();
+      assert.equal(await broker.acquireLeadership!('promoter', 'me', 10_000), true);
+      assert.equal(await broker.nextDueAt(), null);
+      assert.equal(await broker.rescueExpired(Date.now()), 0);
+      assert.deepEqual(await commands.stop(), ['acquire_leadership', 'next_due', 'next_due', 'rescue', 'rescue']);
+
+      // A queue this instance made since the leadership call: its jobs read the names again at once.
+      const runAt = Date.now() + 60_000;
+      await broker.enqueue([newTask({ queue: 'c', runAt })]);
+      assert.equal(await broker.nextDueAt(), runAt);
+      // And the next leadership call names it.
+      commands = await recordCommands();
+      assert.equal(await broker.acquireLeadership!('promoter', 'me', 10_000), true);
+      assert.equal(await broker.nextDueAt(), runAt);
+      assert.deepEqual(await commands.stop(), ['acquire_leadership', 'next_due', 'next_due', 'next_due']);
+
+      // Another process, not the leader, gets no names; its own job (were it to run one) reads them.
+      commands = await recordCommands();
+      assert.equal(await other.acquireLeadership!('promoter', 'someone else', 10_000), false);
+      assert.equal(await other.nextDueAt(), runAt);
+      assert.deepEqual(await commands.stop(), ['acquire_leadership', 'smembers', 'next_due', 'next_due', 'next_due']);
+    } finally {
+      await broker.close();
+      await other.close();
+    }
+  });
+});
