@@ -13,7 +13,7 @@ import { BrokerError, Celeriac, type TaskStartedEvent } from '../../src/index.js
 import { deferred } from '../support/deferred.js';
 import { Children } from '../support/processes.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { startReplyDroppingProxy } from '../support/reply-dropping-proxy.js';
+import { startReplyDroppingProxy, type ReplyDroppingProxy } from '../support/reply-dropping-proxy.js';
 import { tempDir } from '../support/tmp.js';
 import { collectEvents, until, within } from '../support/wait.js';
 
@@ -165,70 +165,76 @@ test('kill -9 of an idle worker: tasks handed to it meanwhile run elsewhere once
   }
 });
 
-test('every connection cut again and again mid-run, the server staying up: no task lost, none run twice', async () => {
+/**
+ * Two worker processes (concurrency 16) and a producer, all through a proxy in front of the server, while
+ * `total` tasks go out as a stream of calls (single enqueues and batches of 10, up to four in flight) and
+ * `fault` strikes the proxy every `every` tasks sent. Checks that every call succeeded, that the fault
+ * struck each time, that every task completed within `withinMs` and ran exactly once (with
+ * `firstAttempts`, at its first attempt), and that the workers survived.
+ */
+async function streamThroughFaults(options: {
+  name: string;
+  query?: string;
+  leaseTime?: string;
+  total: number;
+  every: number;
+  fault: (proxy: ReplyDroppingProxy) => number;
+  withinMs: number;
+  firstAttempts?: boolean;
+}): Promise<void> {
   const proxy = await startReplyDroppingProxy(server.port);
   try {
-    const url = freshUrl(proxy.url);
+    const url = `${freshUrl(proxy.url)}${options.query ?? ''}`;
     const app = openApp(url);
-    const logs = ['a', 'b'].map((name) => join(dir.path, `cut-${name}-${randomUUID()}.log`));
-    // A short lease: the tasks of a lease whose reply was lost in a cut return within seconds.
-    const workers = logs.map((log, i) => children.startWorker(url, { name: `cut${i}@%h`, concurrency: 16, leaseTime: '2s', log }));
+    const logs = ['a', 'b'].map((name) => join(dir.path, `${options.name}-${name}-${randomUUID()}.log`));
+    const workers = logs.map((log, i) =>
+      children.startWorker(url, { name: `${options.name}${i}@%h`, concurrency: 16, leaseTime: options.leaseTime, log }),
+    );
     await Promise.all(workers.map((worker) => worker.online()));
     await app.broker();
 
-    // Tasks go out as a stream of calls, single enqueues and batches of 10, up to four calls in flight;
-    // every 200 tasks sent, every connection (producer's and workers') is cut, catching calls at every
-    // stage: the ones Redis ran but had not answered are sent again by the client.
-    const total = 2_000;
-    let cuts = 0;
-    const { acknowledged: ids, failures } = await streamTasks(app, total, (sent) => {
-      if (sent % 200 === 0 && proxy.cutAll() > 0) cuts++;
+    let struck = 0;
+    const { acknowledged: ids, failures } = await streamTasks(app, options.total, (sent) => {
+      if (sent % options.every === 0 && options.fault(proxy) > 0) struck++;
     });
     assert.deepEqual(failures, [], 'every call succeeded');
-    assert.equal(cuts, total / 200, 'connections were cut');
-    await allCompleted(app, ids, 120_000);
+    assert.equal(struck, options.total / options.every, 'the fault struck connections each time');
+    await allCompleted(app, ids, options.withinMs);
 
     const lines = logs.flatMap((log) => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean) : []));
-    assert.equal(new Set(lines).size, total, 'every task ran');
-    assert.equal(lines.length, total, 'no task ran twice');
+    assert.equal(new Set(lines).size, options.total, 'every task ran');
+    assert.equal(lines.length, options.total, 'no task ran twice');
+    if (options.firstAttempts) {
+      const attempts = await Promise.all(ids.map(async (id) => (await app.getTask(id))?.attempts));
+      assert.deepEqual(attempts.filter((n) => n !== 1), [], 'every task ran at its first attempt');
+    }
     assert.ok(workers.every((worker) => worker.child.alive), 'the workers survived');
   } finally {
     await proxy.close();
   }
+}
+
+test('every connection cut again and again mid-run, the server staying up: no task lost, none run twice', async () => {
+  // Every 200 tasks sent, every connection (producer's and workers') is cut, catching calls at every
+  // stage: the ones Redis ran but had not answered are sent again by the client. A short lease: the tasks
+  // of a lease whose reply was lost in a cut return within seconds.
+  await streamThroughFaults({ name: 'cut', leaseTime: '2s', total: 2_000, every: 200, fault: (proxy) => proxy.cutAll(), withinMs: 120_000 });
 });
 
 test('every connection silenced again and again mid-run, Redis keeping them open: no task lost, none run twice', async () => {
-  const proxy = await startReplyDroppingProxy(server.port);
-  try {
-    // A short socket timeout: each silenced connection is noticed within 2 s and replaced.
-    const url = `${freshUrl(proxy.url)}&socket_timeout=2`;
-    const app = openApp(url);
-    const logs = ['a', 'b'].map((name) => join(dir.path, `silence-${name}-${randomUUID()}.log`));
-    const workers = logs.map((log, i) => children.startWorker(url, { name: `silent${i}@%h`, concurrency: 16, log }));
-    await Promise.all(workers.map((worker) => worker.online()));
-    await app.broker();
-
-    // Every 250 tasks sent, every connection (producer's and workers') goes silent: what was on its way
-    // is lost, Redis still holds them (a blocked BLMPOP still pops), and each side has to notice.
-    const total = 1_500;
-    let silences = 0;
-    const { acknowledged: ids, failures } = await streamTasks(app, total, (sent) => {
-      if (sent % 250 === 0 && proxy.silenceAll() > 0) silences++;
-    });
-    assert.deepEqual(failures, [], 'every call succeeded');
-    assert.equal(silences, total / 250, 'connections were silenced');
-    // Well within the 30 s lease: nothing may wait for a lease to expire.
-    await allCompleted(app, ids, 25_000);
-
-    const lines = logs.flatMap((log) => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean) : []));
-    assert.equal(new Set(lines).size, total, 'every task ran');
-    assert.equal(lines.length, total, 'no task ran twice');
-    const attempts = await Promise.all(ids.map(async (id) => (await app.getTask(id))?.attempts));
-    assert.deepEqual(attempts.filter((n) => n !== 1), [], 'every task ran at its first attempt');
-    assert.ok(workers.every((worker) => worker.child.alive), 'the workers survived');
-  } finally {
-    await proxy.close();
-  }
+  // Every 250 tasks sent, every connection (producer's and workers') goes silent: what was on its way is
+  // lost, Redis still holds them (a blocked BLMPOP still pops), and each side has to notice. A short
+  // socket timeout: each silenced connection is noticed within 2 s and replaced. Well within the 30 s
+  // lease: nothing may wait for a lease to expire.
+  await streamThroughFaults({
+    name: 'silence',
+    query: '&socket_timeout=2',
+    total: 1_500,
+    every: 250,
+    fault: (proxy) => proxy.silenceAll(),
+    withinMs: 25_000,
+    firstAttempts: true,
+  });
 });
 
 test('a redis-server restart mid-run (AOF on): workers reconnect and every task completes', async () => {
