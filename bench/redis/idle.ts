@@ -12,7 +12,7 @@ import { Celeriac, createLogger } from '../../src/index.js';
 export interface IdleCommands {
   perSecond: number;
   seconds: number;
-  /** Commands by name over the whole window, most frequent first. */
+  /** Commands by name (FCALLs by script) over the whole window, most frequent first. */
   byCommand: Record<string, number>;
 }
 
@@ -38,7 +38,9 @@ export async function redisIdleWorker(queues = ['default'], pollInterval?: strin
     await sleep(3_000);
     monitor = await openMonitor(server.port, ({ source, args }) => {
       if (source === 'lua') return; // Run by a script, not sent by the worker.
-      counts.set(args[0]!, (counts.get(args[0]!) ?? 0) + 1);
+      // An FCALL by its script: "fcall lease" (the library's name carries a version hash).
+      const name = args[0] === 'fcall' ? `fcall ${args[1]!.replace(/^celeriac_[0-9a-f]+_/, '')}` : args[0]!;
+      counts.set(name, (counts.get(name) ?? 0) + 1);
     });
     await sleep(seconds * 1_000);
   } finally {

@@ -117,6 +117,16 @@ export interface FinishedSample {
   finishedAt: number;
 }
 
+/** What one maintenance pass did (`Broker.maintain`). */
+export interface MaintenanceOutcome {
+  /** Tasks returned to their queue because their worker is gone. */
+  rescued: number;
+  /** Scheduled and retrying tasks moved to their queue. */
+  promoted: number;
+  /** When the next scheduled or retrying task falls due, or null. */
+  nextDueAt: number | null;
+}
+
 export interface RetentionPolicy {
   /** Finished tasks older than this are deleted. */
   resultTtlMs: number;
@@ -172,13 +182,19 @@ export interface Broker {
   nextDueAt(): Promise<number | null>;
   /** Returns tasks whose lease expired to their queue as a new attempt. */
   rescueExpired(now: number): Promise<number>;
+  /**
+   * One pass of the maintenance leader: the outcome of `rescueExpired(now)`, `promoteDue(now)` and
+   * `nextDueAt()` in that order, in as few calls as the broker can (on Redis one per queue, where the
+   * three would be three). A `nextDueAt` at or before `now` means more were due than one pass moves.
+   */
+  maintain(now: number): Promise<MaintenanceOutcome>;
   /** Deletes finished tasks, events and workers past retention. */
   prune(now: number, policy: RetentionPolicy): Promise<number>;
   /** Deletes waiting (queued, scheduled, retrying) tasks of a queue, or of every queue. */
   purge(queue: string | undefined, now: number): Promise<number>;
   /**
-   * Optional: takes, or keeps, the leadership of a maintenance service ('promoter', 'rescuer',
-   * 'pruner') for `ttlMs`, so that one process at a time runs it; resolves whether `holderId` leads.
+   * Optional: takes, or keeps, the leadership of a maintenance service ('maintainer', 'pruner') for
+   * `ttlMs`, so that one process at a time runs it; resolves whether `holderId` leads.
    * A broker without it lets every worker run maintenance (the operations are idempotent).
    */
   acquireLeadership?(service: string, holderId: string, ttlMs: number): Promise<boolean>;

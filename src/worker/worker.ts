@@ -1,5 +1,5 @@
 // A worker: leases tasks from its queues into an async pool, runs them, renews their leases, and
-// shuts down gracefully. Maintenance services (promoter, rescuer, pruner) run alongside.
+// shuts down gracefully. Maintenance services (maintainer, pruner) run alongside.
 import { hostname } from 'node:os';
 import type { Broker, LeaseRequest, LeasedTask, Settlement } from '../broker/broker.js';
 import { toMs, type Duration } from '../duration.js';
@@ -14,9 +14,8 @@ import { sleep, Wake } from '../wake.js';
 import { Acker } from './acker.js';
 import { LeaseLostError, type Attempt } from './attempt.js';
 import { executeAttempt, type ExecutorEnv } from './executor.js';
-import { createPromoter } from './maintenance/promoter.js';
+import { createMaintainer } from './maintenance/maintainer.js';
 import { createPruner } from './maintenance/pruner.js';
-import { createRescuer } from './maintenance/rescuer.js';
 import type { MaintenanceService, PeriodicService } from './maintenance/service.js';
 import { expandWorkerName } from './names.js';
 import { HandoffReceiver } from './handoff-receiver.js';
@@ -50,7 +49,7 @@ export interface WorkerOptions {
   heartbeatInterval?: Duration;
   /** How often an idle worker looks for work when no event woke it; default '1s'. */
   pollInterval?: Duration;
-  /** Run the promoter, rescuer and pruner in this worker; default true. */
+  /** Run the maintenance services (maintainer, pruner) in this worker; default true. */
   maintenance?: boolean;
   /** Close gracefully on SIGINT/SIGTERM, then let the signal take its course; default true. */
   handleSignals?: boolean;
@@ -87,7 +86,7 @@ export class Worker {
   private acker!: Acker;
   private executorEnv!: ExecutorEnv;
   private services: MaintenanceService[] = [];
-  private promoter: PeriodicService | undefined;
+  private maintainer: PeriodicService | undefined;
   private timers: NodeJS.Timeout[] = [];
   /** Fires when the oldest task waiting for a slot will have waited HOLD_MS; armed only while some wait. */
   private holdTimer: NodeJS.Timeout | undefined;
@@ -276,9 +275,9 @@ export class Worker {
 
   private startServices(): void {
     if (this.options.maintenance === false) return;
-    this.promoter = createPromoter(this.broker, this.log);
+    this.maintainer = createMaintainer(this.broker, this.log, this.leaseMs);
     const policy = { resultTtlMs: this.host.resultTtlMs, eventTtlMs: 10 * 60_000, workerTtlMs: 10 * 60_000 };
-    this.services = [this.promoter, createRescuer(this.broker, this.log, this.leaseMs), createPruner(this.broker, this.log, policy)];
+    this.services = [this.maintainer, createPruner(this.broker, this.log, policy)];
     for (const service of this.services) service.start();
   }
 
@@ -372,7 +371,7 @@ export class Worker {
         case 'task.scheduled':
         case 'task.retrying': {
           const runAt = event.runAt;
-          this.promoter?.poke(runAt - Date.now());
+          this.maintainer?.poke(runAt - Date.now());
           break;
         }
         case 'task.revoked':

@@ -1,6 +1,6 @@
-// What the maintenance services read on Redis: the leader's leadership call returns the queue names, and
-// the job right after it looks at those queues without reading them again (an idle leader's most
-// frequent reads); a process that did not just take the lead reads them.
+// What the maintenance services send on Redis: the leader's leadership call returns the queue names, and
+// the pass right after it looks at those queues without reading them again, one call per queue (an idle
+// leader's most frequent calls); a process that did not just take the lead reads them.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
@@ -51,26 +51,25 @@ describe('Redis maintenance reads', () => {
     try {
       await broker.enqueue([newTask({ queue: 'a' }), newTask({ queue: 'b' })]);
       let commands = await recordCommands();
-      assert.equal(await broker.acquireLeadership!('promoter', 'me', 10_000), true);
-      assert.equal(await broker.nextDueAt(), null);
-      assert.equal(await broker.rescueExpired(Date.now()), 0);
-      assert.deepEqual(await commands.stop(), ['acquire_leadership', 'next_due', 'next_due', 'rescue', 'rescue']);
+      assert.equal(await broker.acquireLeadership!('maintainer', 'me', 10_000), true);
+      assert.deepEqual(await broker.maintain(Date.now()), { rescued: 0, promoted: 0, nextDueAt: null });
+      assert.deepEqual(await commands.stop(), ['acquire_leadership', 'maintain', 'maintain'], 'one call per queue');
 
       // A queue this instance made since the leadership call: its jobs read the names again at once.
       const runAt = Date.now() + 60_000;
       await broker.enqueue([newTask({ queue: 'c', runAt })]);
-      assert.equal(await broker.nextDueAt(), runAt);
+      assert.equal((await broker.maintain(Date.now())).nextDueAt, runAt);
       // And the next leadership call names it.
       commands = await recordCommands();
-      assert.equal(await broker.acquireLeadership!('promoter', 'me', 10_000), true);
-      assert.equal(await broker.nextDueAt(), runAt);
-      assert.deepEqual(await commands.stop(), ['acquire_leadership', 'next_due', 'next_due', 'next_due']);
+      assert.equal(await broker.acquireLeadership!('maintainer', 'me', 10_000), true);
+      assert.equal((await broker.maintain(Date.now())).nextDueAt, runAt);
+      assert.deepEqual(await commands.stop(), ['acquire_leadership', 'maintain', 'maintain', 'maintain']);
 
       // Another process, not the leader, gets no names; its own job (were it to run one) reads them.
       commands = await recordCommands();
-      assert.equal(await other.acquireLeadership!('promoter', 'someone else', 10_000), false);
-      assert.equal(await other.nextDueAt(), runAt);
-      assert.deepEqual(await commands.stop(), ['acquire_leadership', 'smembers', 'next_due', 'next_due', 'next_due']);
+      assert.equal(await other.acquireLeadership!('maintainer', 'someone else', 10_000), false);
+      assert.equal((await other.maintain(Date.now())).nextDueAt, runAt);
+      assert.deepEqual(await commands.stop(), ['acquire_leadership', 'smembers', 'maintain', 'maintain', 'maintain']);
     } finally {
       await broker.close();
       await other.close();

@@ -1,7 +1,7 @@
-// Maintenance: promote due tasks, rescue expired leases, prune past retention, purge waiting tasks,
-// and the leadership that lets one process at a time run each maintenance service. Each runs one
-// script per known queue (`{P}:queues`), all sent in one round trip.
-import type { RetentionPolicy } from '../../broker/broker.js';
+// Maintenance: promote due tasks and rescue expired leases (each alone, or both in one pass), prune past
+// retention, purge waiting tasks, and the leadership that lets one process at a time run each
+// maintenance service. Each runs one script per known queue (`{P}:queues`), all sent in one round trip.
+import type { MaintenanceOutcome, RetentionPolicy } from '../../broker/broker.js';
 import { publishing, script, type RedisContext } from './context.js';
 import { pruneWorkers } from './workers.js';
 
@@ -75,6 +75,32 @@ export async function rescueExpired(ctx: RedisContext, now: number): Promise<num
     }),
   );
   return sum(rescued);
+}
+
+/** Rescue, promotion and the next due time in one call per queue (maintain.lua), all in one round trip. */
+export async function maintain(ctx: RedisContext, now: number): Promise<MaintenanceOutcome> {
+  const queues = await maintainedQueues(ctx);
+  const outcome: MaintenanceOutcome = { rescued: 0, promoted: 0, nextDueAt: null };
+  if (queues.length === 0) return outcome;
+  const replies = await publishing(ctx, (header) =>
+    queues.map((queue) => {
+      const keys = ctx.keys.queue(queue);
+      return script<[number, number, string | null]>(
+        ctx,
+        'maintain',
+        [keys.active, keys.queued, keys.expiring, keys.cancelled, keys.idle, keys.scheduled, keys.retrying],
+        [keys.taskPrefix, queue, now, BATCH, ctx.keys.channel, header],
+      );
+    }),
+  );
+  for (const [rescued, promoted, head] of replies) {
+    outcome.rescued += Number(rescued);
+    outcome.promoted += Number(promoted);
+    if (head === null) continue;
+    const at = Number(head);
+    if (outcome.nextDueAt === null || at < outcome.nextDueAt) outcome.nextDueAt = at;
+  }
+  return outcome;
 }
 
 export async function prune(ctx: RedisContext, now: number, policy: RetentionPolicy): Promise<number> {

@@ -10,6 +10,7 @@ import type {
   FinishedSample,
   LeaseRequest,
   LeasedTask,
+  MaintenanceOutcome,
   NewTask,
   RenewOutcome,
   RetentionPolicy,
@@ -131,6 +132,10 @@ export class RedisBroker implements Broker {
 
   rescueExpired(now: number): Promise<number> {
     return this.run('rescue', (ctx) => maintenance.rescueExpired(ctx, now));
+  }
+
+  maintain(now: number): Promise<MaintenanceOutcome> {
+    return this.run('maintain', (ctx) => maintenance.maintain(ctx, now));
   }
 
   prune(now: number, policy: RetentionPolicy): Promise<number> {

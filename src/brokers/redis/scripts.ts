@@ -17,6 +17,7 @@ export const SCRIPT_KEYS = {
   promote: 4,
   next_due: 2,
   rescue: 5,
+  maintain: 7,
   prune: 4,
   purge: 5,
   register: 1,

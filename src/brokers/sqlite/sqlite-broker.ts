@@ -8,6 +8,7 @@ import type {
   FinishedSample,
   LeaseRequest,
   LeasedTask,
+  MaintenanceOutcome,
   NewTask,
   RenewOutcome,
   RetentionPolicy,
@@ -118,10 +119,7 @@ export class SqliteBroker implements Broker {
   }
 
   promoteDue(now: number): Promise<number> {
-    return this.run('promote', () => {
-      const next = maintenance.nextDueAt(this.ctx);
-      return next === null || next > now ? 0 : this.transact(() => maintenance.promoteDue(this.ctx, now));
-    });
+    return this.run('promote', () => this.promoteIfDue(now, maintenance.nextDueAt(this.ctx)));
   }
 
   nextDueAt(): Promise<number | null> {
@@ -129,9 +127,27 @@ export class SqliteBroker implements Broker {
   }
 
   rescueExpired(now: number): Promise<number> {
-    return this.run('rescue', () =>
-      maintenance.hasExpiredLease(this.ctx, now) ? this.transact(() => maintenance.rescueExpired(this.ctx, now)) : 0,
-    );
+    return this.run('rescue', () => this.rescueIfExpired(now));
+  }
+
+  maintain(now: number): Promise<MaintenanceOutcome> {
+    return this.run('maintain', () => {
+      const rescued = this.rescueIfExpired(now);
+      const due = maintenance.nextDueAt(this.ctx);
+      if (due === null || due > now) return { rescued, promoted: 0, nextDueAt: due };
+      const promoted = this.promoteIfDue(now, due);
+      return { rescued, promoted, nextDueAt: maintenance.nextDueAt(this.ctx) };
+    });
+  }
+
+  /** A read first: an idle broker's maintenance costs a look, not a write transaction. */
+  private rescueIfExpired(now: number): number {
+    return maintenance.hasExpiredLease(this.ctx, now) ? this.transact(() => maintenance.rescueExpired(this.ctx, now)) : 0;
+  }
+
+  /** `due`: when the next task falls due, just read. */
+  private promoteIfDue(now: number, due: number | null): number {
+    return due === null || due > now ? 0 : this.transact(() => maintenance.promoteDue(this.ctx, now));
   }
 
   prune(now: number, policy: RetentionPolicy): Promise<number> {

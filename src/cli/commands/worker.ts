@@ -40,7 +40,7 @@ export function workerCommand(program: Command, finish: Finish): void {
     .option('--lease-time <duration>', 'lease on each active task, renewed every third of it (default: 30s)', parseDuration)
     .option('--shutdown-timeout <duration>', 'on shutdown, how long active tasks may finish (default: 30s)', parseDuration)
     .option('--heartbeat-interval <duration>', 'between heartbeats (default: 2s)', parseDuration)
-    .option('--no-maintenance', 'do not run the promoter, rescuer and pruner in this worker')
+    .option('--no-maintenance', 'do not run the maintenance services (maintainer, pruner) in this worker')
     .option('--no-status', 'no live count line on a terminal');
   withCommonOptions(command, { json: false }).action(async (flags: WorkerFlags) => finish(await runWorker(flags)));
 }

@@ -1,4 +1,5 @@
-// Broker cases: promotion of due tasks, rescue of expired leases, expiry, retention, purge and reads.
+// Broker cases: promotion of due tasks, rescue of expired leases, both in one pass, expiry, retention,
+// purge and reads.
 import assert from 'node:assert/strict';
 import { recordBroker } from '../../support/events.js';
 import { emptyCounts } from '../../../src/types.js';
@@ -50,6 +51,33 @@ export function brokerMaintenanceCases(cases: Cases): void {
     assert.equal(again?.id, id);
     assert.equal(again?.attempt, 2, 'the lost attempt counts');
     assert.equal((await broker.getTask(id))?.attempts, 2);
+  });
+
+  cases.case('maintain rescues, promotes and names the next due time over every queue in one pass', async (world) => {
+    const broker = await world.broker();
+    const events = await recordBroker(broker);
+    world.defer(() => events.stop());
+    const t0 = Date.now();
+    assert.deepEqual(await broker.maintain(t0), { rescued: 0, promoted: 0, nextDueAt: null }, 'nothing to do');
+    const lost = await enqueueAndLease(broker, 'w-dead', { queue: 'a' }, { now: t0, leaseMs: 100 });
+    const held = await enqueueAndLease(broker, 'w-live', { queue: 'a' }, { now: t0, leaseMs: 60_000 });
+    const due = await enqueueOne(broker, { queue: 'b', runAt: t0 + 500 });
+    const later = await enqueueOne(broker, { queue: 'a', runAt: t0 + 30_000 });
+    const latest = await enqueueOne(broker, { queue: 'b', runAt: t0 + 60_000 });
+
+    assert.deepEqual(await broker.maintain(t0 + 50), { rescued: 0, promoted: 0, nextDueAt: t0 + 500 }, 'nothing due yet');
+    assert.deepEqual(await broker.maintain(t0 + 1_000), { rescued: 1, promoted: 1, nextDueAt: t0 + 30_000 });
+    assert.equal((await broker.getTask(lost))?.state, 'queued');
+    assert.equal((await broker.getTask(lost))?.errors[0]?.type, 'WorkerLostError');
+    assert.equal((await broker.getTask(held))?.state, 'active');
+    assert.equal((await broker.getTask(due))?.state, 'queued');
+    for (const id of [later, latest]) assert.equal((await broker.getTask(id))?.state, 'scheduled');
+    const queued = await events.waitFor((e) => e.type === 'task.queued' && (e.taskId === lost || e.taskId === due), 3);
+    assert.deepEqual(queued.map((e) => ('taskId' in e ? e.taskId : '')).sort(), [lost, lost, due].sort(), 'enqueue, rescue, promotion');
+
+    assert.deepEqual(await broker.maintain(t0 + 1_000), { rescued: 0, promoted: 0, nextDueAt: t0 + 30_000 }, 'a second pass finds nothing');
+    assert.deepEqual(await broker.maintain(t0 + 90_000), { rescued: 1, promoted: 2, nextDueAt: null }, 'the live lease expired meanwhile');
+    for (const id of [held, later, latest]) assert.equal((await broker.getTask(id))?.state, 'queued');
   });
 
   cases.case('a task not started before it expires is cancelled with reason expired instead of leased', async (world) => {
@@ -192,13 +220,13 @@ export function brokerMaintenanceCases(cases: Cases): void {
   cases.case('maintenance leadership: one holder at a time, renewed by its holder, free at once when released', async (world) => {
     const broker = await world.broker();
     assert.ok(broker.acquireLeadership && broker.releaseLeadership, 'this broker elects no maintenance leader');
-    assert.equal(await broker.acquireLeadership('promoter', 'a', 60_000), true);
-    assert.equal(await broker.acquireLeadership('promoter', 'b', 60_000), false, 'a second holder while the first leads');
-    assert.equal(await broker.acquireLeadership('rescuer', 'b', 60_000), true, 'services are led separately');
-    assert.equal(await broker.acquireLeadership('promoter', 'a', 60_000), true, 'the holder renews');
-    await broker.releaseLeadership('promoter', 'b');
-    assert.equal(await broker.acquireLeadership('promoter', 'b', 60_000), false, 'only the holder can release');
-    await broker.releaseLeadership('promoter', 'a');
-    assert.equal(await broker.acquireLeadership('promoter', 'b', 60_000), true, 'free at once after release');
+    assert.equal(await broker.acquireLeadership('maintainer', 'a', 60_000), true);
+    assert.equal(await broker.acquireLeadership('maintainer', 'b', 60_000), false, 'a second holder while the first leads');
+    assert.equal(await broker.acquireLeadership('pruner', 'b', 60_000), true, 'services are led separately');
+    assert.equal(await broker.acquireLeadership('maintainer', 'a', 60_000), true, 'the holder renews');
+    await broker.releaseLeadership('maintainer', 'b');
+    assert.equal(await broker.acquireLeadership('maintainer', 'b', 60_000), false, 'only the holder can release');
+    await broker.releaseLeadership('maintainer', 'a');
+    assert.equal(await broker.acquireLeadership('maintainer', 'b', 60_000), true, 'free at once after release');
   });
 }

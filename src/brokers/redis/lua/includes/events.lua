@@ -55,7 +55,7 @@ end
 
 -- The work channel, "<events channel>:work", carries in the same form only what a worker acts on, so a
 -- worker need not receive the whole event stream: tasks that became ready in a list (not those this call
--- started, handed to a worker), scheduled and retrying tasks (their times wake the promoter), and
+-- started, handed to a worker), scheduled and retrying tasks (their times wake the maintainer), and
 -- revoked tasks (a running attempt stops).
 -- (A literal table: library code that runs at load time cannot call ipairs.)
 local IS_WORK_KIND = { ['task.queued'] = true, ['task.scheduled'] = true, ['task.retrying'] = true, ['task.revoked'] = true }
