@@ -163,6 +163,26 @@ export function appBasicCases(cases: Cases): void {
     assert.equal(ran, true);
   });
 
+  cases.case('a handler may take its context apart: progress, signal and log work unbound', async (world) => {
+    const app = await world.app();
+    const task = app.task({
+      name: 'conformance.destructured',
+      run: async (_input: unknown, { id, progress, signal, log, enqueuedAt }) => {
+        await progress(40, { step: 'unbound' });
+        log.debug({ enqueuedAt }, 'took the context apart');
+        return { id, aborted: signal.aborted, enqueuedAt: enqueuedAt.getTime() };
+      },
+    });
+    await world.worker(app);
+    const before = Date.now();
+    const run = await task.enqueue(undefined);
+    const result = (await run.result({ timeout: '10s' })) as { id: string; aborted: boolean; enqueuedAt: number };
+    assert.equal(result.id, run.id);
+    assert.equal(result.aborted, false);
+    assert.ok(result.enqueuedAt >= before && result.enqueuedAt <= Date.now(), 'enqueuedAt is the creation time');
+    assert.deepEqual((await run.status()).progress, { percent: 40, meta: { step: 'unbound' } });
+  });
+
   cases.case('cancel of an active task aborts ctx.signal and the task ends cancelled', async (world) => {
     const app = await world.app();
     const started = deferred();
