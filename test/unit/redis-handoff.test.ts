@@ -1,5 +1,5 @@
 // Hand-off on Redis, as a worker uses it: an idle worker of one queue receives tasks through its inbox
-// instead of leasing each, closing ends its registration, and the rescuer returns what a killed worker
+// instead of leasing each, closing ends its registration, and the maintainer returns what a killed worker
 // left unread in its inbox and clears its registration.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
