@@ -1,6 +1,6 @@
 // The Redis broker's Lua scripts: includes expand, every script's header names its KEYS, ARGV and
 // return value, with as many KEYS as the loader passes, and the Function library that serves them loads,
-// and is loaded again when a server lost it.
+// is loaded again when a server lost it, and retires other versions' libraries when it is new there.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
@@ -73,6 +73,35 @@ describe('Redis Lua scripts', () => {
     } finally {
       redis.disconnect();
       await broker.close();
+    }
+  });
+
+  it("a process that loads a new version retires the others' libraries; one whose library was retired loads it again and retires nothing", async () => {
+    const ours = buildLibrary().name;
+    const fake = (name: string) => `#!lua name=${name}\nredis.register_function('${name}_ping', function() return 1 end)`;
+    const libraries = async () =>
+      ((await redis.call('FUNCTION', 'LIST')) as unknown[][]).map((entry) => String(entry[1])).sort();
+    const redis = new Redis(server.port);
+    let broker: Awaited<ReturnType<typeof connectBroker>> | undefined;
+    try {
+      await redis.call('FUNCTION', 'FLUSH');
+      await redis.call('FUNCTION', 'LOAD', fake('celeriac_000000000000'));
+      await redis.call('FUNCTION', 'LOAD', fake('mine'));
+      broker = await connectBroker(`${server.url}?prefix=lib-${randomUUID().slice(0, 8)}`);
+      assert.deepEqual(await libraries(), [ours, 'mine'].sort(), "the older version's library is gone, the user's stays");
+
+      // A newer version's first process retires this one's library: this process loads it again at its
+      // next call, and leaves the newer one alone.
+      await redis.call('FUNCTION', 'DELETE', ours);
+      await redis.call('FUNCTION', 'LOAD', fake('celeriac_ffffffffffff'));
+      const [outcome] = await broker.enqueue([newTask()]);
+      assert.equal(outcome?.state, 'queued');
+      assert.deepEqual(await libraries(), [ours, 'celeriac_ffffffffffff', 'mine'].sort());
+    } finally {
+      await broker?.close();
+      await redis.call('FUNCTION', 'DELETE', 'celeriac_ffffffffffff').catch(() => undefined);
+      await redis.call('FUNCTION', 'DELETE', 'mine').catch(() => undefined);
+      redis.disconnect();
     }
   });
 });

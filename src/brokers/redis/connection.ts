@@ -124,7 +124,7 @@ export async function openConnections(target: RedisTarget, masked: string): Prom
   try {
     await Promise.all([ready(client, masked), ready(subscriber, masked)]);
     assertSupportedServer(await withTimeout(client.info('server'), masked), masked);
-    await withTimeout(loadLibrary(client), masked);
+    await withTimeout(loadLibrary(client, { retireOthers: true }), masked);
     const openBlocking = async (): Promise<Client> => {
       const blocking = createClient(target, tls, true);
       watch?.track(blocking);

@@ -114,12 +114,22 @@ export function celeriacLibrary(): Library {
   return library;
 }
 
+/** A Celeriac library's name, any version. */
+const CELERIAC_LIBRARY = /^celeriac_[0-9a-f]{12}$/;
+
 /**
  * Loads the library on a server (or on every master of a Cluster) unless it is there already (its name
  * is a hash of its source): asking is a read, so a process can open a broker whose Redis is full
  * (over `maxmemory`, which refuses FUNCTION LOAD) and, say, purge it.
+ *
+ * `retireOthers` (when a process opens a broker): after loading this version's library, deletes every
+ * other version's, so that libraries do not pile up on a server over years of upgrades (about 60 KB of
+ * source each). Only the first process of a new version loads and so retires; a process of another
+ * version still running finds its library gone at its next call, loads it again without retiring
+ * anything (`runScript`), and goes on: one extra round trip per such process and upgrade. Deleting only
+ * after a successful load leaves the others in place when this one cannot load (a full Redis).
  */
-export async function loadLibrary(client: Redis | Cluster): Promise<void> {
+export async function loadLibrary(client: Redis | Cluster, { retireOthers = false } = {}): Promise<void> {
   const { name, source } = celeriacLibrary();
   const nodes = 'nodes' in client && typeof client.nodes === 'function' ? client.nodes('master') : [client as Redis];
   await Promise.all(
@@ -127,8 +137,16 @@ export async function loadLibrary(client: Redis | Cluster): Promise<void> {
       const listed = await node.call('FUNCTION', 'LIST', 'LIBRARYNAME', name);
       if (Array.isArray(listed) && listed.length > 0) return;
       await node.call('FUNCTION', 'LOAD', 'REPLACE', source);
+      if (retireOthers) await retireOtherVersions(node, name);
     }),
   );
+}
+
+/** Deletes the Celeriac libraries of other versions on one server; a failure (an ACL without FUNCTION DELETE, say) leaves them. */
+async function retireOtherVersions(node: Redis, keep: string): Promise<void> {
+  const listed = (await node.call('FUNCTION', 'LIST', 'LIBRARYNAME', 'celeriac_*').catch(() => [])) as unknown[];
+  const names = listed.map((entry) => (Array.isArray(entry) ? String(entry[1]) : '')).filter((n) => n !== keep && CELERIAC_LIBRARY.test(n));
+  await Promise.all(names.map((old) => node.call('FUNCTION', 'DELETE', old).catch(() => undefined)));
 }
 
 const NOT_FOUND = /Function not found/i;
