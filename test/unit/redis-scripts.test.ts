@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before } from 'node:test';
 import { Redis } from 'ioredis';
 import { connectBroker } from '../../src/index.js';
-import { buildLibrary, SCRIPT_KEYS, type ScriptName } from '../../src/brokers/redis/scripts.js';
+import { buildLibrary, runScript, SCRIPT_KEYS, type ScriptName } from '../../src/brokers/redis/scripts.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { newTask } from '../conformance/suite/records.js';
 
@@ -74,6 +74,26 @@ describe('Redis Lua scripts', () => {
       redis.disconnect();
       await broker.close();
     }
+  });
+
+  it('a call whose library keeps vanishing loads it again and retries, up to three times', async () => {
+    const serverWhoseLibraryVanishes = (missingFor: number) => {
+      const seen = { fcalls: 0, loads: 0 };
+      const client = {
+        fcall: () => (++seen.fcalls <= missingFor ? Promise.reject(new Error('ERR Function not found')) : Promise.resolve('done')),
+        call: (...args: string[]) => {
+          if (args[1] === 'LOAD') seen.loads++;
+          return Promise.resolve(args[1] === 'LIST' ? [] : 'OK');
+        },
+      };
+      return { client: client as unknown as Redis, seen };
+    };
+    const thrice = serverWhoseLibraryVanishes(3);
+    assert.equal(await runScript(thrice.client, 'publish', ['k'], []), 'done');
+    assert.deepEqual(thrice.seen, { fcalls: 4, loads: 3 });
+    const always = serverWhoseLibraryVanishes(Infinity);
+    await assert.rejects(runScript(always.client, 'publish', ['k'], []), /Function not found/);
+    assert.deepEqual(always.seen, { fcalls: 4, loads: 3 }, 'gives up after three reloads');
   });
 
   it("a process that loads a new version retires the others' libraries; one whose library was retired loads it again and retires nothing", async () => {

@@ -151,9 +151,13 @@ async function retireOtherVersions(node: Redis, keep: string): Promise<void> {
 
 const NOT_FOUND = /Function not found/i;
 
+/** How many times a call loads the library again and retries when the server answers "Function not found". */
+const RELOADS = 3;
+
 /**
  * Runs a script's function. A server that lost the library (FUNCTION FLUSH, FLUSHALL, a restart without
- * persistence) answers "Function not found": the library is loaded again and the call retried once.
+ * persistence, or another version's first process retiring it: `loadLibrary`) answers "Function not
+ * found": the library is loaded again and the call retried, up to RELOADS times.
  */
 export async function runScript<T>(client: Redis | Cluster, name: ScriptName, keys: string[], args: Arg[]): Promise<T> {
   if (keys.length !== SCRIPT_KEYS[name]) throw new Error(`script ${name} takes ${SCRIPT_KEYS[name]} keys, got ${keys.length}`);
@@ -161,8 +165,15 @@ export async function runScript<T>(client: Redis | Cluster, name: ScriptName, ke
   try {
     return (await client.fcall(fn, keys.length, ...keys, ...args)) as T;
   } catch (error) {
-    if (!(error instanceof Error) || !NOT_FOUND.test(error.message)) throw error;
-    await loadLibrary(client);
-    return (await client.fcall(fn, keys.length, ...keys, ...args)) as T;
+    let failure = error;
+    for (let reload = 0; reload < RELOADS && failure instanceof Error && NOT_FOUND.test(failure.message); reload++) {
+      await loadLibrary(client);
+      try {
+        return (await client.fcall(fn, keys.length, ...keys, ...args)) as T;
+      } catch (again) {
+        failure = again;
+      }
+    }
+    throw failure;
   }
 }
