@@ -75,4 +75,20 @@ describe('Redis maintenance reads', () => {
       await other.close();
     }
   });
+
+  it('a leadership reply sent before this instance registered a queue is not taken for the queue names', async () => {
+    const broker = await connectBroker(`${server.url}?prefix=maint-${randomUUID().slice(0, 8)}`);
+    try {
+      await broker.enqueue([newTask({ queue: 'a' })]);
+      // The leadership call goes out first; the enqueue registers queue 'b' before its reply comes back.
+      const leads = broker.acquireLeadership!('maintainer', 'me', 10_000);
+      const runAt = Date.now() + 60_000;
+      const enqueued = broker.enqueue([newTask({ queue: 'b', runAt })]);
+      assert.equal(await leads, true);
+      await enqueued;
+      assert.equal((await broker.maintain(Date.now())).nextDueAt, runAt, "queue 'b' is maintained at once");
+    } finally {
+      await broker.close();
+    }
+  });
 });

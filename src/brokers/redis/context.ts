@@ -19,6 +19,11 @@ export interface RedisContext {
    * maintenance job right after it looks at those instead of reading them again.
    */
   ledQueues: { names: string[]; at: number } | undefined;
+  /**
+   * How many times this instance has added queue names to `{P}:queues` (enqueue.ts): a leadership reply
+   * sent before the latest of them may lack its names, and is not kept as `ledQueues`.
+   */
+  queueRegistrations: number;
 }
 
 /** A worker of this broker instance that takes hand-offs directly (Broker.openInbox's `local`). */

@@ -96,6 +96,7 @@ function isPlain(task: NewTask, now: number): boolean {
 /** Adds queue names to `{P}:queues`; the names a leadership call brought may lack them now. */
 function registerQueues(ctx: RedisContext, queues: string[]): Promise<number> {
   ctx.ledQueues = undefined;
+  ctx.queueRegistrations++;
   return ctx.client.sadd(ctx.keys.queues, ...queues);
 }
 

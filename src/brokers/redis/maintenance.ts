@@ -142,11 +142,13 @@ export async function releaseLeadership(ctx: RedisContext, service: string, hold
  * leader's reply carries the queue names, which the job that follows looks at (`maintainedQueues`).
  */
 export async function acquireLeadership(ctx: RedisContext, service: string, holderId: string, ttlMs: number): Promise<boolean> {
+  // A queue this instance registers while the call is out may be missing from its reply: then it is not kept.
+  const registrations = ctx.queueRegistrations;
   const reply = await script<unknown[]>(ctx, 'acquire_leadership', [ctx.keys.leader(service), ctx.keys.queues], [
     holderId,
     Math.max(1, Math.round(ttlMs)),
   ]);
   if (Number(reply[0]) !== 1) return false;
-  ctx.ledQueues = { names: reply.slice(1).map(String), at: Date.now() };
+  if (ctx.queueRegistrations === registrations) ctx.ledQueues = { names: reply.slice(1).map(String), at: Date.now() };
   return true;
 }

@@ -66,6 +66,7 @@ export class RedisBroker implements Broker {
       local: new LocalWorkers(),
       socketTimeoutMs: target.socketTimeoutMs,
       ledQueues: undefined,
+      queueRegistrations: 0,
     };
     return new RedisBroker(masked, ctx, connections);
   }
