@@ -119,7 +119,10 @@ export class SqliteBroker implements Broker {
   }
 
   promoteDue(now: number): Promise<number> {
-    return this.run('promote', () => this.promoteIfDue(now, maintenance.nextDueAt(this.ctx)));
+    return this.run('promote', () => {
+      const next = maintenance.nextDueAt(this.ctx);
+      return next === null || next > now ? 0 : this.transact(() => maintenance.promoteDue(this.ctx, now));
+    });
   }
 
   nextDueAt(): Promise<number | null> {
@@ -135,7 +138,7 @@ export class SqliteBroker implements Broker {
       const rescued = this.rescueIfExpired(now);
       const due = maintenance.nextDueAt(this.ctx);
       if (due === null || due > now) return { rescued, promoted: 0, nextDueAt: due };
-      const promoted = this.promoteIfDue(now, due);
+      const promoted = this.transact(() => maintenance.promoteDue(this.ctx, now));
       return { rescued, promoted, nextDueAt: maintenance.nextDueAt(this.ctx) };
     });
   }
@@ -143,11 +146,6 @@ export class SqliteBroker implements Broker {
   /** A read first: an idle broker's maintenance costs a look, not a write transaction. */
   private rescueIfExpired(now: number): number {
     return maintenance.hasExpiredLease(this.ctx, now) ? this.transact(() => maintenance.rescueExpired(this.ctx, now)) : 0;
-  }
-
-  /** `due`: when the next task falls due, just read. */
-  private promoteIfDue(now: number, due: number | null): number {
-    return due === null || due > now ? 0 : this.transact(() => maintenance.promoteDue(this.ctx, now));
   }
 
   prune(now: number, policy: RetentionPolicy): Promise<number> {

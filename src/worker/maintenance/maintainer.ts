@@ -11,7 +11,7 @@ import { PeriodicService } from './service.js';
  * task.retrying events poke the service (`poke`), so the cadence is only a safety net for promotion
  * (events missed during a reconnection).
  */
-export function maintainerPeriodMs(leaseMs: number): number {
+function maintainerPeriodMs(leaseMs: number): number {
   return Math.min(5_000, Math.max(50, Math.floor(leaseMs / 4)));
 }
 
