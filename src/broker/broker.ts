@@ -176,16 +176,12 @@ export interface Broker {
   cancel(taskId: string, reason: string, now: number): Promise<CancelOutcome>;
   progress(taskId: string, workerId: string, percent: number, meta: unknown, now: number): Promise<boolean>;
 
-  /** Moves scheduled and retrying tasks whose time has come to `queued`. */
-  promoteDue(now: number): Promise<number>;
-  /** When the next scheduled or retrying task falls due, or null. */
-  nextDueAt(): Promise<number | null>;
-  /** Returns tasks whose lease expired to their queue as a new attempt. */
-  rescueExpired(now: number): Promise<number>;
   /**
-   * One pass of the maintenance leader: the outcome of `rescueExpired(now)`, `promoteDue(now)` and
-   * `nextDueAt()` in that order, in as few calls as the broker can (on Redis one per queue, where the
-   * three would be three). A `nextDueAt` at or before `now` means more were due than one pass moves.
+   * One pass of the maintenance leader, in as few calls as the broker can (on Redis one per queue):
+   * first returns tasks whose lease expired to their queue as a new attempt (`rescued`), then moves
+   * scheduled and retrying tasks whose time has come to `queued` (`promoted`, a bounded batch), then
+   * reads when the next scheduled or retrying task falls due (`nextDueAt`). A `nextDueAt` at or before
+   * `now` means more were due than one pass moves.
    */
   maintain(now: number): Promise<MaintenanceOutcome>;
   /** Deletes finished tasks, events and workers past retention. */

@@ -186,10 +186,10 @@ describe('Redis hand-off', () => {
       await broker.lease({ ...request, workerId: 'alive', handoffUntil: now + 60_000 });
       await redis.sadd(`{${prefix}}:queues`, 'default');
 
-      assert.equal(await broker.rescueExpired(now + 500), 0, 'nothing while the registration is live');
+      assert.equal((await broker.maintain(now + 500)).rescued, 0, 'nothing while the registration is live');
       assert.equal((await broker.getTask(handed.id))?.state, 'active');
 
-      assert.equal(await broker.rescueExpired(now + 11_000), 1, 'returned once the registration lapsed, long before its lease');
+      assert.equal((await broker.maintain(now + 11_000)).rescued, 1, 'returned once the registration lapsed, long before its lease');
       const info = (await broker.getTask(handed.id))!;
       assert.equal(info.state, 'queued');
       assert.equal(info.workerId, undefined);
@@ -234,7 +234,7 @@ describe('Redis hand-off', () => {
       assert.equal((await broker.getTask(later.id))?.state, 'queued', 'nothing is handed to a lapsed registration');
       assert.equal(await redis.hexists(idle, 'reader'), 1, 'the enqueue kept it: its inbox holds a task');
 
-      assert.equal(await broker.rescueExpired(now), 1);
+      assert.equal((await broker.maintain(now)).rescued, 1);
       assert.equal((await broker.getTask(received.id))?.state, 'active', 'what the worker received stays its own');
       assert.equal((await broker.getTask(unread.id))?.state, 'queued');
       assert.equal(await redis.hexists(idle, 'reader'), 0);

@@ -1,4 +1,4 @@
-// Maintenance: promote due tasks and rescue expired leases (each alone, or both in one pass), prune past
+// Maintenance: rescue expired leases and promote due tasks (one pass, `maintain`), prune past
 // retention, purge waiting tasks, and the leadership that lets one process at a time run each
 // maintenance service. Each runs one script per known queue (`{P}:queues`), all sent in one round trip.
 import type { MaintenanceOutcome, RetentionPolicy } from '../../broker/broker.js';
@@ -29,52 +29,6 @@ function maintainedQueues(ctx: RedisContext): Promise<string[]> {
 
 function sum(values: Array<number | string>): number {
   return values.reduce<number>((total, n) => total + Number(n), 0);
-}
-
-export async function promoteDue(ctx: RedisContext, now: number): Promise<number> {
-  const queues = await maintainedQueues(ctx);
-  if (queues.length === 0) return 0;
-  const promoted = await publishing(ctx, (header) =>
-    queues.map((queue) => {
-      const keys = ctx.keys.queue(queue);
-      return script<number>(ctx, 'promote', [keys.scheduled, keys.retrying, keys.queued, keys.expiring], [
-        keys.taskPrefix, queue, now, BATCH, ctx.keys.channel, header,
-      ]);
-    }),
-  );
-  return sum(promoted);
-}
-
-/** The earliest runAt of any scheduled or retrying task, or null. */
-export async function nextDueAt(ctx: RedisContext): Promise<number | null> {
-  const queues = await maintainedQueues(ctx);
-  const heads = await Promise.all(
-    queues.map((queue) => {
-      const keys = ctx.keys.queue(queue);
-      return script<string | null>(ctx, 'next_due', [keys.scheduled, keys.retrying], []);
-    }),
-  );
-  let next: number | null = null;
-  for (const head of heads) {
-    if (head === null) continue;
-    const at = Number(head);
-    if (next === null || at < next) next = at;
-  }
-  return next;
-}
-
-export async function rescueExpired(ctx: RedisContext, now: number): Promise<number> {
-  const queues = await maintainedQueues(ctx);
-  if (queues.length === 0) return 0;
-  const rescued = await publishing(ctx, (header) =>
-    queues.map((queue) => {
-      const keys = ctx.keys.queue(queue);
-      return script<number>(ctx, 'rescue', [keys.active, keys.queued, keys.expiring, keys.cancelled, keys.idle], [
-        keys.taskPrefix, queue, now, BATCH, ctx.keys.channel, header,
-      ]);
-    }),
-  );
-  return sum(rescued);
 }
 
 /** Rescue, promotion and the next due time in one call per queue (maintain.lua), all in one round trip. */

@@ -123,18 +123,6 @@ export class RedisBroker implements Broker {
     return this.run('progress', (ctx) => setProgress(ctx, taskId, workerId, percent, meta, now));
   }
 
-  promoteDue(now: number): Promise<number> {
-    return this.run('promote', (ctx) => maintenance.promoteDue(ctx, now));
-  }
-
-  nextDueAt(): Promise<number | null> {
-    return this.run('nextDueAt', (ctx) => maintenance.nextDueAt(ctx));
-  }
-
-  rescueExpired(now: number): Promise<number> {
-    return this.run('rescue', (ctx) => maintenance.rescueExpired(ctx, now));
-  }
-
   maintain(now: number): Promise<MaintenanceOutcome> {
     return this.run('maintain', (ctx) => maintenance.maintain(ctx, now));
   }

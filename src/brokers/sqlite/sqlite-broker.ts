@@ -118,21 +118,6 @@ export class SqliteBroker implements Broker {
     return this.write('progress', () => setProgress(this.ctx, taskId, workerId, percent, meta, now));
   }
 
-  promoteDue(now: number): Promise<number> {
-    return this.run('promote', () => {
-      const next = maintenance.nextDueAt(this.ctx);
-      return next === null || next > now ? 0 : this.transact(() => maintenance.promoteDue(this.ctx, now));
-    });
-  }
-
-  nextDueAt(): Promise<number | null> {
-    return this.read('nextDueAt', () => maintenance.nextDueAt(this.ctx));
-  }
-
-  rescueExpired(now: number): Promise<number> {
-    return this.run('rescue', () => this.rescueIfExpired(now));
-  }
-
   maintain(now: number): Promise<MaintenanceOutcome> {
     return this.run('maintain', () => {
       const rescued = this.rescueIfExpired(now);

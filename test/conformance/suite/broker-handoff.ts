@@ -71,7 +71,7 @@ export function brokerHandoffCases(cases: Cases): void {
     const now = Date.now();
     const [leased] = await broker.lease(leaseRequest('w2', { limit: 5, now, handoffUntil: now + 60_000 }));
     assert.equal(leased?.id, c);
-    assert.equal(await broker.promoteDue(t0 + 1_000), 1);
+    assert.equal((await broker.maintain(t0 + 1_000)).promoted, 1);
     const fresh = await enqueueOne(broker);
     assert.equal((await broker.getTask(fresh))?.state, 'queued', 'handed off ahead of the promoted task');
     const next = await broker.lease(leaseRequest('w3', { limit: 5 }));
@@ -102,7 +102,7 @@ export function brokerHandoffCases(cases: Cases): void {
     await park(broker, 'w1', { limit: 1 });
     const t0 = Date.now();
     const due = await enqueueOne(broker, { runAt: t0 + 1_000 });
-    assert.equal(await broker.promoteDue(t0 + 1_000), 1);
+    assert.equal((await broker.maintain(t0 + 1_000)).promoted, 1);
     const now = Date.now();
     const [leased] = await broker.lease(leaseRequest('w1', { limit: 1, now, handoffUntil: now + 60_000 }));
     assert.equal(leased?.id, due, 'a full lease');
@@ -129,7 +129,7 @@ export function brokerHandoffCases(cases: Cases): void {
     await park(broker, 'w-dead', { leaseMs: 100, now: t0, handoffUntil: t0 + 60_000 });
     const id = await enqueueOne(broker);
     assert.equal((await broker.getTask(id))?.state, 'active');
-    assert.equal(await broker.rescueExpired(Date.now() + 1_000), 1);
+    assert.equal((await broker.maintain(Date.now() + 1_000)).rescued, 1);
     const [again] = await broker.lease(leaseRequest('w2', { now: Date.now() + 1_000 }));
     assert.equal(again?.id, id);
     assert.equal(again?.attempt, 2);

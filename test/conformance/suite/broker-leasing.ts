@@ -148,7 +148,7 @@ export function brokerLeasingCases(cases: Cases): void {
     const t0 = Date.now();
     await broker.lease(leaseRequest('w1', { now: t0, leaseMs: 1_000 }));
     assert.deepEqual(await broker.renew('w1', [id], 5_000, t0 + 500), { lost: [], cancelRequested: [] });
-    assert.equal(await broker.rescueExpired(t0 + 2_000), 0, 'the renewed lease must still hold');
+    assert.equal((await broker.maintain(t0 + 2_000)).rescued, 0, 'the renewed lease must still hold');
     assert.equal((await broker.getTask(id))?.state, 'active');
 
     const stranger = await broker.renew('w2', [id], 60_000, t0 + 600);
@@ -156,7 +156,7 @@ export function brokerLeasingCases(cases: Cases): void {
     const unknown = randomUUID();
     assert.deepEqual((await broker.renew('w1', [id, unknown], 5_000, t0 + 700)).lost, [unknown]);
 
-    assert.equal(await broker.rescueExpired(t0 + 5_701), 1, 'the stranger did not extend the lease');
+    assert.equal((await broker.maintain(t0 + 5_701)).rescued, 1, 'the stranger did not extend the lease');
     assert.deepEqual((await broker.renew('w1', [id], 5_000, t0 + 5_800)).lost, [id]);
   });
 

@@ -9,35 +9,33 @@ import type { Cases } from './world.js';
 const BOOM = { type: 'Error', message: 'boom' };
 
 export function brokerMaintenanceCases(cases: Cases): void {
-  cases.case('promoteDue moves scheduled tasks to their queue only when due; nextDueAt names the earliest', async (world) => {
+  cases.case('maintain moves scheduled tasks to their queue only when due and names the earliest still to come', async (world) => {
     const broker = await world.broker();
     const t0 = Date.now();
-    assert.equal(await broker.nextDueAt(), null);
+    assert.deepEqual(await broker.maintain(t0), { rescued: 0, promoted: 0, nextDueAt: null });
     const late = await enqueueOne(broker, { runAt: t0 + 60_000 });
     const early = await enqueueOne(broker, { runAt: t0 + 30_000 });
-    assert.equal(await broker.nextDueAt(), t0 + 30_000);
-    assert.equal(await broker.promoteDue(t0 + 29_999), 0);
+    assert.deepEqual(await broker.maintain(t0 + 29_999), { rescued: 0, promoted: 0, nextDueAt: t0 + 30_000 });
     assert.equal((await broker.getTask(early))?.state, 'scheduled');
-    assert.equal(await broker.promoteDue(t0 + 30_000), 1);
+    assert.deepEqual(await broker.maintain(t0 + 30_000), { rescued: 0, promoted: 1, nextDueAt: t0 + 60_000 });
     assert.equal((await broker.getTask(early))?.state, 'queued');
     assert.equal((await broker.getTask(late))?.state, 'scheduled');
-    assert.equal(await broker.nextDueAt(), t0 + 60_000);
-    const [leased] = await broker.lease(leaseRequest('w1', { now: t0 + 30_000, limit: 10 }));
+    const [leased] = await broker.lease(leaseRequest('w1', { now: t0 + 30_000, limit: 10, leaseMs: 120_000 }));
     assert.equal(leased?.id, early);
-    assert.equal(await broker.promoteDue(t0 + 90_000), 1);
-    assert.equal(await broker.nextDueAt(), null);
+    assert.deepEqual(await broker.maintain(t0 + 90_000), { rescued: 0, promoted: 1, nextDueAt: null });
     assert.equal((await broker.getTask(late))?.state, 'queued');
+    assert.equal((await broker.getTask(early))?.state, 'active', 'its lease still holds');
   });
 
-  cases.case('rescueExpired returns expired leases to their queue as a new attempt, recording WorkerLostError', async (world) => {
+  cases.case('maintain returns expired leases to their queue as a new attempt, recording WorkerLostError', async (world) => {
     const broker = await world.broker();
     const events = await recordBroker(broker);
     world.defer(() => events.stop());
     const t0 = Date.now();
     const id = await enqueueAndLease(broker, 'w-dead', {}, { now: t0, leaseMs: 100 });
     const held = await enqueueAndLease(broker, 'w-live', {}, { now: t0, leaseMs: 60_000 });
-    assert.equal(await broker.rescueExpired(t0 + 50), 0, 'a lease still held is not rescued');
-    assert.equal(await broker.rescueExpired(t0 + 1_000), 1);
+    assert.equal((await broker.maintain(t0 + 50)).rescued, 0, 'a lease still held is not rescued');
+    assert.equal((await broker.maintain(t0 + 1_000)).rescued, 1);
     assert.equal((await broker.getTask(held))?.state, 'active');
 
     const info = await broker.getTask(id);

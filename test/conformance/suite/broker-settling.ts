@@ -74,13 +74,12 @@ export function brokerSettlingCases(cases: Cases): void {
       info?.errors.map((e) => [e.type, e.message, e.attempt, e.at.getTime()]),
       [['Error', 'boom', 1, now]],
     );
-    assert.equal(await broker.nextDueAt(), runAt);
+    assert.equal((await broker.maintain(now)).nextDueAt, runAt);
     assert.deepEqual(await broker.lease(leaseRequest('w1', { limit: 10 })), [], 'not leasable while retrying');
-    assert.equal(await broker.promoteDue(runAt - 1), 0);
+    assert.deepEqual(await broker.maintain(runAt - 1), { rescued: 0, promoted: 0, nextDueAt: runAt });
     assert.equal((await broker.getTask(id))?.state, 'retrying');
-    assert.equal(await broker.promoteDue(runAt), 1);
+    assert.deepEqual(await broker.maintain(runAt), { rescued: 0, promoted: 1, nextDueAt: null });
     assert.equal((await broker.getTask(id))?.state, 'queued');
-    assert.equal(await broker.nextDueAt(), null);
     const [again] = await broker.lease(leaseRequest('w2', { now: runAt }));
     assert.equal(again?.id, id);
     assert.equal(again?.attempt, 2);
@@ -101,7 +100,7 @@ export function brokerSettlingCases(cases: Cases): void {
     const broker = await world.broker();
     const t0 = Date.now();
     const id = await enqueueAndLease(broker, 'w1', {}, { now: t0, leaseMs: 100 });
-    assert.equal(await broker.rescueExpired(t0 + 1_000), 1);
+    assert.equal((await broker.maintain(t0 + 1_000)).rescued, 1);
     const [again] = await broker.lease(leaseRequest('w2', { now: t0 + 1_000 }));
     assert.equal(again?.id, id);
 
@@ -165,7 +164,7 @@ export function brokerSettlingCases(cases: Cases): void {
       const event = await events.waitForTask(id, 'task.cancelled');
       assert.equal(event.type === 'task.cancelled' && event.reason, 'not wanted');
     }
-    assert.equal(await broker.promoteDue(now + 120_000), 0);
+    assert.equal((await broker.maintain(now + 120_000)).promoted, 0);
     assert.deepEqual(await broker.lease(leaseRequest('w1', { limit: 10, now: now + 120_000 })), []);
   });
 
@@ -199,7 +198,7 @@ export function brokerSettlingCases(cases: Cases): void {
     const t0 = Date.now();
     const id = await enqueueAndLease(broker, 'w1', {}, { now: t0, leaseMs: 100 });
     assert.equal(await broker.cancel(id, 'revoked', t0 + 10), 'requested');
-    await broker.rescueExpired(t0 + 1_000);
+    await broker.maintain(t0 + 1_000);
     assert.equal((await broker.getTask(id))?.state, 'cancelled', 'a dead worker must not make it run again');
     assert.deepEqual(await broker.lease(leaseRequest('w2', { now: t0 + 1_000 })), []);
   });

@@ -1,7 +1,7 @@
 -- maintain: one pass of the maintenance leader over one queue, in one call (an idle leader's most
 -- frequent call per queue): returns tasks whose worker is gone to the queue (includes/rescue), promotes
 -- scheduled and retrying tasks whose time has come (includes/promote), and tells when the next one falls
--- due: the outcome of rescue, promote and next_due in that order. Publishes task.queued / task.cancelled.
+-- due (includes/due), in that order. Publishes task.queued / task.cancelled.
 -- KEYS[1] active ZSET   KEYS[2] queued lists (base name)   KEYS[3] expiring ZSET   KEYS[4] cancelled ZSET
 -- KEYS[5] idle workers HASH   KEYS[6] scheduled ZSET   KEYS[7] retrying ZSET
 -- ARGV[1] task key prefix   ARGV[2] queue   ARGV[3] now   ARGV[4] limit (of each kind)

@@ -1,4 +1,4 @@
--- When the earliest task of one queue's scheduled and retrying sets falls due (next_due, maintain).
+-- When the earliest task of one queue's scheduled and retrying sets falls due (maintain).
 
 -- That time (ms, as a string), or false when neither set holds a task.
 local function next_due_at(scheduled_key, retrying_key)

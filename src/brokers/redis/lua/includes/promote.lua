@@ -1,4 +1,4 @@
--- Promotion of one queue's scheduled and retrying tasks whose time has come (promote, maintain).
+-- Promotion of one queue's scheduled and retrying tasks whose time has come (maintain).
 -- @include events
 -- @include queue
 

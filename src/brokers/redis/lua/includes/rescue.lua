@@ -1,4 +1,4 @@
--- Rescue of one queue's tasks whose worker is gone (rescue, maintain). Two kinds:
+-- Rescue of one queue's tasks whose worker is gone (maintain). Two kinds:
 -- - tasks whose lease expired (their worker stopped renewing it);
 -- - tasks handed over (handoff.lua) to a worker whose registration lapsed while they still wait in its
 --   inbox: a live worker always waits on its inbox, so what is handed to it leaves the list at once; an
