@@ -67,6 +67,7 @@ export async function startRedisSentinel(options: SentinelOptions = {}): Promise
     // The sentinel logs +slave once it learned of the replica from the master (its first INFO).
     const child = await spawnRedis([config, '--sentinel'], replica ? /\+slave slave/ : /\+monitor master/);
     const sentinel: SentinelAddress = { port: sentinelPort, password: options.sentinelPassword };
+    if (replica) await replicaUsable(sentinel);
     return {
       master,
       replica,
@@ -94,6 +95,31 @@ interface SentinelAddress {
 }
 
 const connectTo = (sentinel: SentinelAddress) => new Redis(sentinel.port, { ...(sentinel.password ? { password: sentinel.password } : {}) });
+
+/**
+ * Waits until the sentinel could promote the replica: it has read the replica's INFO and finds its link
+ * to the master up. Until then `SENTINEL FAILOVER` answers NOGOODSLAVE (seen when a test failed over
+ * within half a second of the start). The sentinel announces neither, so it is asked every 50 ms, for
+ * at most 10 s.
+ */
+async function replicaUsable(sentinel: SentinelAddress): Promise<void> {
+  const client = connectTo(sentinel);
+  try {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const replicas = (await client.call('SENTINEL', 'REPLICAS', SENTINEL_MASTER)) as string[][];
+      const usable = replicas.some((fields) => {
+        const field = (name: string) => fields[fields.indexOf(name) + 1];
+        return field('flags') === 'slave' && Number(field('info-refresh')) < 10_000 && field('master-link-status') === 'ok';
+      });
+      if (usable) return;
+      if (Date.now() > deadline) throw new Error(`the sentinel cannot promote the replica after 10 s: ${JSON.stringify(replicas)}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  } finally {
+    client.disconnect();
+  }
+}
 
 async function watchSwitch(sentinel: SentinelAddress): Promise<{ switched: Promise<void>; close(): void }> {
   const listener = connectTo(sentinel);

@@ -4,11 +4,17 @@
 // resyncs from the new master. So the broker listens to the sentinels' `+switch-master` and makes each
 // of its connections that is up reconnect, which asks the sentinels for the master again.
 //
+// A switch announced while a watch connection is down, or silently dead (a partition, a sentinel host
+// gone: no FIN, no RST), is never heard. So a watch connection that heard nothing for half the socket
+// timeout is sent a PING, whose missing reply trips the socket timeout and replaces the connection; and
+// each time a watch connection is up again, the sentinel is asked for the master, and a master other
+// than the one last known counts as a switch.
+//
 // Not ioredis's own `failoverDetector`: it disconnects the connector even while a connection is in the
 // middle of connecting (after the master died, say), which ends that connection for good ("Connection
 // is closed." from then on, measured). A connection that is not up now asks the sentinels anyway when it
 // next connects; only those that are up are told to reconnect.
-import { Redis, type Cluster } from 'ioredis';
+import { Redis, type Cluster, type RedisOptions } from 'ioredis';
 import { GuardedStandaloneConnector } from './guarded-connectors.js';
 import type { TlsSettings } from './tls.js';
 import type { RedisTarget } from './url.js';
@@ -23,15 +29,22 @@ const ignore = (): void => undefined;
 export class SentinelWatch {
   private readonly watchers: Redis[];
   private readonly connections = new Set<Connection>();
-  /** The last switch acted on: every sentinel announces it, once each. */
-  private lastSwitch = '';
+  /** The master last known, "<ip> <port>" as the sentinels name it; '' until one answered. */
+  private master = '';
+  /** Counts the switches heard, so that an answer sent before one is not taken for a newer master. */
+  private switches = 0;
+  private readonly liveness: NodeJS.Timeout;
+  /** Connections asking a sentinel for the master now. */
+  private readonly askers = new Set<Redis>();
+  private closed = false;
 
   constructor(
     private readonly target: SentinelTarget,
     tls: TlsSettings | undefined,
   ) {
+    const heard = new Set<Redis>();
     this.watchers = target.sentinels.map(({ host, port }) => {
-      const watcher = new Redis({
+      const options: RedisOptions = {
         host,
         port,
         ...(tls ? { tls: { ...tls } } : {}), // rediss+sentinel://: the sentinels speak TLS too.
@@ -39,14 +52,27 @@ export class SentinelWatch {
         ...(target.sentinelPassword ? { password: target.sentinelPassword } : {}),
         connectionName: 'celeriac-sentinel-watch',
         Connector: GuardedStandaloneConnector,
-        retryStrategy: retry,
-        maxRetriesPerRequest: null,
-      });
+        socketTimeout: target.socketTimeoutMs,
+      };
+      const watcher = new Redis({ ...options, retryStrategy: retry, maxRetriesPerRequest: null });
       watcher.on('error', ignore); // A sentinel that is down is no error of the broker's.
-      watcher.on('message', (_channel: string, message: string) => this.switched(message));
-      watcher.subscribe('+switch-master').catch(ignore); // Subscribed again after each reconnection.
+      watcher.on('message', (_channel: string, message: string) => {
+        heard.add(watcher);
+        this.switched(message);
+      });
+      // Subscribed again by ioredis after each reconnection; then the master is asked for, in case a
+      // switch was announced while this connection was down.
+      watcher.on('ready', () => void this.askMaster(options));
+      watcher.subscribe('+switch-master').catch(ignore);
       return watcher;
     });
+    this.liveness = setInterval(() => {
+      for (const watcher of this.watchers) {
+        // A failure means the connection is being replaced: its next 'ready' asks for the master.
+        if (!heard.delete(watcher) && watcher.status === 'ready') watcher.ping().catch(ignore);
+      }
+    }, target.socketTimeoutMs / 2);
+    this.liveness.unref();
   }
 
   /** A connection to move to the new master after a failover, until it ends. */
@@ -56,13 +82,47 @@ export class SentinelWatch {
   }
 
   close(): void {
-    for (const watcher of this.watchers) watcher.disconnect();
+    this.closed = true;
+    clearInterval(this.liveness);
+    for (const connection of [...this.watchers, ...this.askers]) connection.disconnect();
   }
 
   /** `+switch-master` says "<master name> <old ip> <old port> <new ip> <new port>". */
   private switched(message: string): void {
-    if (message.split(' ')[0] !== this.target.masterName || message === this.lastSwitch) return;
-    this.lastSwitch = message;
+    const [name, , , ip, port] = message.split(' ');
+    if (name !== this.target.masterName || ip === undefined || port === undefined) return;
+    this.switches++;
+    this.moveTo(`${ip} ${port}`, true);
+  }
+
+  /** Asks one sentinel, on a connection of its own (a subscribed one cannot), which master it names now. */
+  private async askMaster(options: RedisOptions): Promise<void> {
+    if (this.closed) return;
+    const switches = this.switches;
+    // One try: no reconnection, and the socket timeout ends a sentinel that never answers.
+    const asker = new Redis({ ...options, connectionName: 'celeriac-sentinel-ask', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    asker.on('error', ignore);
+    this.askers.add(asker);
+    try {
+      const named = (await asker.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', this.target.masterName)) as string[] | null;
+      // An answer sent before a switch was heard may name the old master.
+      if (named && !this.closed && switches === this.switches) this.moveTo(`${named[0]} ${named[1]}`, false);
+    } catch {
+      // The sentinel cannot answer now; the next reconnection asks again, and switches are still heard.
+    } finally {
+      this.askers.delete(asker);
+      asker.disconnect();
+    }
+  }
+
+  /**
+   * Every connection that is up reconnects when `master` is not the one last known. A sentinel's first
+   * answer only tells which master that is; a switch heard before it still moves them.
+   */
+  private moveTo(master: string, announced: boolean): void {
+    const known = this.master;
+    this.master = master;
+    if (known === master || (known === '' && !announced)) return;
     for (const connection of this.connections) {
       if (connection.status === 'ready') connection.disconnect(true);
     }
