@@ -26,13 +26,42 @@ type Connection = Redis | Cluster;
 const retry = (times: number) => Math.min(times * 1_000, 10_000);
 const ignore = (): void => undefined;
 
-export class SentinelWatch {
-  private readonly watchers: Redis[];
-  private readonly connections = new Set<Connection>();
-  /** The master last known, "<ip> <port>" as the sentinels name it; '' until one answered. */
+/** The master as far as a watch knows, from switches heard and sentinels' answers; says when to move. */
+export class KnownMaster {
+  /** "<ip> <port>" as the sentinels name it; '' until one answered or announced a switch. */
   private master = '';
   /** Counts the switches heard, so that an answer sent before one is not taken for a newer master. */
   private switches = 0;
+
+  /** A switch announced (each sentinel announces it once): whether connections must move. */
+  announced(master: string): boolean {
+    this.switches++;
+    const moved = this.master !== master;
+    this.master = master;
+    return moved;
+  }
+
+  /** To pass back with the answer of a question asked now. */
+  ticket(): number {
+    return this.switches;
+  }
+
+  /**
+   * A sentinel's answer to a question asked at `ticket`: whether connections must move. The first
+   * answer only tells which master that is; an answer sent before a switch was heard may be stale.
+   */
+  answered(master: string, ticket: number): boolean {
+    if (ticket !== this.switches) return false;
+    const known = this.master;
+    this.master = master;
+    return known !== '' && known !== master;
+  }
+}
+
+export class SentinelWatch {
+  private readonly watchers: Redis[];
+  private readonly connections = new Set<Connection>();
+  private readonly known = new KnownMaster();
   private readonly liveness: NodeJS.Timeout;
   /** Connections asking a sentinel for the master now. */
   private readonly askers = new Set<Redis>();
@@ -91,22 +120,20 @@ export class SentinelWatch {
   private switched(message: string): void {
     const [name, , , ip, port] = message.split(' ');
     if (name !== this.target.masterName || ip === undefined || port === undefined) return;
-    this.switches++;
-    this.moveTo(`${ip} ${port}`, true);
+    if (this.known.announced(`${ip} ${port}`)) this.reconnectAll();
   }
 
   /** Asks one sentinel, on a connection of its own (a subscribed one cannot), which master it names now. */
   private async askMaster(options: RedisOptions): Promise<void> {
     if (this.closed) return;
-    const switches = this.switches;
+    const ticket = this.known.ticket();
     // One try: no reconnection, and the socket timeout ends a sentinel that never answers.
     const asker = new Redis({ ...options, connectionName: 'celeriac-sentinel-ask', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
     asker.on('error', ignore);
     this.askers.add(asker);
     try {
       const named = (await asker.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', this.target.masterName)) as string[] | null;
-      // An answer sent before a switch was heard may name the old master.
-      if (named && !this.closed && switches === this.switches) this.moveTo(`${named[0]} ${named[1]}`, false);
+      if (named && !this.closed && this.known.answered(`${named[0]} ${named[1]}`, ticket)) this.reconnectAll();
     } catch {
       // The sentinel cannot answer now; the next reconnection asks again, and switches are still heard.
     } finally {
@@ -115,14 +142,8 @@ export class SentinelWatch {
     }
   }
 
-  /**
-   * Every connection that is up reconnects when `master` is not the one last known. A sentinel's first
-   * answer only tells which master that is; a switch heard before it still moves them.
-   */
-  private moveTo(master: string, announced: boolean): void {
-    const known = this.master;
-    this.master = master;
-    if (known === master || (known === '' && !announced)) return;
+  /** Every connection that is up reconnects, which asks the sentinels for the master. */
+  private reconnectAll(): void {
     for (const connection of this.connections) {
       if (connection.status === 'ready') connection.disconnect(true);
     }
