@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { recordBroker } from '../../support/events.js';
 import { emptyCounts } from '../../../src/types.js';
-import { enqueueAndLease, enqueueOne, KEEP_EVERYTHING, leaseRequest } from './records.js';
+import { enqueueAndLease, enqueueOne, KEEP_EVERYTHING, leaseRequest, newTask } from './records.js';
 import type { Cases } from './world.js';
 
 const BOOM = { type: 'Error', message: 'boom' };
@@ -76,6 +76,36 @@ export function brokerMaintenanceCases(cases: Cases): void {
     assert.deepEqual(await broker.maintain(t0 + 1_000), { rescued: 0, promoted: 0, nextDueAt: t0 + 30_000 }, 'a second pass finds nothing');
     assert.deepEqual(await broker.maintain(t0 + 90_000), { rescued: 1, promoted: 2, nextDueAt: null }, 'the live lease expired meanwhile');
     for (const id of [held, later, latest]) assert.equal((await broker.getTask(id))?.state, 'queued');
+  });
+
+  cases.case('maintain moves a bounded batch per pass and says so: a next due time at or before now while tasks are still due', async (world) => {
+    const broker = await world.broker();
+    const t0 = Date.now();
+    const total = 2_500;
+    for (let i = 0; i < total; i += 500) {
+      await broker.enqueue(Array.from({ length: 500 }, (_, j) => newTask({ runAt: t0 + 1_000 + ((i + j) % 7), input: { n: i + j } })));
+    }
+    await enqueueOne(broker, { runAt: t0 + 60_000 });
+    const now = t0 + 2_000;
+    let promoted = 0;
+    let passes = 0;
+    for (;;) {
+      const outcome = await broker.maintain(now);
+      passes++;
+      promoted += outcome.promoted;
+      const left = (await broker.counts()).default?.scheduled ?? 0;
+      if (left > 1) {
+        // The maintainer runs again at once when told so (maintainer.ts); a later time would strand them.
+        assert.ok(outcome.nextDueAt !== null && outcome.nextDueAt <= now, `${left - 1} still due, next due time ${outcome.nextDueAt}`);
+        assert.ok(outcome.promoted > 0, 'every pass that leaves some due moves some');
+        assert.ok(passes < total, 'bounded');
+        continue;
+      }
+      assert.equal(outcome.nextDueAt, t0 + 60_000, 'once all due moved: the one not due yet');
+      break;
+    }
+    assert.equal(promoted, total);
+    assert.equal((await broker.counts()).default?.queued, total);
   });
 
   cases.case('a task not started before it expires is cancelled with reason expired instead of leased', async (world) => {
