@@ -27,6 +27,9 @@ export function createMaintainer(broker: Broker, log: Logger, leaseMs: number): 
       const { rescued, promoted, nextDueAt } = await broker.maintain(Date.now());
       if (rescued > 0) log.warn({ rescued }, 'returned tasks whose worker is gone to their queues');
       if (promoted > 0) log.debug({ promoted }, 'promoted due tasks');
+      // A pass returns a bounded batch: after a rescue (a worker died, or a host with many), look again at
+      // once rather than a period later. Promotion says the same with a next due time already past.
+      if (rescued > 0) return 0;
       return nextDueAt === null ? undefined : nextDueAt - Date.now();
     },
     log,
