@@ -127,6 +127,14 @@ export interface MaintenanceOutcome {
   nextDueAt: number | null;
 }
 
+/** What one prune call did (`Broker.prune`). */
+export interface PruneOutcome {
+  /** Finished tasks deleted. */
+  pruned: number;
+  /** A batch was full (of tasks, or on SQLite of events): more may be past retention. */
+  more: boolean;
+}
+
 export interface RetentionPolicy {
   /** Finished tasks older than this are deleted. */
   resultTtlMs: number;
@@ -184,8 +192,11 @@ export interface Broker {
    * `now` means more were due than one pass moves.
    */
   maintain(now: number): Promise<MaintenanceOutcome>;
-  /** Deletes finished tasks, events and workers past retention. */
-  prune(now: number, policy: RetentionPolicy): Promise<number>;
+  /**
+   * Deletes finished tasks, events and workers past retention, a bounded batch at a time (so that no call
+   * holds the broker long); `more` says a batch was full and the caller should call again.
+   */
+  prune(now: number, policy: RetentionPolicy): Promise<PruneOutcome>;
   /** Deletes waiting (queued, scheduled, retrying) tasks of a queue, or of every queue. */
   purge(queue: string | undefined, now: number): Promise<number>;
   /**

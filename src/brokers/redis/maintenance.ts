@@ -1,7 +1,7 @@
 // Maintenance: rescue expired leases and promote due tasks (one pass, `maintain`), prune past
 // retention, purge waiting tasks, and the leadership that lets one process at a time run each
 // maintenance service. Each runs one script per known queue (`{P}:queues`), all sent in one round trip.
-import type { MaintenanceOutcome, RetentionPolicy } from '../../broker/broker.js';
+import type { MaintenanceOutcome, PruneOutcome, RetentionPolicy } from '../../broker/broker.js';
 import { publishing, script, type RedisContext } from './context.js';
 import { pruneWorkers } from './workers.js';
 
@@ -57,18 +57,22 @@ export async function maintain(ctx: RedisContext, now: number): Promise<Maintena
   return outcome;
 }
 
-export async function prune(ctx: RedisContext, now: number, policy: RetentionPolicy): Promise<number> {
+/** Up to BATCH tasks of each finished state per queue and call; `more` when any of those was full. */
+export async function prune(ctx: RedisContext, now: number, policy: RetentionPolicy): Promise<PruneOutcome> {
   const queues = await maintainedQueues(ctx);
   const before = now - policy.resultTtlMs;
-  const deleted = await Promise.all(
+  const replies = await Promise.all(
     queues.map((queue) => {
       const keys = ctx.keys.queue(queue);
-      const args = [keys.taskPrefix, before, BATCH * 10];
-      return script<number>(ctx, 'prune', [keys.completed, keys.failed, keys.cancelled, keys.keys], args);
+      const args = [keys.taskPrefix, before, BATCH];
+      return script<[number, number]>(ctx, 'prune', [keys.completed, keys.failed, keys.cancelled, keys.keys], args);
     }),
   );
   await pruneWorkers(ctx, now - policy.workerTtlMs);
-  return sum(deleted);
+  return {
+    pruned: sum(replies.map(([deleted]) => deleted)),
+    more: replies.some(([, full]) => Number(full) === 1),
+  };
 }
 
 export async function purge(ctx: RedisContext, queue: string | undefined): Promise<number> {

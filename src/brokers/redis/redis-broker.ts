@@ -12,6 +12,7 @@ import type {
   LeasedTask,
   MaintenanceOutcome,
   NewTask,
+  PruneOutcome,
   RenewOutcome,
   RetentionPolicy,
   Settlement,
@@ -127,7 +128,7 @@ export class RedisBroker implements Broker {
     return this.run('maintain', (ctx) => maintenance.maintain(ctx, now));
   }
 
-  prune(now: number, policy: RetentionPolicy): Promise<number> {
+  prune(now: number, policy: RetentionPolicy): Promise<PruneOutcome> {
     return this.run('prune', (ctx) => maintenance.prune(ctx, now, policy));
   }
 

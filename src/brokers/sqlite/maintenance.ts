@@ -1,5 +1,5 @@
 // Maintenance operations: promote due tasks, rescue expired leases, prune past retention, purge.
-import type { RetentionPolicy } from '../../broker/broker.js';
+import type { PruneOutcome, RetentionPolicy } from '../../broker/broker.js';
 import { addCancelled, addQueued, cancelledError, reserveSeq, type SqliteContext } from './context.js';
 
 const BATCH = 1000;
@@ -55,11 +55,12 @@ export function rescueExpired(ctx: SqliteContext, now: number): number {
   return rescued;
 }
 
-export function prune(ctx: SqliteContext, now: number, policy: RetentionPolicy): number {
-  const tasks = ctx.statements.get('prune_tasks').run({ before: now - policy.resultTtlMs, limit: BATCH * 10 });
-  ctx.statements.get('prune_events').run({ before: now - policy.eventTtlMs, limit: BATCH * 10 });
+/** Up to BATCH tasks and BATCH events a call (one write transaction); `more` when either was full. */
+export function prune(ctx: SqliteContext, now: number, policy: RetentionPolicy): PruneOutcome {
+  const tasks = ctx.statements.get('prune_tasks').run({ before: now - policy.resultTtlMs, limit: BATCH });
+  const events = ctx.statements.get('prune_events').run({ before: now - policy.eventTtlMs, limit: BATCH });
   ctx.statements.get('prune_workers').run({ before: now - policy.workerTtlMs });
-  return tasks.changes;
+  return { pruned: tasks.changes, more: tasks.changes >= BATCH || events.changes >= BATCH };
 }
 
 export function purge(ctx: SqliteContext, queue: string | undefined): number {

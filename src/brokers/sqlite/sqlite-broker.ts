@@ -10,6 +10,7 @@ import type {
   LeasedTask,
   MaintenanceOutcome,
   NewTask,
+  PruneOutcome,
   RenewOutcome,
   RetentionPolicy,
   Settlement,
@@ -133,7 +134,7 @@ export class SqliteBroker implements Broker {
     return maintenance.hasExpiredLease(this.ctx, now) ? this.transact(() => maintenance.rescueExpired(this.ctx, now)) : 0;
   }
 
-  prune(now: number, policy: RetentionPolicy): Promise<number> {
+  prune(now: number, policy: RetentionPolicy): Promise<PruneOutcome> {
     return this.write('prune', () => maintenance.prune(this.ctx, now, policy));
   }
 

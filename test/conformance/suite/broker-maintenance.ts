@@ -143,14 +143,41 @@ export function brokerMaintenanceCases(cases: Cases): void {
     await broker.cancel(cancelled, 'no', t0);
     const policy = { ...KEEP_EVERYTHING, resultTtlMs: 5_000 };
 
-    assert.equal(await broker.prune(t0 + 4_000, policy), 0);
+    assert.deepEqual(await broker.prune(t0 + 4_000, policy), { pruned: 0, more: false });
     for (const id of [completed, failed, cancelled]) assert.ok(await broker.getTask(id), 'recent tasks are kept');
 
     const recent = await enqueueAndLease(broker, 'w1', { priority: 15 });
     await broker.settle([{ kind: 'complete', taskId: recent, workerId: 'w1', result: 2, now: t0 + 8_000 }]);
-    assert.ok((await broker.prune(t0 + 10_000, policy)) >= 3);
+    assert.ok((await broker.prune(t0 + 10_000, policy)).pruned >= 3);
     for (const id of [completed, failed, cancelled]) assert.equal(await broker.getTask(id), null);
     for (const id of [active, queued, recent]) assert.ok(await broker.getTask(id), 'unfinished and recent tasks stay');
+  });
+
+  cases.case('prune deletes a bounded batch per call and says when to call again, so any backlog past retention goes', async (world) => {
+    const broker = await world.broker();
+    const t0 = Date.now();
+    const total = 2_500;
+    for (let i = 0; i < total; i += 500) {
+      await broker.enqueue(Array.from({ length: 500 }, () => newTask()));
+      const leased = await broker.lease(leaseRequest('w1', { limit: 500 }));
+      assert.equal(leased.length, 500);
+      const outcomes = await broker.settle(leased.map((task) => ({ kind: 'complete' as const, taskId: task.id, workerId: 'w1', result: null, now: t0 })));
+      assert.ok(outcomes.every(Boolean));
+    }
+    const kept = await enqueueAndLease(broker, 'w1');
+    await broker.settle([{ kind: 'complete', taskId: kept, workerId: 'w1', result: null, now: t0 + 10_000 }]);
+    const policy = { ...KEEP_EVERYTHING, resultTtlMs: 5_000 };
+    let pruned = 0;
+    for (let call = 1; ; call++) {
+      const outcome = await broker.prune(t0 + 10_000, policy);
+      pruned += outcome.pruned;
+      if (!outcome.more) break;
+      assert.ok(outcome.pruned > 0, 'a call that asks for another deleted some');
+      assert.ok(call < total, 'bounded');
+    }
+    assert.equal(pruned, total, 'every task past retention, once the calls say there is no more');
+    assert.equal((await broker.counts()).default?.completed, 1);
+    assert.ok(await broker.getTask(kept), 'the recent one stays');
   });
 
   cases.case('purge deletes the waiting tasks of one queue, or of every queue, never active or finished ones', async (world) => {
