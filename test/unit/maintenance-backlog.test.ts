@@ -3,7 +3,8 @@
 // gone, looks again at once, so the expired leases of a host with many workers that died are all back
 // in their queue within moments, not a period (up to 5 s) per batch; the pruner, while a call says more
 // is past retention, calls again at once, so it keeps up with any rate of finishing tasks (it deleted
-// 10,000 a minute before, and finished tasks beyond that piled up without limit).
+// 10,000 a minute before, and finished tasks beyond that piled up without limit); on SQLite old event
+// rows count as well.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { MaintenanceOutcome, PruneOutcome } from '../../src/broker/broker.js';
@@ -87,6 +88,21 @@ test('while a prune call says more is past retention the pruner calls again at o
     assert.ok(calls.length > 2, `a call deletes a bounded batch (${calls.length} calls)`);
     assert.equal(calls.reduce((sum, call) => sum + call.pruned, 0), total);
     assert.equal((await broker.counts()).default?.completed ?? 0, 0);
+  } finally {
+    await broker.close();
+  }
+});
+
+test('on SQLite a prune call whose batch of old events was full asks for another, though it deleted no task', async () => {
+  const broker = await connectBroker('sqlite::memory:');
+  try {
+    // One event row per enqueue call: more rows than one call deletes.
+    for (let i = 0; i < 1_200; i++) await broker.enqueue([newTask()]);
+    const policy = { ...KEEP_EVERYTHING, eventTtlMs: 1_000 };
+    const later = Date.now() + 60_000;
+    const first = await broker.prune(later, policy);
+    assert.deepEqual(first, { pruned: 0, more: true });
+    assert.deepEqual(await broker.prune(later, policy), { pruned: 0, more: false }, 'the rest went in the second call');
   } finally {
     await broker.close();
   }
