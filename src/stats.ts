@@ -15,7 +15,7 @@ export interface QueueStats {
   successRate: number | null;
   /** Tasks finished in the last minute. */
   throughputPerMinute: number;
-  /** From ready to started, over tasks finished in the last minute; null when none. */
+  /** From ready to started, over tasks finished in the last minute (the latest 20,000 of them); null when none. */
   waitMs: Percentiles | null;
   /** From started to finished, over tasks completed or failed in the last minute. */
   runMs: Percentiles | null;
@@ -37,9 +37,10 @@ export function isLive(worker: WorkerInfo, now: number): boolean {
 }
 
 export async function collectStats(broker: Broker, now = Date.now()): Promise<Stats> {
-  const [counts, workers, samples] = await Promise.all([
+  const [counts, workers, finished, samples] = await Promise.all([
     broker.counts(),
     broker.listWorkers(),
+    broker.countFinishedSince(now - WINDOW_MS),
     broker.finishedSince(now - WINDOW_MS, SAMPLE_LIMIT),
   ]);
   const live = workers.filter((worker) => isLive(worker, now));
@@ -49,6 +50,7 @@ export async function collectStats(broker: Broker, now = Date.now()): Promise<St
     queues[queue] = queueStats(
       counts[queue] ?? emptyCounts(),
       live.filter((worker) => worker.queues.includes(queue)).length,
+      finished[queue] ?? 0,
       samples.filter((sample) => sample.queue === queue),
     );
   }
@@ -58,20 +60,25 @@ export async function collectStats(broker: Broker, now = Date.now()): Promise<St
   }
   return {
     queues,
-    total: queueStats(totalCounts, live.length, samples),
+    total: queueStats(totalCounts, live.length, sum(Object.values(finished)), samples),
     workers: { live: live.length, registered: workers.length },
     at: new Date(now),
   };
 }
 
-function queueStats(counts: StateCounts, workers: number, samples: FinishedSample[]): QueueStats {
-  const finished = counts.completed + counts.failed;
+function sum(values: number[]): number {
+  return values.reduce((total, n) => total + n, 0);
+}
+
+/** `finished`: how many finished in the window; `samples`: some of them (the latest), for percentiles. */
+function queueStats(counts: StateCounts, workers: number, finished: number, samples: FinishedSample[]): QueueStats {
+  const ended = counts.completed + counts.failed;
   const started = samples.filter((sample) => sample.startedAt !== undefined && sample.state !== 'cancelled');
   return {
     counts,
     workers,
-    successRate: finished === 0 ? null : counts.completed / finished,
-    throughputPerMinute: samples.length,
+    successRate: ended === 0 ? null : counts.completed / ended,
+    throughputPerMinute: finished,
     waitMs: percentiles(started.map((sample) => sample.startedAt! - sample.readyAt)),
     runMs: percentiles(started.map((sample) => sample.finishedAt - sample.startedAt!)),
   };

@@ -234,7 +234,10 @@ export interface Broker {
   getOutcome?(id: string): Promise<TaskOutcome | null>;
   listTasks(filter: TaskFilter): Promise<TaskInfo[]>;
   counts(): Promise<Record<string, StateCounts>>;
+  /** Up to `limit` tasks finished at or after `since`, newest first: a sample, for percentiles. */
   finishedSince(since: number, limit: number): Promise<FinishedSample[]>;
+  /** How many tasks finished (completed, failed or cancelled) at or after `since`, per queue; queues with none are left out. */
+  countFinishedSince(since: number): Promise<Record<string, number>>;
 
   registerWorker(worker: WorkerInfo): Promise<void>;
   /**

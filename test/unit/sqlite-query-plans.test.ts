@@ -39,6 +39,12 @@ describe('SQLite query plans', () => {
     });
   }
 
+  it('finished_counts counts from the covering finished index, grouping only the queues in a temporary tree', () => {
+    const detail = plan(db, 'finished_counts', { since: 1 });
+    assert.match(detail, /SEARCH tasks USING COVERING INDEX tasks_finished \(finished_at>\?\)/, detail);
+    assert.doesNotMatch(detail, /SCAN tasks/, detail);
+  });
+
   it('settling an attempt updates one row by primary key', () => {
     const detail = plan(db, 'complete_task', { id: 'x', workerId: 'w', now: 1, result: 'null' });
     assert.match(detail, /sqlite_autoindex_tasks_1|PRIMARY KEY|INDEX/, detail);

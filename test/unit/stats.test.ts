@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isLive, percentiles } from '../../src/stats.js';
-import type { WorkerInfo } from '../../src/index.js';
+import { collectStats, isLive, percentiles } from '../../src/stats.js';
+import { connectBroker, type WorkerInfo } from '../../src/index.js';
+import { leaseRequest, newTask } from '../conformance/suite/records.js';
 
 describe('stats helpers', () => {
   it('computes nearest-rank percentiles', () => {
@@ -15,5 +16,24 @@ describe('stats helpers', () => {
     const worker = { heartbeatAt: new Date(10_000), heartbeatInterval: 1_000 } as WorkerInfo;
     assert.equal(isLive(worker, 13_000), true);
     assert.equal(isLive(worker, 13_001), false);
+  });
+
+  it('counts every task finished in the last minute, more than the 20,000 its percentiles sample', async () => {
+    const broker = await connectBroker('sqlite::memory:');
+    try {
+      const total = 25_000;
+      const now = Date.now();
+      for (let i = 0; i < total; i += 1_000) {
+        await broker.enqueue(Array.from({ length: 1_000 }, () => newTask()));
+        const leased = await broker.lease(leaseRequest('w1', { limit: 1_000, now }));
+        await broker.settle(leased.map((task) => ({ kind: 'complete' as const, taskId: task.id, workerId: 'w1', result: null, now })));
+      }
+      const stats = await collectStats(broker, now + 1_000);
+      assert.equal(stats.total.throughputPerMinute, total);
+      assert.equal(stats.queues.default?.throughputPerMinute, total);
+      assert.ok(stats.total.runMs, 'percentiles from the sample');
+    } finally {
+      await broker.close();
+    }
   });
 });

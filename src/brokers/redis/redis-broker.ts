@@ -190,6 +190,10 @@ export class RedisBroker implements Broker {
     return this.run('finishedSince', (ctx) => reads.finishedSince(ctx, since, limit));
   }
 
+  countFinishedSince(since: number): Promise<Record<string, number>> {
+    return this.run('countFinishedSince', (ctx) => reads.countFinishedSince(ctx, since));
+  }
+
   registerWorker(worker: WorkerInfo): Promise<void> {
     return this.run('registerWorker', (ctx) => registry.registerWorker(ctx, worker));
   }

@@ -36,6 +36,12 @@ export function counts(ctx: SqliteContext): Record<string, StateCounts> {
   return byQueue;
 }
 
+export function countFinishedSince(ctx: SqliteContext, since: number): Record<string, number> {
+  const byQueue: Record<string, number> = {};
+  for (const row of ctx.statements.get('finished_counts').all({ since })) byQueue[row.queue as string] = row.n as number;
+  return byQueue;
+}
+
 export function finishedSince(ctx: SqliteContext, since: number, limit: number): FinishedSample[] {
   return ctx.statements
     .get('finished_since')

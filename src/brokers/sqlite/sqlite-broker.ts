@@ -162,6 +162,10 @@ export class SqliteBroker implements Broker {
     return this.read('finishedSince', () => reads.finishedSince(this.ctx, since, limit));
   }
 
+  countFinishedSince(since: number): Promise<Record<string, number>> {
+    return this.read('countFinishedSince', () => reads.countFinishedSince(this.ctx, since));
+  }
+
   registerWorker(worker: WorkerInfo): Promise<void> {
     return this.write('registerWorker', () => registry.registerWorker(this.ctx, worker));
   }

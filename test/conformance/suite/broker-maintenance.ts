@@ -272,6 +272,24 @@ export function brokerMaintenanceCases(cases: Cases): void {
     assert.equal((await broker.finishedSince(t0, 1)).length, 1);
   });
 
+  cases.case('countFinishedSince counts every finish since a time per queue, without a limit', async (world) => {
+    const broker = await world.broker();
+    const t0 = Date.now();
+    assert.deepEqual(await broker.countFinishedSince(t0 - 60_000), {});
+    const one = await enqueueAndLease(broker, 'w1', { queue: 'a' }, { now: t0 });
+    const two = await enqueueAndLease(broker, 'w1', { queue: 'b' }, { now: t0 });
+    const three = await enqueueOne(broker, { queue: 'b' });
+    await enqueueOne(broker, { queue: 'c' });
+    await broker.settle([
+      { kind: 'complete', taskId: one, workerId: 'w1', result: 1, now: t0 + 10 },
+      { kind: 'fail', taskId: two, workerId: 'w1', error: BOOM, now: t0 + 20 },
+    ]);
+    assert.equal(await broker.cancel(three, 'no', t0 + 30), 'cancelled');
+    assert.deepEqual(await broker.countFinishedSince(t0), { a: 1, b: 2 }, 'completed, failed and cancelled; c has none');
+    assert.deepEqual(await broker.countFinishedSince(t0 + 15), { b: 2 });
+    assert.deepEqual(await broker.countFinishedSince(t0 + 31), {});
+  });
+
   cases.case('maintenance leadership: one holder at a time, renewed by its holder, free at once when released', async (world) => {
     const broker = await world.broker();
     assert.ok(broker.acquireLeadership && broker.releaseLeadership, 'this broker elects no maintenance leader');
