@@ -13,7 +13,7 @@ import { createMaintainer } from '../../src/worker/maintenance/maintainer.js';
 import { createPruner } from '../../src/worker/maintenance/pruner.js';
 import { deferred } from '../support/deferred.js';
 import { within } from '../support/wait.js';
-import { KEEP_EVERYTHING, leaseRequest, newTask } from '../conformance/suite/records.js';
+import { completeMany, KEEP_EVERYTHING, leaseRequest, newTask } from '../conformance/suite/records.js';
 
 const silent = createLogger({ level: 'silent' });
 
@@ -60,12 +60,7 @@ test('while a prune call says more is past retention the pruner calls again at o
   const broker = await connectBroker('sqlite::memory:');
   try {
     const total = 2_500;
-    const finishedAt = Date.now() - 60_000;
-    for (let i = 0; i < total; i += 500) {
-      await broker.enqueue(Array.from({ length: 500 }, () => newTask()));
-      const leased = await broker.lease(leaseRequest('w1', { limit: 500 }));
-      await broker.settle(leased.map((task) => ({ kind: 'complete' as const, taskId: task.id, workerId: 'w1', result: null, now: finishedAt })));
-    }
+    await completeMany(broker, total, Date.now() - 60_000);
     assert.equal((await broker.counts()).default?.completed, total);
 
     const calls: PruneOutcome[] = [];

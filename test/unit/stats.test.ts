@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { collectStats, isLive, percentiles } from '../../src/stats.js';
 import { connectBroker, type WorkerInfo } from '../../src/index.js';
-import { leaseRequest, newTask } from '../conformance/suite/records.js';
+import { completeMany } from '../conformance/suite/records.js';
 
 describe('stats helpers', () => {
   it('computes nearest-rank percentiles', () => {
@@ -23,11 +23,7 @@ describe('stats helpers', () => {
     try {
       const total = 25_000;
       const now = Date.now();
-      for (let i = 0; i < total; i += 1_000) {
-        await broker.enqueue(Array.from({ length: 1_000 }, () => newTask()));
-        const leased = await broker.lease(leaseRequest('w1', { limit: 1_000, now }));
-        await broker.settle(leased.map((task) => ({ kind: 'complete' as const, taskId: task.id, workerId: 'w1', result: null, now })));
-      }
+      await completeMany(broker, total, now);
       const stats = await collectStats(broker, now + 1_000);
       assert.equal(stats.total.throughputPerMinute, total);
       assert.equal(stats.queues.default?.throughputPerMinute, total);

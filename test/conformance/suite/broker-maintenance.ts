@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { recordBroker } from '../../support/events.js';
 import { emptyCounts } from '../../../src/types.js';
-import { enqueueAndLease, enqueueOne, KEEP_EVERYTHING, leaseRequest, newTask } from './records.js';
+import { completeMany, enqueueAndLease, enqueueOne, KEEP_EVERYTHING, leaseRequest, newTask } from './records.js';
 import type { Cases } from './world.js';
 
 const BOOM = { type: 'Error', message: 'boom' };
@@ -157,13 +157,7 @@ export function brokerMaintenanceCases(cases: Cases): void {
     const broker = await world.broker();
     const t0 = Date.now();
     const total = 2_500;
-    for (let i = 0; i < total; i += 500) {
-      await broker.enqueue(Array.from({ length: 500 }, () => newTask()));
-      const leased = await broker.lease(leaseRequest('w1', { limit: 500 }));
-      assert.equal(leased.length, 500);
-      const outcomes = await broker.settle(leased.map((task) => ({ kind: 'complete' as const, taskId: task.id, workerId: 'w1', result: null, now: t0 })));
-      assert.ok(outcomes.every(Boolean));
-    }
+    await completeMany(broker, total, t0);
     const kept = await enqueueAndLease(broker, 'w1');
     await broker.settle([{ kind: 'complete', taskId: kept, workerId: 'w1', result: null, now: t0 + 10_000 }]);
     const policy = { ...KEEP_EVERYTHING, resultTtlMs: 5_000 };

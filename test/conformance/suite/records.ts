@@ -74,3 +74,19 @@ export async function enqueueAndLease(
   if (leased?.id !== id) throw new Error(`expected to lease ${id}, got ${leased?.id ?? 'nothing'}`);
   return id;
 }
+
+/**
+ * Enqueues `count` tasks in 'default' and completes each, all finishing at `finishedAt` (a backlog for
+ * retention and stats), 500 per round trip; fails if any step leaves a task behind.
+ */
+export async function completeMany(broker: Broker, count: number, finishedAt: number): Promise<void> {
+  for (let done = 0; done < count; ) {
+    const size = Math.min(500, count - done);
+    await broker.enqueue(Array.from({ length: size }, () => newTask()));
+    const leased = await broker.lease(leaseRequest('w1', { limit: size }));
+    if (leased.length !== size) throw new Error(`leased ${leased.length} of ${size}`);
+    const held = await broker.settle(leased.map((task) => ({ kind: 'complete' as const, taskId: task.id, workerId: 'w1', result: null, now: finishedAt })));
+    if (!held.every(Boolean)) throw new Error('a completion was refused');
+    done += size;
+  }
+}
