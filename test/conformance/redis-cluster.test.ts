@@ -11,6 +11,7 @@ import { recordBroker } from '../support/events.js';
 import { openMonitor } from '../support/monitor.js';
 import { startRedisCluster, type RedisCluster } from '../support/redis-cluster.js';
 import { within } from '../support/wait.js';
+import { FORGET_UNUSED_QUEUE_MS } from '../../src/brokers/redis/maintenance.js';
 import { runBrokerConformance } from './broker-suite.js';
 import { enqueueOne, leaseRequest } from './suite/records.js';
 
@@ -74,6 +75,34 @@ describe('redis cluster', () => {
     } finally {
       await worker.close();
       await app.close();
+    }
+  });
+
+  it('forgets queues that held nothing for the grace, though their keys and their names sit on different shards', async () => {
+    const prefix = `forget-${randomUUID().slice(0, 8)}`;
+    const broker = await connectBroker(`${(await started()).url}?prefix=${prefix}`);
+    const { master } = await (await started()).shardOf(`{${prefix}}:queues`);
+    const names = new Redis({ port: master.port, host: '127.0.0.1' });
+    try {
+      const t0 = Date.now();
+      const used = Array.from({ length: 6 }, (_, i) => `once-${i}`);
+      for (const queue of used) {
+        const id = await enqueueOne(broker, { queue });
+        await broker.lease(leaseRequest('w1', { queues: [queue] }));
+        await broker.settle([{ kind: 'complete', taskId: id, workerId: 'w1', result: null, now: t0 }]);
+      }
+      const shards = await Promise.all(used.map(async (queue) => (await (await started()).shardOf(`{${prefix}:${queue}}:queued`)).master.port));
+      assert.ok(shards.some((port) => port !== master.port), 'a queue whose keys sit on another shard than the names');
+      await enqueueOne(broker, { queue: 'waiting', runAt: t0 + 100 * FORGET_UNUSED_QUEUE_MS });
+      const retention = { resultTtlMs: 1, eventTtlMs: 86_400_000, workerTtlMs: 86_400_000 };
+      assert.equal((await broker.prune(t0 + 2, retention)).pruned, used.length);
+      assert.equal((await names.smembers(`{${prefix}}:queues`)).length, used.length + 1);
+      await broker.prune(t0 + 2 + FORGET_UNUSED_QUEUE_MS, retention);
+      assert.deepEqual(await names.smembers(`{${prefix}}:queues`), ['waiting']);
+      assert.deepEqual(await names.smembers(`{${prefix}}:forgetting`), []);
+    } finally {
+      names.disconnect();
+      await broker.close();
     }
   });
 

@@ -1,7 +1,10 @@
 // MONITOR on a plain socket. ioredis's monitor() failed with "Command queue state error" when monitored
 // lines arrived in the same read as MONITOR's +OK (a CI run hung on it: the test's connections kept
 // reconnecting to a stopped server), so tests and benchmarks read MONITOR's lines themselves.
+import { randomUUID } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
+import { Redis } from 'ioredis';
+import { within } from './wait.js';
 
 export interface MonitoredCommand {
   /** The client's address, or 'lua' for a command a script ran. */
@@ -32,6 +35,33 @@ export function openMonitor(port: number, seen: (command: MonitoredCommand) => v
     });
     socket.write('MONITOR\r\n');
   });
+}
+
+/**
+ * Records the commands clients send to the server on `port` (not those scripts run) until `stop`, which
+ * waits until Redis has run every command sent before it and returns their names (FCALLs by their
+ * script: "enqueue_one", not the library's versioned function name).
+ */
+export async function recordCommands(port: number): Promise<{ stop(): Promise<string[]> }> {
+  const seen: MonitoredCommand[] = [];
+  let marked: (() => void) | undefined;
+  const marker = `mark-${randomUUID()}`;
+  const direct = new Redis(port);
+  await direct.ping(); // Connected before recording: its handshake is not recorded.
+  const monitor = await openMonitor(port, (command) => {
+    if (command.args[0] === 'echo' && command.args[1] === marker) marked?.();
+    else if (command.source !== 'lua') seen.push(command);
+  });
+  return {
+    async stop(): Promise<string[]> {
+      const done = new Promise<void>((resolve) => (marked = resolve));
+      await direct.echo(marker);
+      direct.disconnect();
+      await within(done, 5_000, 'the monitor seeing the marker');
+      monitor.destroy();
+      return seen.map(({ args }) => (args[0] === 'fcall' ? args[1]!.replace(/^celeriac_[0-9a-f]+_/, '') : args[0]!));
+    },
+  };
 }
 
 /** `+<time> [<db> <source>] "<command>" "<argument>" ...`, arguments escaped as Redis quotes them. */

@@ -4,12 +4,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
 import { connectBroker } from '../../src/index.js';
 import { newTask } from '../conformance/suite/records.js';
-import { openMonitor, type MonitoredCommand } from '../support/monitor.js';
+import { recordCommands } from '../support/monitor.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { within } from '../support/wait.js';
 
 let server: RedisServer;
 before(async () => {
@@ -19,30 +17,6 @@ after(async () => {
   await server.stop();
 });
 
-/** Records the commands clients send (not those scripts run) until `stop`, which waits for all sent before it. */
-async function recordCommands() {
-  const seen: MonitoredCommand[] = [];
-  let marked: (() => void) | undefined;
-  const marker = `mark-${randomUUID()}`;
-  const direct = new Redis(server.port);
-  await direct.ping(); // Connected before recording: its handshake is not recorded.
-  const monitor = await openMonitor(server.port, (command) => {
-    if (command.args[0] === 'echo' && command.args[1] === marker) marked?.();
-    else if (command.source !== 'lua') seen.push(command);
-  });
-  return {
-    /** The names of the commands sent so far (FCALLs by their script), once Redis has run them all. */
-    async stop(): Promise<string[]> {
-      const done = new Promise<void>((resolve) => (marked = resolve));
-      await direct.echo(marker);
-      direct.disconnect();
-      await within(done, 5_000, 'the monitor seeing the marker');
-      monitor.destroy();
-      return seen.map(({ args }) => (args[0] === 'fcall' ? args[1]!.replace(/^celeriac_[0-9a-f]+_/, '') : args[0]!));
-    },
-  };
-}
-
 describe('Redis maintenance reads', () => {
   it("the leader's leadership call brings the queue names: its job reads none, and a queue made since is not missed", async () => {
     const url = `${server.url}?prefix=maint-${randomUUID().slice(0, 8)}`;
@@ -50,7 +24,7 @@ describe('Redis maintenance reads', () => {
     const other = await connectBroker(url);
     try {
       await broker.enqueue([newTask({ queue: 'a' }), newTask({ queue: 'b' })]);
-      let commands = await recordCommands();
+      let commands = await recordCommands(server.port);
       assert.equal(await broker.acquireLeadership!('maintainer', 'me', 10_000), true);
       assert.deepEqual(await broker.maintain(Date.now()), { rescued: 0, promoted: 0, nextDueAt: null });
       assert.deepEqual(await commands.stop(), ['acquire_leadership', 'maintain', 'maintain'], 'one call per queue');
@@ -60,16 +34,16 @@ describe('Redis maintenance reads', () => {
       await broker.enqueue([newTask({ queue: 'c', runAt })]);
       assert.equal((await broker.maintain(Date.now())).nextDueAt, runAt);
       // And the next leadership call names it.
-      commands = await recordCommands();
+      commands = await recordCommands(server.port);
       assert.equal(await broker.acquireLeadership!('maintainer', 'me', 10_000), true);
       assert.equal((await broker.maintain(Date.now())).nextDueAt, runAt);
       assert.deepEqual(await commands.stop(), ['acquire_leadership', 'maintain', 'maintain', 'maintain']);
 
       // Another process, not the leader, gets no names; its own job (were it to run one) reads them.
-      commands = await recordCommands();
+      commands = await recordCommands(server.port);
       assert.equal(await other.acquireLeadership!('maintainer', 'someone else', 10_000), false);
       assert.equal((await other.maintain(Date.now())).nextDueAt, runAt);
-      assert.deepEqual(await commands.stop(), ['acquire_leadership', 'smembers', 'maintain', 'maintain', 'maintain']);
+      assert.deepEqual(await commands.stop(), ['acquire_leadership', 'sunion', 'maintain', 'maintain', 'maintain']);
     } finally {
       await broker.close();
       await other.close();

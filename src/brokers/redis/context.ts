@@ -129,6 +129,11 @@ export class TaskQueues {
     return due;
   }
 
+  /** Counts queues as not added (their adding or the write after it failed): the next write adds them. */
+  unregister(queues: string[]): void {
+    for (const queue of queues) this.registeredAt.delete(queue);
+  }
+
   remember(id: string, queue: string): void {
     if (this.cache.size >= TaskQueues.MAX) this.cache.clear();
     this.cache.set(id, queue);
@@ -196,7 +201,7 @@ export class TaskQueues {
 
   private knownQueues(refresh: boolean): Promise<string[]> {
     if (refresh || !this.known) {
-      const reading = this.client.smembers(this.keys.queues);
+      const reading = queueNames(this.client, this.keys);
       this.known = reading;
       reading.catch(() => {
         if (this.known === reading) this.known = undefined;
@@ -204,6 +209,11 @@ export class TaskQueues {
     }
     return this.known;
   }
+}
+
+/** The names of the known queues: those in `{P}:queues` and those being forgotten (maintenance.ts, forgetQueues). */
+export function queueNames(client: Client, keys: Keys): Promise<string[]> {
+  return client.sunion(keys.queues, keys.forgetting);
 }
 
 /**

@@ -60,7 +60,7 @@ export async function enqueueTasks(ctx: RedisContext, tasks: NewTask[], now: num
   const unregistered = ctx.queues.toRegister(groups.keys(), now);
   const registered = unregistered.length > 0 ? registerQueues(ctx, unregistered) : undefined;
   registered?.catch(() => undefined); // Awaited below; if the scripts fail first, their error is the one thrown.
-  await publishing(ctx, async (header) => {
+  const written = publishing(ctx, async (header) => {
     const calls: Array<Promise<void>> = [];
     for (const [queue, members] of groups) {
       const keys = ctx.keys.queue(queue);
@@ -83,7 +83,8 @@ export async function enqueueTasks(ctx: RedisContext, tasks: NewTask[], now: num
     }
     return calls;
   });
-  if (registered) await registered;
+  await unnamedOnFailure(ctx, unregistered, written);
+  if (registered) await nameAgain(ctx, unregistered, registered);
   outcomes.forEach((outcome, i) => ctx.queues.enqueuedTo(outcome.id, tasks[i]!.queue));
   return outcomes;
 }
@@ -93,11 +94,34 @@ function isPlain(task: NewTask, now: number): boolean {
   return task.key === undefined && task.expiresAt === undefined && (task.runAt === undefined || task.runAt <= now);
 }
 
-/** Adds queue names to `{P}:queues`; the names a leadership call brought may lack them now. */
+/**
+ * Adds queue names to `{P}:queues`; the names a leadership call brought may lack them now. A producer
+ * names a queue it has not named for a while (TaskQueues.toRegister) before it writes tasks to it, so a
+ * producer that dies after the write leaves the queue known, and again after the write (nameAgain).
+ */
 function registerQueues(ctx: RedisContext, queues: string[]): Promise<number> {
   ctx.ledQueues = undefined;
   ctx.queueRegistrations++;
   return ctx.client.sadd(ctx.keys.queues, ...queues);
+}
+
+/**
+ * After a write to queues named just before it: waits for that naming and names them again, so a queue
+ * the pruner forgot while the write was on its way is known again (forgetQueues, maintenance.ts). On a
+ * failure the queues count as not named, and the next write names them.
+ */
+async function nameAgain(ctx: RedisContext, queues: string[], before: Promise<number>): Promise<void> {
+  await unnamedOnFailure(ctx, queues, before.then(() => registerQueues(ctx, queues)));
+}
+
+/** Waits for a write or a naming; if it fails, the queues count as not named (the next write names them). */
+async function unnamedOnFailure<T>(ctx: RedisContext, queues: string[], step: Promise<T>): Promise<T> {
+  try {
+    return await step;
+  } catch (error) {
+    ctx.queues.unregister(queues);
+    throw error;
+  }
 }
 
 /**
@@ -115,7 +139,7 @@ async function enqueueOne(ctx: RedisContext, task: NewTask, now: number): Promis
   const pending = ctx.events.pending;
   if (pending) await pending; // As in publishing() (context.ts).
   const { header, n } = ctx.events.nextCall();
-  const reply = await script<string | [string, string]>(ctx, 'enqueue_one', [keys.queued, keys.idle, keys.active], [
+  const call = script<string | [string, string]>(ctx, 'enqueue_one', [keys.queued, keys.idle, keys.active], [
     keys.taskPrefix,
     task.queue,
     now,
@@ -129,9 +153,10 @@ async function enqueueOne(ctx: RedisContext, task: NewTask, now: number): Promis
     created,
     local?.workerId ?? '',
   ]);
+  const reply = registered ? await unnamedOnFailure(ctx, due, call) : await call;
   ctx.events.acked(n);
   if (local && Array.isArray(reply) && reply[0] === 'local') deliverLocally(ctx, local, task, input, Number(reply[1]));
-  if (registered) await registered;
+  if (registered) await nameAgain(ctx, due, registered);
   ctx.queues.enqueuedTo(task.id, task.queue);
   // A task handed straight to a worker was still enqueued as queued (as enqueue.lua's callers report it).
   return { id: task.id, created: true, state: 'queued' };

@@ -3,10 +3,13 @@
 //   {P:q}:t:<id>        task HASH (<id>: the stored id, ids.ts)                     {P:q}:queued:<p> LIST per priority p (0..15), FIFO
 //                                                     {P:q}:scheduled  ZSET runAt
 //   {P:q}:retrying      ZSET runAt                    {P:q}:active     ZSET lease expiry
+//   {P:q}:active:call:<worker id>  STRING the ids a worker's last lease call took (lease.lua; for its lease time)
 //   {P:q}:expiring      ZSET expiry of queued tasks   {P:q}:completed|failed|cancelled  ZSET finishedAt
 //   {P:q}:keys          HASH idempotency key -> id
 //   {P:q}:idle          HASH worker id -> hand-off registration   {P:q}:idle:<worker id> LIST inbox
-//   {P}:queues SET of queue names   {P}:workers HASH   {P}:leader:<service>
+//   {P:q}:unused        STRING when the queue was found holding nothing (lua/includes/unused.lua)
+//   {P}:queues SET of queue names   {P}:forgetting SET of names being forgotten (maintenance.ts)
+//   {P}:workers HASH   {P}:leader:<service>
 //   channel P:events
 import type { TaskState } from '../../types.js';
 import { toStoredId } from './ids.js';
@@ -27,6 +30,8 @@ export class QueueKeys {
   readonly keys: string;
   /** Idle workers' hand-off registrations; `${idle}:${workerId}` is a worker's inbox (handoff.lua). */
   readonly idle: string;
+  /** When the queue was found holding nothing; its name is forgotten after a grace (lua/includes/unused.lua). */
+  readonly unused: string;
 
   constructor(
     prefix: string,
@@ -44,6 +49,27 @@ export class QueueKeys {
     this.cancelled = `${tag}:cancelled`;
     this.keys = `${tag}:keys`;
     this.idle = `${tag}:idle`;
+    this.unused = `${tag}:unused`;
+  }
+
+  /**
+   * The queue's mark of holding nothing and every key that holds something of it, in the order the
+   * scripts that tell whether it is empty take them (lua/includes/unused.lua).
+   */
+  contents(): string[] {
+    return [
+      this.unused,
+      this.queued,
+      this.scheduled,
+      this.retrying,
+      this.active,
+      this.expiring,
+      this.completed,
+      this.failed,
+      this.cancelled,
+      this.keys,
+      this.idle,
+    ];
   }
 
   /** The hash of a task, by the id users know (stored in its short form, see ids.ts). */
@@ -74,12 +100,15 @@ export class QueueKeys {
 
 export class Keys {
   readonly queues: string;
+  /** Names of queues the pruner is forgetting (maintenance.ts, forgetQueues): still known until it is done. */
+  readonly forgetting: string;
   readonly workers: string;
   readonly channel: string;
   private readonly perQueue = new Map<string, QueueKeys>();
 
   constructor(readonly prefix: string) {
     this.queues = `{${prefix}}:queues`;
+    this.forgetting = `{${prefix}}:forgetting`;
     this.workers = `{${prefix}}:workers`;
     this.channel = `${prefix}:events`;
   }

@@ -1,15 +1,26 @@
 // Maintenance: rescue expired leases and promote due tasks (one pass, `maintain`), prune past
 // retention, purge waiting tasks, and the leadership that lets one process at a time run each
 // maintenance service. Each runs one script per known queue (`{P}:queues`), all sent in one round trip.
+// The pruner also forgets queues that held nothing for a while (forgetQueues).
 import type { MaintenanceOutcome, PruneOutcome, RetentionPolicy } from '../../broker/broker.js';
-import { publishing, script, type RedisContext } from './context.js';
+import { publishing, queueNames, script, type RedisContext } from './context.js';
 import { pruneWorkers } from './workers.js';
 
 const BATCH = 1_000;
 
 export function knownQueues(ctx: RedisContext): Promise<string[]> {
-  return ctx.client.smembers(ctx.keys.queues);
+  return queueNames(ctx.client, ctx.keys);
 }
+
+/**
+ * How long a queue holds nothing before the pruner forgets its name (lua/includes/unused.lua). It is far
+ * longer than a producer goes without naming a queue it writes to again (TaskQueues.REGISTER_EVERY_MS in
+ * context.ts, 10 s) plus any sane clock skew between hosts: a producer that named a queue before it was
+ * found empty, and did not name it again since, writes no task to it after it is forgotten. (Its last
+ * task there was written after it named the queue; that task's pruning, or a purge, restarted the
+ * grace, so the grace ends more than 10 s after the naming, when the producer names it again.)
+ */
+export const FORGET_UNUSED_QUEUE_MS = 10 * 60_000;
 
 /**
  * How long the queue names a leadership call returned stand in for reading them: a service asks for its
@@ -64,15 +75,48 @@ export async function prune(ctx: RedisContext, now: number, policy: RetentionPol
   const replies = await Promise.all(
     queues.map((queue) => {
       const keys = ctx.keys.queue(queue);
-      const args = [keys.taskPrefix, before, BATCH];
-      return script<[number, number]>(ctx, 'prune', [keys.completed, keys.failed, keys.cancelled, keys.keys], args);
+      const args = [keys.taskPrefix, before, BATCH, now, FORGET_UNUSED_QUEUE_MS];
+      return script<[number, number, number]>(ctx, 'prune', keys.contents(), args);
     }),
+  );
+  await forgetQueues(
+    ctx,
+    queues.filter((_, q) => Number(replies[q]![2]) === 1),
   );
   await pruneWorkers(ctx, now - policy.workerTtlMs);
   return {
     pruned: sum(replies.map(([deleted]) => deleted)),
     more: replies.some(([, full]) => Number(full) === 1),
   };
+}
+
+/**
+ * Forgets queues that held nothing for the grace (prune.lua found them so), in three steps: their names
+ * move from `{P}:queues` to `{P}:forgetting` (one transaction; the names stay known), each queue is asked
+ * whether it is still empty (forget.lua), and the names leave `{P}:forgetting`, those of queues that are
+ * not empty going back to `{P}:queues` (one transaction). A pruner that dies in between leaves names in
+ * `{P}:forgetting`, still known, which the next call finishes with: it takes up every name there.
+ *
+ * A task written to a queue while it is forgotten: the queue's slot and `{P}:queues` may be on different
+ * Cluster shards, so the steps cannot be one script. A producer names a queue (`{P}:queues`) before and
+ * again after it writes to it, at most once per 10 s per queue (enqueue.ts): a write before forget.lua
+ * looked is seen by it, and one after it is followed by the producer naming the queue again. Returns the
+ * names forgotten.
+ */
+export async function forgetQueues(ctx: RedisContext, unused: string[]): Promise<string[]> {
+  if (unused.length > 0) {
+    await ctx.client.multi().srem(ctx.keys.queues, ...unused).sadd(ctx.keys.forgetting, ...unused).exec();
+    ctx.ledQueues = undefined;
+  }
+  const names = await ctx.client.smembers(ctx.keys.forgetting);
+  if (names.length === 0) return [];
+  const empty = await Promise.all(names.map((queue) => script<number>(ctx, 'forget', ctx.keys.queue(queue).contents(), [])));
+  const forgotten = names.filter((_, q) => Number(empty[q]) === 1);
+  const held = names.filter((_, q) => Number(empty[q]) !== 1);
+  const finish = ctx.client.multi().srem(ctx.keys.forgetting, ...names);
+  if (held.length > 0) finish.sadd(ctx.keys.queues, ...held);
+  await finish.exec();
+  return forgotten;
 }
 
 export async function purge(ctx: RedisContext, queue: string | undefined): Promise<number> {
@@ -82,7 +126,7 @@ export async function purge(ctx: RedisContext, queue: string | undefined): Promi
     const keys = ctx.keys.queue(name);
     for (;;) {
       const deleted = Number(
-        await script<number>(ctx, 'purge', [keys.queued, keys.scheduled, keys.retrying, keys.expiring, keys.keys], [keys.taskPrefix, BATCH]),
+        await script<number>(ctx, 'purge', [keys.queued, keys.scheduled, keys.retrying, keys.expiring, keys.keys, keys.unused], [keys.taskPrefix, BATCH]),
       );
       total += deleted;
       if (deleted === 0) break;
@@ -102,7 +146,7 @@ export async function releaseLeadership(ctx: RedisContext, service: string, hold
 export async function acquireLeadership(ctx: RedisContext, service: string, holderId: string, ttlMs: number): Promise<boolean> {
   // A queue this instance registers while the call is out may be missing from its reply: then it is not kept.
   const registrations = ctx.queueRegistrations;
-  const reply = await script<unknown[]>(ctx, 'acquire_leadership', [ctx.keys.leader(service), ctx.keys.queues], [
+  const reply = await script<unknown[]>(ctx, 'acquire_leadership', [ctx.keys.leader(service), ctx.keys.queues, ctx.keys.forgetting], [
     holderId,
     Math.max(1, Math.round(ttlMs)),
   ]);

@@ -15,12 +15,13 @@ export const SCRIPT_KEYS = {
   cancel: 6,
   progress: 1,
   maintain: 7,
-  prune: 4,
-  purge: 5,
+  prune: 11,
+  forget: 11,
+  purge: 6,
   register: 1,
   heartbeat: 1,
   publish: 1,
-  acquire_leadership: 2,
+  acquire_leadership: 3,
   release_leadership: 1,
   unpark: 1,
   reclaim: 2,
@@ -32,8 +33,8 @@ type Arg = string | number;
 const LUA_DIR = new URL('./lua/', import.meta.url);
 const INCLUDE_LINE = /^-- @include ([\w-]+)[ \t]*$/gm;
 /**
- * `-- @flags allow-oom`: a script that only reads, deletes, publishes, rewrites a few bytes in place, or records a
- * worker coming online, so it may still run when Redis is full (pruning and purging free memory; a worker
+ * `-- @flags allow-oom`: a script that only reads, deletes, publishes, rewrites a few bytes in place, marks a
+ * queue found empty (a key of a few bytes), or records a worker coming online, so it may still run when Redis is full (pruning and purging free memory; a worker
  * started then comes online and waits for room). Without it a function may write and is refused while
  * Redis is over `maxmemory`.
  */

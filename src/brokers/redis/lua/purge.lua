@@ -1,11 +1,14 @@
 -- purge: deletes waiting (queued, scheduled, retrying) tasks of one queue, a batch at a time.
 -- KEYS[1] queued lists (base name; one LIST per priority: <base>:<p>)   KEYS[2] scheduled ZSET
 -- KEYS[3] retrying ZSET   KEYS[4] expiring ZSET   KEYS[5] idempotency keys HASH
+-- KEYS[6] the queue's mark of holding nothing (includes/unused): deleted, so the grace after which an
+-- empty queue is forgotten starts again (tasks written since the mark was set may be among those deleted)
 -- ARGV[1] task key prefix   ARGV[2] limit per list or set
 -- Returns the number of tasks deleted (the caller calls again until it is 0).
 -- @flags allow-oom
 local prefix, limit = ARGV[1], tonumber(ARGV[2])
 local deleted = 0
+redis.call('DEL', KEYS[6])
 
 local function delete(id)
   local task_key = prefix .. id
