@@ -4,7 +4,7 @@
 import type { FinishedSample, TaskFilter, TaskOutcome } from '../../broker/broker.js';
 import { emptyCounts, FINISHED_STATES, TASK_STATES, type StateCounts, type TaskInfo, type TaskState } from '../../types.js';
 import { hashToTaskInfo, storedCreatedAt, storedOutcome, toNumber } from './codec.js';
-import { pipelined, queuedLengths, type RedisContext } from './context.js';
+import { byQueue, chunks, pipelined, queuedLengths, script, type RedisContext } from './context.js';
 import { fromStoredId } from './ids.js';
 import type { QueueKeys } from './keys.js';
 import { knownQueues } from './maintenance.js';
@@ -99,26 +99,40 @@ export async function finishedSince(ctx: RedisContext, since: number, limit: num
       ctx.client.zrevrangebyscore(ctx.keys.queue(queue).ofState(state as FinishedState), '+inf', since, 'WITHSCORES', 'LIMIT', 0, limit),
     ),
   );
-  const finished: Array<{ id: string; queue: string; state: TaskState; finishedAt: number }> = [];
+  const finished: Array<{ stored: string; queue: string; state: TaskState; finishedAt: number }> = [];
   sets.forEach(({ queue, state }, i) => {
     const list = entries[i]!;
-    for (let at = 0; at < list.length; at += 2) {
-      finished.push({ id: fromStoredId(list[at]!), queue, state, finishedAt: Number(list[at + 1]) });
-    }
+    for (let at = 0; at < list.length; at += 2) finished.push({ stored: list[at]!, queue, state, finishedAt: Number(list[at + 1]) });
   });
   finished.sort((a, b) => b.finishedAt - a.finishedAt);
   const chosen = finished.slice(0, limit);
-  const times = await Promise.all(
-    chosen.map(({ id, queue }) => ctx.client.hmget(ctx.keys.queue(queue).task(id), 'ready', 'created', 'started')),
-  );
-  return chosen.map(({ id, queue, state, finishedAt }, i) => {
+  const times = await finishTimes(ctx, chosen);
+  return chosen.map(({ stored, queue, state, finishedAt }, i) => {
     const [ready, created, started] = times[i]!;
     return {
       queue,
       state,
-      readyAt: ready ? toNumber(ready) : storedCreatedAt(created, id, finishedAt),
+      readyAt: ready ? toNumber(ready) : storedCreatedAt(created ?? null, fromStoredId(stored), finishedAt),
       ...(started ? { startedAt: toNumber(started) } : {}),
       finishedAt,
     };
   });
+}
+
+/** The `ready`, `created` and `started` fields of each task (finish_times.lua, up to 1,000 tasks of a queue per call). */
+async function finishTimes(ctx: RedisContext, tasks: Array<{ stored: string; queue: string }>): Promise<Array<Array<string | null>>> {
+  const times: Array<Array<string | null>> = new Array(tasks.length);
+  const calls: Array<Promise<void>> = [];
+  for (const [queue, members] of byQueue(tasks, (task) => task.queue)) {
+    const keys = ctx.keys.queue(queue);
+    for (const chunk of chunks(members)) {
+      const ids = chunk.map(({ item }) => item.stored);
+      const call = script<Array<string | null>>(ctx, 'finish_times', [keys.completed], [keys.taskPrefix, ...ids]).then((reply) => {
+        chunk.forEach(({ index }, n) => (times[index] = reply.slice(n * 3, n * 3 + 3)));
+      });
+      calls.push(call);
+    }
+  }
+  await Promise.all(calls);
+  return times;
 }

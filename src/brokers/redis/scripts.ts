@@ -18,6 +18,7 @@ export const SCRIPT_KEYS = {
   prune: 11,
   forget: 11,
   purge: 6,
+  finish_times: 1,
   register: 1,
   heartbeat: 1,
   publish: 1,

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { recordBroker } from '../../support/events.js';
 import { emptyCounts } from '../../../src/types.js';
+import type { Settlement } from '../../../src/broker/broker.js';
 import { completeMany, enqueueAndLease, enqueueOne, KEEP_EVERYTHING, leaseRequest, newTask } from './records.js';
 import type { Cases } from './world.js';
 
@@ -264,6 +265,28 @@ export function brokerMaintenanceCases(cases: Cases): void {
     assert.equal(byQueue.b?.finishedAt, t0 + 20);
     assert.deepEqual((await broker.finishedSince(t0 + 15, 100)).map((s) => s.queue), ['b']);
     assert.equal((await broker.finishedSince(t0, 1)).length, 1);
+  });
+
+  cases.case("finishedSince gives each sample its own task's timings, over thousands of tasks in several queues", async (world) => {
+    const broker = await world.broker();
+    const t0 = Date.now();
+    const perQueue = 1_100; // More than one read's worth of tasks in a queue, on brokers that read in batches.
+    for (const queue of ['a', 'b']) {
+      await broker.enqueue(Array.from({ length: perQueue }, () => newTask({ queue })));
+      const settlements: Settlement[] = [];
+      for (let i = 0; i < perQueue; i++) {
+        // Each task starts at its own time and runs 10 s, and finishes at its own time.
+        const [task] = await broker.lease(leaseRequest('w1', { queues: [queue], now: t0 + i }));
+        assert.ok(task, `leases task ${i} of ${queue}`);
+        settlements.push({ kind: 'complete', taskId: task.id, workerId: 'w1', result: null, now: t0 + 10_000 + i });
+      }
+      assert.ok((await broker.settle(settlements)).every(Boolean));
+    }
+    const samples = await broker.finishedSince(t0, 20_000);
+    assert.equal(samples.length, 2 * perQueue);
+    for (const sample of samples) assert.equal(sample.finishedAt - sample.startedAt!, 10_000, `a sample of ${sample.queue} has its own start time`);
+    const latest = await broker.finishedSince(t0, 3);
+    assert.deepEqual(latest.map((sample) => sample.finishedAt), [t0 + 10_000 + perQueue - 1, t0 + 10_000 + perQueue - 1, t0 + 10_000 + perQueue - 2]);
   });
 
   cases.case('countFinishedSince counts every finish since a time per queue, without a limit', async (world) => {
