@@ -4,7 +4,7 @@
 import type { FinishedSample, TaskFilter, TaskOutcome } from '../../broker/broker.js';
 import { emptyCounts, FINISHED_STATES, TASK_STATES, type StateCounts, type TaskInfo, type TaskState } from '../../types.js';
 import { hashToTaskInfo, storedCreatedAt, storedOutcome, toNumber } from './codec.js';
-import { byQueue, chunks, pipelined, queuedLengths, script, type RedisContext } from './context.js';
+import { byQueue, chunks, pipelined, script, type RedisContext } from './context.js';
 import { fromStoredId } from './ids.js';
 import type { QueueKeys } from './keys.js';
 import { knownQueues } from './maintenance.js';
@@ -52,21 +52,19 @@ async function firstMembers(ctx: RedisContext, keys: QueueKeys, state: TaskState
   return lists.flat().slice(0, limit);
 }
 
-/** How many tasks are in a state: LLEN of the queued lists, ZCARD of the other states' sets. */
-async function sizeOf(ctx: RedisContext, keys: QueueKeys, state: TaskState): Promise<number> {
-  if (state !== 'queued') return ctx.client.zcard(keys.ofState(state));
-  const lengths = await queuedLengths(ctx, keys.queue);
-  return lengths.reduce((sum, n) => sum + n, 0);
-}
-
-/** Counts by queue and state; queues with no tasks are left out. */
+/** Counts by queue and state (count.lua, one call per queue); queues with no tasks are left out. */
 export async function counts(ctx: RedisContext): Promise<Record<string, StateCounts>> {
   const queues = await knownQueues(ctx);
-  const sizes = await Promise.all(queues.flatMap((queue) => TASK_STATES.map((state) => sizeOf(ctx, ctx.keys.queue(queue), state))));
+  const sizes = await Promise.all(
+    queues.map((queue) => {
+      const keys = ctx.keys.queue(queue);
+      return script<number[]>(ctx, 'count', TASK_STATES.map((state) => (state === 'queued' ? keys.queued : keys.ofState(state))), []);
+    }),
+  );
   const byQueue: Record<string, StateCounts> = {};
   queues.forEach((queue, q) => {
     const counted = emptyCounts();
-    TASK_STATES.forEach((state, s) => (counted[state] = sizes[q * TASK_STATES.length + s]!));
+    TASK_STATES.forEach((state, s) => (counted[state] = Number(sizes[q]![s])));
     if (Object.values(counted).some((n) => n > 0)) byQueue[queue] = counted;
   });
   return byQueue;
@@ -74,17 +72,18 @@ export async function counts(ctx: RedisContext): Promise<Record<string, StateCou
 
 type FinishedState = 'completed' | 'failed' | 'cancelled';
 
-/** Per queue, how many tasks finished at or after `since`: a ZCOUNT of each finished set, O(log n). */
+/** Per queue, how many tasks finished at or after `since` (count_finished.lua: a ZCOUNT of each finished set, O(log n)). */
 export async function countFinishedSince(ctx: RedisContext, since: number): Promise<Record<string, number>> {
   const queues = await knownQueues(ctx);
   const counted = await Promise.all(
-    queues.map((queue) =>
-      Promise.all(FINISHED_STATES.map((state) => ctx.client.zcount(ctx.keys.queue(queue).ofState(state as FinishedState), since, '+inf'))),
-    ),
+    queues.map((queue) => {
+      const keys = ctx.keys.queue(queue);
+      return script<number>(ctx, 'count_finished', [keys.completed, keys.failed, keys.cancelled], [since]);
+    }),
   );
   const byQueue: Record<string, number> = {};
   queues.forEach((queue, i) => {
-    const n = counted[i]!.reduce((total, count) => total + count, 0);
+    const n = Number(counted[i]);
     if (n > 0) byQueue[queue] = n;
   });
   return byQueue;

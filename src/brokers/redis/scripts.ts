@@ -19,6 +19,8 @@ export const SCRIPT_KEYS = {
   forget: 11,
   purge: 6,
   finish_times: 1,
+  count: 7,
+  count_finished: 3,
   register: 1,
   heartbeat: 1,
   publish: 1,

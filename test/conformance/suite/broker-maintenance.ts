@@ -215,7 +215,7 @@ export function brokerMaintenanceCases(cases: Cases): void {
     await enqueueAndLease(broker, 'w1', { queue: 'a' });
     await enqueueOne(broker, { queue: 'a', runAt: now + 60_000 });
     await enqueueOne(broker, { queue: 'a' });
-    await enqueueOne(broker, { queue: 'a' });
+    await enqueueOne(broker, { queue: 'a', priority: 15 }); // Queued at two priorities: both counted.
     await enqueueOne(broker, { queue: 'b' });
 
     const counts = await broker.counts();
