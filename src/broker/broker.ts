@@ -85,12 +85,25 @@ export interface RenewOutcome {
   cancelRequested: string[];
 }
 
+/** What every settlement names: the task, the worker, the time, and the attempt it ends. */
+interface SettlementOf {
+  taskId: string;
+  workerId: string;
+  now: number;
+  /**
+   * The attempt it ends (`LeasedTask.attempt`). When given, the settlement applies only while that attempt
+   * runs: one for an attempt whose lease was lost (and which went back to the queue) cannot end a later
+   * attempt of the same task that the same worker leased again. Workers always give it.
+   */
+  attempt?: number;
+}
+
 /** How a worker ends an attempt. Ignored (returns false) if the worker no longer holds the lease. */
 export type Settlement =
-  | { kind: 'complete'; taskId: string; workerId: string; result: unknown; now: number }
-  | { kind: 'fail'; taskId: string; workerId: string; error: TaskError; now: number }
-  | { kind: 'retry'; taskId: string; workerId: string; error: TaskError; runAt: number; now: number }
-  | { kind: 'cancel'; taskId: string; workerId: string; reason: string; now: number };
+  | (SettlementOf & { kind: 'complete'; result: unknown })
+  | (SettlementOf & { kind: 'fail'; error: TaskError })
+  | (SettlementOf & { kind: 'retry'; error: TaskError; runAt: number })
+  | (SettlementOf & { kind: 'cancel'; reason: string });
 
 export type CancelOutcome =
   /** It was waiting and is now `cancelled`. */

@@ -131,7 +131,7 @@ class AttemptContext implements TaskContext {
 
 function succeeded(attempt: Attempt, value: unknown, env: ExecutorEnv): Settlement {
   const { task } = attempt;
-  const base = { taskId: task.id, workerId: env.workerId, now: Date.now() };
+  const base = { taskId: task.id, workerId: env.workerId, now: Date.now(), attempt: task.attempt };
   if (task.execution.ignoreResult) return { kind: 'complete', ...base, result: null };
   const problem = jsonProblem(value);
   if (problem) {
@@ -145,7 +145,7 @@ function failed(attempt: Attempt, thrown: unknown, env: ExecutorEnv): Settlement
   const { task } = attempt;
   if (thrown instanceof LeaseLostError || thrown instanceof WorkerShutdownError || attempt.handedBack) return null;
   const now = Date.now();
-  const base = { taskId: task.id, workerId: env.workerId, now };
+  const base = { taskId: task.id, workerId: env.workerId, now, attempt: task.attempt };
   if (thrown instanceof TaskCancelledError) return { kind: 'cancel', ...base, reason: thrown.message || 'revoked' };
   const error = toTaskError(thrown);
   const permanent =

@@ -46,7 +46,7 @@ describe('SQLite query plans', () => {
   });
 
   it('settling an attempt updates one row by primary key', () => {
-    const detail = plan(db, 'complete_task', { id: 'x', workerId: 'w', now: 1, result: 'null' });
+    const detail = plan(db, 'complete_task', { id: 'x', workerId: 'w', now: 1, attempt: 1, result: 'null' });
     assert.match(detail, /sqlite_autoindex_tasks_1|PRIMARY KEY|INDEX/, detail);
     assert.doesNotMatch(detail, /SCAN tasks(?! USING)/, detail);
   });

@@ -228,11 +228,6 @@ export async function pipelined<T>(ctx: RedisContext, commands: Array<[string, .
   });
 }
 
-/** The lengths of one queue's queued lists, highest priority first. */
-export function queuedLengths(ctx: RedisContext, queue: string): Promise<number[]> {
-  return pipelined<number>(ctx, ctx.keys.queue(queue).queuedLists().map((list) => ['llen', list]));
-}
-
 /** Groups items by queue, keeping each item's index in the original list. */
 export function byQueue<T>(items: T[], queueOf: (item: T) => string | undefined): Map<string, Array<{ item: T; index: number }>> {
   const groups = new Map<string, Array<{ item: T; index: number }>>();

@@ -2,7 +2,7 @@
 import type { LeaseRequest, LeasedTask, RenewOutcome } from '../../broker/broker.js';
 import { LEASED_FIELDS, leasedTask } from './codec.js';
 import { toStoredId } from './ids.js';
-import { byQueue, publishing, queuedLengths, script, type RedisContext } from './context.js';
+import { byQueue, publishing, script, type RedisContext } from './context.js';
 
 /**
  * Leases up to `limit` tasks: strict priority across the queues, FIFO within a priority and queue.
@@ -51,10 +51,21 @@ async function heldQueues(ctx: RedisContext, queues: string[]): Promise<string[]
   return queues.filter((_, q) => held[q]);
 }
 
-/** How many tasks to lease from each queue: the best `limit` across them; only `holding` are read. */
+/**
+ * How many tasks to lease from each queue: the best `limit` across them; only `holding` are read, after
+ * their expired tasks are cancelled (queued_counts.lua), so that no queue wins part of the lease with
+ * tasks it cannot give.
+ */
 async function planAcrossQueues(ctx: RedisContext, request: LeaseRequest, holding: string[]): Promise<Map<string, number>> {
   // lengths[q][i]: tasks of queue q at priority 15 - i.
-  const lengths = await Promise.all(request.queues.map((queue) => (holding.includes(queue) ? queuedLengths(ctx, queue) : NO_TASKS)));
+  const lengths = await publishing(ctx, (header) =>
+    request.queues.map((queue) => {
+      if (!holding.includes(queue)) return Promise.resolve(NO_TASKS);
+      const keys = ctx.keys.queue(queue);
+      const args = [keys.taskPrefix, queue, request.now, ctx.keys.channel, header];
+      return script<number[]>(ctx, 'queued_counts', [keys.queued, keys.expiring, keys.cancelled], args);
+    }),
+  );
   const plan = new Map<string, number>();
   let remaining = request.limit;
   for (let i = 0; i < 16 && remaining > 0; i++) {
@@ -99,8 +110,9 @@ async function runLeases(ctx: RedisContext, request: LeaseRequest, plan: Map<str
   for (const { queue, reply } of replies) {
     for (let at = 0; at < reply!.length; at += LEASED_FIELDS) leased.push(leasedTask(reply!, at, queue, leaseExpiresAt));
   }
-  // Across queues: priority, then age (ids are time-ordered UUIDv7, strictly increasing in one process).
-  if (replies.length > 1) leased.sort((a, b) => b.priority - a.priority || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  // Across queues: by priority, each queue's tasks in the order its script took them (a stable sort). Not
+  // by id: a task that came back (a retry, a rescue) joined the back of its queue, behind younger ones.
+  if (replies.length > 1) leased.sort((a, b) => b.priority - a.priority);
   for (const task of leased) ctx.queues.remember(task.id, task.queue);
   return leased;
 }

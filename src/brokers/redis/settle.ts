@@ -27,9 +27,9 @@ export async function settleTasks(ctx: RedisContext, settlements: Settlement[]):
   return held;
 }
 
-/** kind, id, worker, now, then three arguments whose meaning depends on the kind (see settle.lua). */
+/** kind, id, worker, now, attempt, then three arguments whose meaning depends on the kind (see settle.lua). */
 function settlementArgs(s: Settlement, args: Array<string | number>): void {
-  args.push(s.kind, toStoredId(s.taskId), s.workerId, s.now);
+  args.push(s.kind, toStoredId(s.taskId), s.workerId, s.now, s.attempt ?? '');
   switch (s.kind) {
     case 'complete':
       args.push(encode(s.result), '', '');

@@ -10,7 +10,7 @@ export function settleTasks(ctx: SqliteContext, settlements: Settlement[]): bool
 }
 
 function settleOne(ctx: SqliteContext, s: Settlement): boolean {
-  const key = { id: s.taskId, workerId: s.workerId, now: s.now };
+  const key = { id: s.taskId, workerId: s.workerId, now: s.now, attempt: s.attempt ?? null };
   let row: Record<string, unknown> | undefined;
   let event: (base: { taskId: string; name: string; queue: string; timestamp: number }, attempt: number) => TaskEvent;
   switch (s.kind) {

@@ -114,6 +114,41 @@ export function brokerLeasingCases(cases: Cases): void {
     assert.deepEqual(await broker.lease(leaseRequest('w1', { limit: 10 })), []);
   });
 
+  cases.case('a lease from several queues counts only what it can give: expired tasks are cancelled first, the rest goes to the next best', async (world) => {
+    const broker = await world.broker();
+    const t0 = Date.now();
+    await broker.enqueue([
+      newTask({ queue: 'a', priority: 10, expiresAt: t0 + 100 }),
+      newTask({ queue: 'a', priority: 4 }),
+      newTask({ queue: 'b', priority: 5 }),
+      newTask({ queue: 'b', priority: 1 }),
+    ]);
+    const leased = await broker.lease(leaseRequest('w1', { queues: ['a', 'b'], limit: 3, now: t0 + 1_000 }));
+    assert.deepEqual(
+      leased.map((task) => `${task.queue}/${task.priority}`),
+      ['b/5', 'a/4', 'b/1'],
+    );
+    assert.equal((await broker.counts()).a?.cancelled, 1, 'the expired task');
+  });
+
+  cases.case("a lease from several queues keeps each queue's order: a task that came back waits behind younger ones", async (world) => {
+    const broker = await world.broker();
+    const t0 = Date.now();
+    const old = await enqueueOne(broker, { queue: 'a' });
+    await broker.lease(leaseRequest('w1', { queues: ['a'], now: t0 }));
+    const error = { type: 'Error', message: 'again later' };
+    assert.deepEqual(await broker.settle([{ kind: 'retry', taskId: old, workerId: 'w1', error, runAt: t0 + 10, now: t0 }]), [true]);
+    const young = await enqueueOne(broker, { queue: 'a' });
+    await enqueueOne(broker, { queue: 'b' });
+    assert.equal((await broker.maintain(t0 + 10)).promoted, 1, 'the retry joins the back of its queue');
+    const leased = await broker.lease(leaseRequest('w2', { queues: ['a', 'b'], limit: 3, now: t0 + 10 }));
+    assert.equal(leased.length, 3);
+    assert.deepEqual(
+      leased.filter((task) => task.queue === 'a').map((task) => task.id),
+      [young, old],
+    );
+  });
+
   cases.case('a leased task carries its record and is not leased again while its lease is held', async (world) => {
     const broker = await world.broker();
     const execution = { ...NO_RETRY, timeLimit: 5_000, softTimeLimit: 4_000 };
@@ -171,6 +206,7 @@ export function brokerLeasingCases(cases: Cases): void {
     assert.equal(info?.state, 'queued');
     assert.equal(info?.attempts, 0);
     assert.deepEqual(info?.errors, []);
+    assert.equal(info?.startedAt, undefined, 'the attempt does not count: nor does its start');
     const [again] = await broker.lease(leaseRequest('w2'));
     assert.equal(again?.id, id, 'leasable again at once, without waiting for the lease to expire');
     assert.equal(again?.attempt, 1);

@@ -44,12 +44,30 @@ export function brokerMaintenanceCases(cases: Cases): void {
     assert.equal(info?.errors.length, 1);
     assert.equal(info?.errors[0]?.type, 'WorkerLostError');
     assert.equal(info?.errors[0]?.attempt, 1);
+    assert.equal(info?.startedAt?.getTime(), t0, "it keeps the lost attempt's start, as a retrying task keeps its failed one's");
+    assert.equal(info?.workerId, undefined);
     await events.waitFor((e) => e.type === 'task.queued' && e.taskId === id, 2, 10_000, 'enqueue and rescue events');
 
     const [again] = await broker.lease(leaseRequest('w2', { now: t0 + 1_000 }));
     assert.equal(again?.id, id);
     assert.equal(again?.attempt, 2, 'the lost attempt counts');
     assert.equal((await broker.getTask(id))?.attempts, 2);
+  });
+
+  cases.case('tasks due at the same instant, or whose leases expired together, join their queue in the order they were created', async (world) => {
+    const broker = await world.broker();
+    const t0 = Date.now();
+    // 200 ids made in one go: creation order is id order, which a store's ties need not keep.
+    const scheduled = Array.from({ length: 200 }, (_, i) => newTask({ runAt: t0 + 1_000, input: { i } }));
+    await broker.enqueue(scheduled);
+    assert.equal((await broker.maintain(t0 + 1_000)).promoted, 200);
+    const leased = await broker.lease(leaseRequest('w1', { limit: 200, leaseMs: 1_000, now: t0 + 1_000 }));
+    assert.deepEqual(leased.map((task) => task.id), scheduled.map((task) => task.id), 'promoted in creation order');
+
+    // Leased in one call, so their leases expire together.
+    assert.equal((await broker.maintain(t0 + 3_000)).rescued, 200);
+    const again = await broker.lease(leaseRequest('w2', { limit: 200, now: t0 + 3_000 }));
+    assert.deepEqual(again.map((task) => task.id), scheduled.map((task) => task.id), 'rescued in creation order');
   });
 
   cases.case('maintain rescues, promotes and names the next due time over every queue in one pass', async (world) => {
@@ -127,6 +145,9 @@ export function brokerMaintenanceCases(cases: Cases): void {
     assert.equal(event.type === 'task.cancelled' && event.reason, 'expired');
     const [second] = await broker.lease(leaseRequest('w1', { now: t0 + 2_000 }));
     assert.equal(second?.id, plain);
+    // Cancelled by its expiry at this instant, not by the user: already finished for the user's cancel.
+    assert.equal(await broker.cancel(expiring, 'by user', t0 + 2_000), 'finished');
+    assert.match((await broker.getTask(expiring))?.error?.message ?? '', /expired/);
   });
 
   cases.case('prune deletes finished tasks past retention and keeps recent and unfinished ones', async (world) => {

@@ -130,6 +130,31 @@ export function brokerSettlingCases(cases: Cases): void {
     assert.deepEqual(after?.errors.map((e) => e.type), ['WorkerLostError']);
   });
 
+  cases.case('a settlement names its attempt: one of an attempt whose lease was lost cannot end the next attempt, though the same worker runs it', async (world) => {
+    const broker = await world.broker();
+    const t0 = Date.now();
+    const id = await enqueueAndLease(broker, 'w1', {}, { now: t0, leaseMs: 100 });
+    assert.equal((await broker.maintain(t0 + 1_000)).rescued, 1);
+    const [again] = await broker.lease(leaseRequest('w1', { now: t0 + 1_000 }));
+    assert.equal(again?.id, id);
+    assert.equal(again?.attempt, 2);
+
+    const late = t0 + 1_100;
+    const stale = { taskId: id, workerId: 'w1', now: late, attempt: 1 };
+    assert.deepEqual(
+      await broker.settle([
+        { kind: 'complete', ...stale, result: 'stale' },
+        { kind: 'fail', ...stale, error: BOOM },
+        { kind: 'retry', ...stale, error: BOOM, runAt: late },
+        { kind: 'cancel', ...stale, reason: 'x' },
+      ]),
+      [false, false, false, false],
+    );
+    assert.equal((await broker.getTask(id))?.state, 'active', 'the second attempt runs on');
+    assert.deepEqual(await broker.settle([{ kind: 'complete', ...stale, attempt: 2, result: 'fresh' }]), [true]);
+    assert.equal((await broker.getTask(id))?.result, 'fresh');
+  });
+
   cases.case('settling a task that is not active returns false', async (world) => {
     const broker = await world.broker();
     const queued = await enqueueOne(broker);
@@ -217,6 +242,26 @@ export function brokerSettlingCases(cases: Cases): void {
     assert.equal((await broker.getTask(id))?.progress?.percent, 60);
     await broker.settle([{ kind: 'complete', taskId: id, workerId: 'w1', result: null, now }]);
     assert.equal(await broker.progress(id, 'w1', 90, undefined, now), false);
+  });
+
+  cases.case("progress belongs to its attempt: a task that waits again (retried, its worker lost, handed back) shows none", async (world) => {
+    const broker = await world.broker();
+    const t0 = Date.now();
+    const retried = await enqueueOne(broker);
+    const lost = await enqueueOne(broker);
+    const handedBack = await enqueueOne(broker);
+    const leased = await broker.lease(leaseRequest('w1', { limit: 3, leaseMs: 1_000, now: t0 }));
+    assert.equal(leased.length, 3);
+    for (const id of [retried, lost, handedBack]) assert.equal(await broker.progress(id, 'w1', 50, { half: true }, t0), true);
+    const error = { type: 'Error', message: 'again' };
+    assert.deepEqual(await broker.settle([{ kind: 'retry', taskId: retried, workerId: 'w1', error, runAt: t0 + 60_000, now: t0 }]), [true]);
+    assert.equal(await broker.release('w1', [handedBack], t0), 1);
+    assert.equal((await broker.maintain(t0 + 2_000)).rescued, 1);
+    for (const [id, state] of [[retried, 'retrying'], [lost, 'queued'], [handedBack, 'queued']] as const) {
+      const info = await broker.getTask(id);
+      assert.equal(info?.state, state);
+      assert.equal(info?.progress, undefined, `the ${state} task shows no progress`);
+    }
   });
 
   cases.case('an idempotency key returns the unfinished task, and a new task once it finished', async (world) => {

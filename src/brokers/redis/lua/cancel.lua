@@ -14,6 +14,14 @@ local f = redis.call('HMGET', KEYS[1], 'state', 'name', 'worker', 'priority')
 local state = f[1]
 local outcome
 
+-- Whether this very call cancelled the task: sent again by ioredis after its reply was lost (see
+-- enqueue.lua), it finds the task cancelled at its instant for its reason, and reports as the first run
+-- did. A task that expired, or was cancelled for another reason, at the same instant was not.
+local function cancelled_by_this_call()
+  local g = redis.call('HMGET', KEYS[1], 'finished', 'error')
+  return g[1] == now and g[2] == cancelled_error(reason)
+end
+
 if state == 'queued' or state == 'scheduled' or state == 'retrying' then
   if state == 'queued' then
     remove_queued(KEYS[2], f[4], id)
@@ -28,9 +36,7 @@ elseif state == 'active' then
   redis.call('HSET', KEYS[1], 'cancel', '1')
   task_event('task.revoked', id, f[2], queue, now, ',"workerId":' .. cjson.encode(f[3] or ''))
   outcome = 'requested'
-elseif state == 'cancelled' and redis.call('HGET', KEYS[1], 'finished') == now then
-  -- Cancelled at this very instant: this call, sent again by ioredis after its reply was lost (see
-  -- enqueue.lua). Reported as the first run did.
+elseif state == 'cancelled' and cancelled_by_this_call() then
   outcome = 'cancelled'
 elseif state then
   outcome = 'finished'

@@ -1,11 +1,13 @@
 -- settle: ends attempts of one queue's tasks: complete, fail, retry later, or cancel. Each settlement
--- applies only while the task is active and held by the settling worker. Publishes task.completed,
+-- applies only while the task is active and held by the settling worker, in the attempt it names (when
+-- it names one: a settlement of an attempt whose lease was lost cannot end a later attempt that the
+-- same worker leased again). Publishes task.completed,
 -- task.failed, task.retrying and task.cancelled.
 -- KEYS[1] active ZSET   KEYS[2] completed ZSET   KEYS[3] failed ZSET   KEYS[4] cancelled ZSET
 -- KEYS[5] retrying ZSET   KEYS[6] idle workers HASH (handoff.lua: a registered worker's room grows by
 -- the attempts it ended)
 -- ARGV[1] task key prefix   ARGV[2] queue   ARGV[3] events channel   ARGV[4] event header
--- then 7 per settlement: kind, task id, worker id, now, and by kind:
+-- then 8 per settlement: kind, task id, worker id, now, the attempt it ends or '' (any), and by kind:
 --   complete: result JSON, '', ''          fail: error JSON, attempt error JSON, ''
 --   retry: error JSON, attempt error JSON, runAt          cancel: reason, '', ''
 -- Returns, per settlement: 1 if applied, 0 if the worker no longer held the task.
@@ -35,11 +37,12 @@ end
 
 local ended = {} -- attempts ended, by worker
 
-local function settle(kind, id, worker, now, a, b, c)
+local function settle(kind, id, worker, now, ends, a, b, c)
   local task_key = prefix .. id
   local f = redis.call('HMGET', task_key, 'state', 'worker', 'name', 'attempts')
   if f[1] ~= 'active' or f[2] ~= worker then return 0 end
   local name, attempt = f[3], tonumber(f[4]) or 0
+  if ends ~= '' and tonumber(ends) ~= attempt then return 0 end
   if kind == 'complete' then
     finish(task_key, id, 'completed', KEYS[2], now, { 'result', a })
     if attempt > 1 then redis.call('HDEL', task_key, 'error') end
@@ -65,8 +68,8 @@ local function settle(kind, id, worker, now, a, b, c)
   return 1
 end
 
-for i = 5, #ARGV, 7 do
-  out[#out + 1] = settle(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6])
+for i = 5, #ARGV, 8 do
+  out[#out + 1] = settle(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7])
 end
 
 flush_zsets()

@@ -1,9 +1,10 @@
 -- Promotion of one queue's scheduled and retrying tasks whose time has come (maintain).
 -- @include events
 -- @include queue
+-- @include idorder
 
--- Moves up to `limit` due tasks to the back of their queued list, oldest due first, each with its
--- task.queued event. The caller ends with finish_queue_writes() and publish_events(). Returns how many.
+-- Moves up to `limit` due tasks to the back of their queued list, oldest due first (those due at the
+-- same time in the order they were created), each with its task.queued event. The caller ends with finish_queue_writes() and publish_events(). Returns how many.
 local function promote_due(scheduled_key, retrying_key, queued_base, expiring_key, prefix, queue, now, limit)
   local due = {}
   local function collect(set_key, state)
@@ -14,7 +15,7 @@ local function promote_due(scheduled_key, retrying_key, queued_base, expiring_ke
   end
   collect(scheduled_key, 'scheduled')
   collect(retrying_key, 'retrying')
-  table.sort(due, function(a, b) return a.at < b.at end)
+  sort_by_time_then_creation(due)
 
   local promoted = 0
   for i = 1, math.min(#due, limit) do

@@ -18,7 +18,7 @@ local function requeue_or_cancel(keys, task_key, id, f, queue, now, error_entry,
   end
   if error_entry then append_error(task_key, error_entry, f[7]) end
   redis.call('HSET', task_key, 'state', 'queued', 'ready', now, ...)
-  leave_attempt(task_key)
+  leave_attempt(task_key, front) -- Handed back by its worker: the attempt does not count.
   enqueue_ready(keys[2], keys[3], id, f[5], f[6], front)
   queued_event(id, f[4], queue, now, f[5])
   return true

@@ -7,6 +7,7 @@
 -- Each goes back to the queue as a new attempt, recording a WorkerLostError (task.queued); a task whose
 -- cancellation was asked ends cancelled instead (task.cancelled).
 -- @include requeue
+-- @include idorder
 
 -- `keys`: the active ZSET, queued lists (base name), expiring ZSET, cancelled ZSET and idle workers HASH
 -- (hand-off registrations; a worker's inbox is the LIST "<idle key>:<worker>"), in that order. Returns
@@ -28,10 +29,14 @@ local function rescue_lost(keys, prefix, queue, now, limit)
     end
   end
 
-  local expired = redis.call('ZRANGEBYSCORE', keys[1], '-inf', '(' .. now, 'LIMIT', 0, limit)
-  for _, id in ipairs(expired) do
-    redis.call('ZREM', keys[1], id)
-    return_task(id, nil, 'worker %s stopped renewing its lease; the task was returned to its queue')
+  -- Oldest expiry first; those that expire together (leased in one call) in the order they were created.
+  local found = redis.call('ZRANGEBYSCORE', keys[1], '-inf', '(' .. now, 'WITHSCORES', 'LIMIT', 0, limit)
+  local expired = {}
+  for i = 1, #found, 2 do expired[#expired + 1] = { id = found[i], at = tonumber(found[i + 1]) } end
+  sort_by_time_then_creation(expired)
+  for _, entry in ipairs(expired) do
+    redis.call('ZREM', keys[1], entry.id)
+    return_task(entry.id, nil, 'worker %s stopped renewing its lease; the task was returned to its queue')
   end
 
   -- A registration is "room|lease ms|until"; there is one per idle worker of the queue.

@@ -24,9 +24,16 @@ local function finish_cancelled(task_key, cancelled_key, id, reason, now)
   redis.call('ZADD', cancelled_key, now, id)
 end
 
--- A task going back to waiting leaves its attempt behind: worker, start, progress, cancellation.
-local function leave_attempt(task_key)
-  redis.call('HDEL', task_key, 'worker', 'started', 'progress', 'cancel')
+-- A task going back to waiting leaves its attempt behind: worker, progress, cancellation; and its start
+-- when the attempt does not count (its worker handed it back). A task whose worker was lost keeps that
+-- attempt's start, as a retrying task keeps its failed attempt's: `started` is the start of the latest
+-- counted attempt, as on SQLite.
+local function leave_attempt(task_key, uncounted)
+  if uncounted then
+    redis.call('HDEL', task_key, 'worker', 'started', 'progress', 'cancel')
+  else
+    redis.call('HDEL', task_key, 'worker', 'progress', 'cancel')
+  end
 end
 
 local function is_finished(state)
