@@ -1,7 +1,8 @@
 // SQLite and Redis, side by side: seeded random sequences of broker calls (enqueues with priorities,
 // delays, expiries and idempotency keys; leases from one or both queues; completions, failures, retries
 // and cancellations, by the holder or not; cancels, renewals, releases, maintenance passes, purges) run
-// against both brokers, with the same tasks and the same times, and every reply must be the same.
+// against both brokers, with the same tasks and the same times, and every reply must be the same, as
+// must each task's record at the end and the task events each broker published.
 // The conformance suite pins each rule with a chosen case; this looks for the combinations nobody
 // chose. The sequences keep to what the two brokers document alike: idempotency keys only in queue
 // 'a' (Redis scopes keys to a queue); tasks with an expiry only in 'a', which every lease reads (Redis
@@ -13,9 +14,10 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Broker, FinishedSample, LeasedTask, LeaseRequest, NewTask, Settlement } from '../../src/broker/broker.js';
-import { connectBroker } from '../../src/index.js';
+import { connectBroker, type CeleriacEvent } from '../../src/index.js';
 import { newTaskId } from '../../src/ids.js';
 import type { TaskInfo } from '../../src/types.js';
+import { recordBroker } from '../support/events.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 
 let server: RedisServer;
@@ -81,6 +83,7 @@ async function runSequence(seed: number, steps: number): Promise<void> {
   const rng = random(seed);
   const sqlite = await connectBroker('sqlite::memory:');
   const redis = await connectBroker(`${server.url}?prefix=diff-${randomUUID().slice(0, 8)}`);
+  const heard = { sqlite: await recordBroker(sqlite), redis: await recordBroker(redis) };
   const ids: string[] = [];
   /** Who holds each leased task, as the replies said. */
   const held = new Map<string, string>();
@@ -226,7 +229,21 @@ async function runSequence(seed: number, steps: number): Promise<void> {
     }
     await both('counts at the end', (b) => b.counts());
     for (const id of ids) await both(`getTask ${ids.indexOf(id)}`, (b) => b.getTask(id), seen);
+    // The events: each broker's task events, task by task, once a last event published after them all
+    // has arrived (a broker delivers one publisher's events in order).
+    const marker = { type: 'worker.offline', workerId: `end-${seed}`, name: 'end', timestamp: now } as const;
+    for (const [name, broker] of [['sqlite', sqlite], ['redis', redis]] as const) {
+      await broker.publish([marker]);
+      await heard[name].waitFor((event) => event.type === 'worker.offline' && event.workerId === marker.workerId, 1, 10_000, `${name}'s last event`);
+    }
+    // An enqueue's events carry the time of the enqueue call, read by each broker from the real clock.
+    const events = (list: CeleriacEvent[]) => list.map((event) => ({ ...event, timestamp: event.timestamp < SIMULATED_START ? 'at its enqueue' : event.timestamp }));
+    for (const id of ids) {
+      assert.deepEqual(events(heard.redis.ofTask(id)), events(heard.sqlite.ofTask(id)), `seed ${seed}: the events of task ${ids.indexOf(id)}`);
+    }
   } finally {
+    heard.sqlite.stop();
+    heard.redis.stop();
     await sqlite.close();
     await redis.close();
   }
