@@ -79,10 +79,7 @@ export async function prune(ctx: RedisContext, now: number, policy: RetentionPol
       return script<[number, number, number]>(ctx, 'prune', keys.contents(), args);
     }),
   );
-  await forgetQueues(
-    ctx,
-    queues.filter((_, q) => Number(replies[q]![2]) === 1),
-  );
+  await forgetQueues(ctx, queues.filter((_, q) => Number(replies[q]![2]) === 1));
   await pruneWorkers(ctx, now - policy.workerTtlMs);
   return {
     pruned: sum(replies.map(([deleted]) => deleted)),
@@ -100,23 +97,20 @@ export async function prune(ctx: RedisContext, now: number, policy: RetentionPol
  * A task written to a queue while it is forgotten: the queue's slot and `{P}:queues` may be on different
  * Cluster shards, so the steps cannot be one script. A producer names a queue (`{P}:queues`) before and
  * again after it writes to it, at most once per 10 s per queue (enqueue.ts): a write before forget.lua
- * looked is seen by it, and one after it is followed by the producer naming the queue again. Returns the
- * names forgotten.
+ * looked is seen by it, and one after it is followed by the producer naming the queue again.
  */
-export async function forgetQueues(ctx: RedisContext, unused: string[]): Promise<string[]> {
+export async function forgetQueues(ctx: RedisContext, unused: string[]): Promise<void> {
   if (unused.length > 0) {
     await ctx.client.multi().srem(ctx.keys.queues, ...unused).sadd(ctx.keys.forgetting, ...unused).exec();
     ctx.ledQueues = undefined;
   }
   const names = await ctx.client.smembers(ctx.keys.forgetting);
-  if (names.length === 0) return [];
+  if (names.length === 0) return;
   const empty = await Promise.all(names.map((queue) => script<number>(ctx, 'forget', ctx.keys.queue(queue).contents(), [])));
-  const forgotten = names.filter((_, q) => Number(empty[q]) === 1);
   const held = names.filter((_, q) => Number(empty[q]) !== 1);
   const finish = ctx.client.multi().srem(ctx.keys.forgetting, ...names);
   if (held.length > 0) finish.sadd(ctx.keys.queues, ...held);
   await finish.exec();
-  return forgotten;
 }
 
 export async function purge(ctx: RedisContext, queue: string | undefined): Promise<number> {

@@ -19,7 +19,7 @@ end
 -- Updates the mark after a prune and tells whether the queue has been empty for `grace` ms: a queue that
 -- holds something loses its mark; an empty one without a mark, or emptied by this prune (`emptied`: its
 -- last tasks were written before now), is marked now. The mark expires by itself after three graces, in
--- case the queue's name was forgotten without it (a pruner that died between its two steps).
+-- case no pruner looks at the queue again (its name went from the set of queue names some other way).
 local function note_unused(keys, emptied, now, grace)
   if not queue_is_empty(keys) then
     redis.call('DEL', keys[1])
