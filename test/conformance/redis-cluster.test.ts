@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { Celeriac, connectBroker, createLogger } from '../../src/index.js';
+import { runSequence } from '../support/broker-differential.js';
 import { recordBroker } from '../support/events.js';
 import { openMonitor } from '../support/monitor.js';
 import { startRedisCluster, type RedisCluster } from '../support/redis-cluster.js';
@@ -104,6 +105,10 @@ describe('redis cluster', () => {
       names.disconnect();
       await broker.close();
     }
+  });
+
+  it('agrees with SQLite over random call sequences: every reply, record and event (test/support/broker-differential.ts)', async () => {
+    for (const seed of [1, 2, 3]) await runSequence((await started()).url, seed, 300);
   });
 
   it('a lost blocking connection: the inbox delivers what was popped for it and never received', async () => {
