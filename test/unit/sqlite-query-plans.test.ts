@@ -26,6 +26,7 @@ describe('SQLite query plans', () => {
     ['expired_leases', { now: 1, limit: 10 }, 'tasks_leases'],
     ['has_expired_lease', { now: 1 }, 'tasks_leases'],
     ['expired_queued', { now: 1, error: '{}' }, 'tasks_expiring'],
+    ['has_expired_queued', { now: 1 }, 'tasks_expiring'],
     ['find_by_key', { key: 'k' }, 'tasks_key'],
     ['finished_since', { since: 1, limit: 10 }, 'tasks_finished'],
   ];

@@ -52,7 +52,8 @@ function leaseAcrossQueues(ctx: SqliteContext, request: LeaseRequest, leaseExpir
   return rows;
 }
 
-function expireQueued(ctx: SqliteContext, now: number): void {
+/** Cancels the queued tasks whose expiry passed (reason 'expired'): before every lease, and in each maintenance pass. */
+export function expireQueued(ctx: SqliteContext, now: number): void {
   const error = cancelledError('expired');
   for (const row of ctx.statements.get('expired_queued').all({ now, error })) {
     addCancelled(ctx, row.id, row, now, 'expired');

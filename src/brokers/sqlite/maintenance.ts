@@ -23,6 +23,10 @@ export function nextDueAt(ctx: SqliteContext): number | null {
   return (ctx.statements.get('next_due_at').get()!.at as number | null) ?? null;
 }
 
+export function hasExpiredQueued(ctx: SqliteContext, now: number): boolean {
+  return ctx.statements.get('has_expired_queued').get({ now }) !== undefined;
+}
+
 export function hasExpiredLease(ctx: SqliteContext, now: number): boolean {
   return ctx.statements.get('has_expired_lease').get({ now }) !== undefined;
 }

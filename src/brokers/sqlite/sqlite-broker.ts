@@ -25,7 +25,7 @@ import type { SqliteContext } from './context.js';
 import { openDatabase, parseSqliteUrl, Statements } from './database.js';
 import { enqueueTasks } from './enqueue.js';
 import { EventLog } from './event-log.js';
-import { hasReadyTask, leaseTasks, releaseTasks, renewLeases } from './lease.js';
+import { expireQueued, hasReadyTask, leaseTasks, releaseTasks, renewLeases } from './lease.js';
 import * as maintenance from './maintenance.js';
 import * as reads from './reads.js';
 import { cancelTask, setProgress, settleTasks } from './settle.js';
@@ -123,9 +123,12 @@ export class SqliteBroker implements Broker {
     return this.run('maintain', () => {
       const rescued = this.rescueIfExpired(now);
       const due = maintenance.nextDueAt(this.ctx);
-      if (due === null || due > now) return { rescued, promoted: 0, nextDueAt: due };
-      const promoted = this.transact(() => maintenance.promoteDue(this.ctx, now));
-      return { rescued, promoted, nextDueAt: maintenance.nextDueAt(this.ctx) };
+      const promoting = due !== null && due <= now;
+      const promoted = promoting ? this.transact(() => maintenance.promoteDue(this.ctx, now)) : 0;
+      // Queued tasks past their expiry are cancelled here too, not only when a worker leases: a task no
+      // worker is there to lease still ends, and whoever waits on it hears so.
+      if (maintenance.hasExpiredQueued(this.ctx, now)) this.transact(() => expireQueued(this.ctx, now));
+      return { rescued, promoted, nextDueAt: promoting ? maintenance.nextDueAt(this.ctx) : due };
     });
   }
 

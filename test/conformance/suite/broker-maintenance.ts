@@ -150,6 +150,24 @@ export function brokerMaintenanceCases(cases: Cases): void {
     assert.match((await broker.getTask(expiring))?.error?.message ?? '', /expired/);
   });
 
+  cases.case('a maintenance pass cancels queued tasks past their expiry, though no worker leases from their queue', async (world) => {
+    const broker = await world.broker();
+    const events = await recordBroker(broker);
+    world.defer(() => events.stop());
+    const t0 = Date.now();
+    const expiring = await enqueueOne(broker, { queue: 'nobody-serves', expiresAt: t0 + 1_000 });
+    const fresh = await enqueueOne(broker, { queue: 'nobody-serves', expiresAt: t0 + 60_000 });
+    await broker.maintain(t0 + 500);
+    assert.equal((await broker.getTask(expiring))?.state, 'queued', 'not yet expired');
+    await broker.maintain(t0 + 1_000);
+    const info = await broker.getTask(expiring);
+    assert.equal(info?.state, 'cancelled');
+    assert.match(info?.error?.message ?? '', /expired/);
+    const event = await events.waitForTask(expiring, 'task.cancelled');
+    assert.equal(event.type === 'task.cancelled' && event.reason, 'expired');
+    assert.equal((await broker.getTask(fresh))?.state, 'queued');
+  });
+
   cases.case('prune deletes finished tasks past retention and keeps recent and unfinished ones', async (world) => {
     const broker = await world.broker();
     const t0 = Date.now();
