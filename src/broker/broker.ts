@@ -195,7 +195,8 @@ export interface Broker {
    */
   settleAndLease(settlements: Settlement[], next: LeaseRequest): Promise<{ held: boolean[]; leased: LeasedTask[] }>;
   cancel(taskId: string, reason: string, now: number): Promise<CancelOutcome>;
-  progress(taskId: string, workerId: string, percent: number, meta: unknown, now: number): Promise<boolean>;
+  /** Records a running attempt's progress; with `attempt`, only while that attempt runs (as `Settlement.attempt`). */
+  progress(taskId: string, workerId: string, percent: number, meta: unknown, now: number, attempt?: number): Promise<boolean>;
 
   /**
    * One pass of the maintenance leader, in as few calls as the broker can (on Redis one per queue):

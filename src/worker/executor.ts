@@ -111,7 +111,7 @@ class AttemptContext implements TaskContext {
       if (typeof percent !== 'number' || !(percent >= 0 && percent <= 100)) {
         throw new RangeError(`progress must be a number from 0 to 100, got ${percent}`);
       }
-      await env.broker.progress(task.id, env.workerId, percent, meta, Date.now());
+      await env.broker.progress(task.id, env.workerId, percent, meta, Date.now(), task.attempt);
     };
   }
 

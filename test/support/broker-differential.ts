@@ -201,7 +201,8 @@ export async function runSequence(redisUrl: string, seed: number, steps: number)
         const taskId = rng.pick([...held.keys()]);
         const workerId = rng.chance(0.9) ? held.get(taskId)! : rng.pick(WORKERS);
         const percent = rng.int(0, 100);
-        await both(`progress ${ids.indexOf(taskId)} ${workerId} ${percent}`, (b) => b.progress(taskId, workerId, percent, { step }, now));
+        const attempt = attempts.get(taskId)! - (rng.chance(0.05) ? 1 : 0);
+        await both(`progress ${ids.indexOf(taskId)} ${workerId} ${percent} #${attempt}`, (b) => b.progress(taskId, workerId, percent, { step }, now, attempt));
       } else if (roll < 92) {
         const filter = { queue: rng.pick([...QUEUES, undefined]), state: rng.pick([undefined, 'queued', 'active', 'scheduled', 'retrying', 'completed', 'failed', 'cancelled'] as const), name: rng.pick([undefined, 'other']), limit: 5_000 };
         // A limit above the number of tasks: on Redis a list is exact only while each state holds fewer than

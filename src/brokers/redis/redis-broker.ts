@@ -120,8 +120,8 @@ export class RedisBroker implements Broker {
     return this.run('cancel', (ctx) => cancelTask(ctx, taskId, reason, now));
   }
 
-  progress(taskId: string, workerId: string, percent: number, meta: unknown, now: number): Promise<boolean> {
-    return this.run('progress', (ctx) => setProgress(ctx, taskId, workerId, percent, meta, now));
+  progress(taskId: string, workerId: string, percent: number, meta: unknown, now: number, attempt?: number): Promise<boolean> {
+    return this.run('progress', (ctx) => setProgress(ctx, taskId, workerId, percent, meta, now, attempt));
   }
 
   maintain(now: number): Promise<MaintenanceOutcome> {

@@ -72,6 +72,7 @@ export async function setProgress(
   percent: number,
   meta: unknown,
   now: number,
+  attempt?: number,
 ): Promise<boolean> {
   const queue = await ctx.queues.queueOf(id);
   if (queue === undefined) return false;
@@ -79,7 +80,7 @@ export async function setProgress(
   const metaJson = meta === undefined ? '' : JSON.stringify(meta);
   const args = [toStoredId(id), queue, workerId, now, progress, JSON.stringify(percent), metaJson, ctx.keys.channel];
   const [recorded] = await publishing(ctx, (header) => [
-    script<number>(ctx, 'progress', [ctx.keys.queue(queue).task(id)], [...args, header]),
+    script<number>(ctx, 'progress', [ctx.keys.queue(queue).task(id)], [...args, header, attempt ?? '']),
   ]);
   return Number(recorded) === 1;
 }

@@ -71,9 +71,10 @@ export function setProgress(
   percent: number,
   meta: unknown,
   now: number,
+  attempt?: number,
 ): boolean {
   const progress = JSON.stringify(meta === undefined ? { percent } : { percent, meta });
-  const row = ctx.statements.get('set_progress').get({ id, workerId, progress });
+  const row = ctx.statements.get('set_progress').get({ id, workerId, progress, attempt: attempt ?? null });
   if (!row) return false;
   ctx.events.add({
     type: 'task.progress',

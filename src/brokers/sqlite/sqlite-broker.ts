@@ -115,8 +115,8 @@ export class SqliteBroker implements Broker {
     return this.write('cancel', () => cancelTask(this.ctx, taskId, reason, now));
   }
 
-  progress(taskId: string, workerId: string, percent: number, meta: unknown, now: number): Promise<boolean> {
-    return this.write('progress', () => setProgress(this.ctx, taskId, workerId, percent, meta, now));
+  progress(taskId: string, workerId: string, percent: number, meta: unknown, now: number, attempt?: number): Promise<boolean> {
+    return this.write('progress', () => setProgress(this.ctx, taskId, workerId, percent, meta, now, attempt));
   }
 
   maintain(now: number): Promise<MaintenanceOutcome> {

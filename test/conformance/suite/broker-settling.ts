@@ -130,7 +130,7 @@ export function brokerSettlingCases(cases: Cases): void {
     assert.deepEqual(after?.errors.map((e) => e.type), ['WorkerLostError']);
   });
 
-  cases.case('a settlement names its attempt: one of an attempt whose lease was lost cannot end the next attempt, though the same worker runs it', async (world) => {
+  cases.case('a settlement (and progress) names its attempt: one of an attempt whose lease was lost cannot end the next attempt, though the same worker runs it', async (world) => {
     const broker = await world.broker();
     const t0 = Date.now();
     const id = await enqueueAndLease(broker, 'w1', {}, { now: t0, leaseMs: 100 });
@@ -151,6 +151,9 @@ export function brokerSettlingCases(cases: Cases): void {
       [false, false, false, false],
     );
     assert.equal((await broker.getTask(id))?.state, 'active', 'the second attempt runs on');
+    assert.equal(await broker.progress(id, 'w1', 90, undefined, late, 1), false, "nor does the first attempt's progress land on it");
+    assert.equal((await broker.getTask(id))?.progress, undefined);
+    assert.equal(await broker.progress(id, 'w1', 10, undefined, late, 2), true);
     assert.deepEqual(await broker.settle([{ kind: 'complete', ...stale, attempt: 2, result: 'fresh' }]), [true]);
     assert.equal((await broker.getTask(id))?.result, 'fresh');
   });
