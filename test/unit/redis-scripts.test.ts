@@ -79,9 +79,11 @@ describe('Redis Lua scripts', () => {
   it('a call whose library keeps vanishing loads it again and retries, up to three times', async () => {
     const serverWhoseLibraryVanishes = (missingFor: number) => {
       const seen = { fcalls: 0, loads: 0 };
+      const fcall = () => (++seen.fcalls <= missingFor ? Promise.reject(new Error('ERR Function not found')) : Promise.resolve('done'));
       const client = {
-        fcall: () => (++seen.fcalls <= missingFor ? Promise.reject(new Error('ERR Function not found')) : Promise.resolve('done')),
+        fcall,
         call: (...args: string[]) => {
+          if (args[0] === 'fcall') return fcall();
           if (args[1] === 'LOAD') seen.loads++;
           return Promise.resolve(args[1] === 'LIST' ? [] : 'OK');
         },

@@ -3,6 +3,7 @@
 import type { LeasedTask } from '../../broker/broker.js';
 import type { Client } from './connection.js';
 import type { EventHub } from './events.js';
+import { fanOut } from './fanout.js';
 import type { Keys } from './keys.js';
 import { runScript, type ScriptName } from './scripts.js';
 
@@ -192,7 +193,7 @@ export class TaskQueues {
   /** Looks for each id's task key in each queue; records what it finds and returns the ids not found. */
   private async search(ids: string[], queues: string[], found: Map<string, string | undefined>): Promise<string[]> {
     const probes = ids.flatMap((id) => queues.map((queue) => ({ id, queue })));
-    const exists = await Promise.all(probes.map(({ id, queue }) => this.client.exists(this.keys.queue(queue).task(id))));
+    const exists = await fanOut<number>(this.client, probes.map(({ id, queue }) => ['exists', this.keys.queue(queue).task(id)]));
     probes.forEach(({ id, queue }, i) => {
       if (exists[i]! > 0) found.set(id, queue);
     });
@@ -214,18 +215,6 @@ export class TaskQueues {
 /** The names of the known queues: those in `{P}:queues` and those being forgotten (maintenance.ts, forgetQueues). */
 export function queueNames(client: Client, keys: Keys): Promise<string[]> {
   return client.sunion(keys.queues, keys.forgetting);
-}
-
-/**
- * Sends commands on keys of one slot (one queue's keys share a hash tag) in one write, and returns
- * their replies; the first failure rejects.
- */
-export async function pipelined<T>(ctx: RedisContext, commands: Array<[string, ...Array<string | number>]>): Promise<T[]> {
-  const replies = (await ctx.client.pipeline(commands).exec()) ?? [];
-  return replies.map(([error, reply]) => {
-    if (error) throw error;
-    return reply as T;
-  });
 }
 
 /** Groups items by queue, keeping each item's index in the original list. */

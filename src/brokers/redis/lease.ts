@@ -3,6 +3,7 @@ import type { LeaseRequest, LeasedTask, RenewOutcome } from '../../broker/broker
 import { LEASED_FIELDS, leasedTask } from './codec.js';
 import { toStoredId } from './ids.js';
 import { byQueue, publishing, script, type RedisContext } from './context.js';
+import { fanOut } from './fanout.js';
 
 /**
  * Leases up to `limit` tasks: strict priority across the queues, FIFO within a priority and queue.
@@ -47,8 +48,8 @@ const NO_TASKS: readonly number[] = new Array<number>(16).fill(0);
 
 /** The queues that hold a queued task: one EXISTS each (an idle worker without an inbox asks every poll interval). */
 async function heldQueues(ctx: RedisContext, queues: string[]): Promise<string[]> {
-  const held = await Promise.all(queues.map(async (queue) => Number(await ctx.client.call('EXISTS', ...ctx.keys.queue(queue).queuedLists())) > 0));
-  return queues.filter((_, q) => held[q]);
+  const held = await fanOut<number>(ctx.client, queues.map((queue) => ['exists', ...ctx.keys.queue(queue).queuedLists()]));
+  return queues.filter((_, q) => held[q]! > 0);
 }
 
 /**

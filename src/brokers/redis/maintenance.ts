@@ -1,9 +1,12 @@
 // Maintenance: rescue expired leases and promote due tasks (one pass, `maintain`), prune past
 // retention, purge waiting tasks, and the leadership that lets one process at a time run each
-// maintenance service. Each runs one script per known queue (`{P}:queues`), all sent in one round trip.
+// maintenance service. Each runs one script per known queue (`{P}:queues`), all sent in one pipeline
+// (fanout.ts).
 // The pruner also forgets queues that held nothing for a while (forgetQueues).
 import type { MaintenanceOutcome, PruneOutcome, RetentionPolicy } from '../../broker/broker.js';
 import { publishing, queueNames, script, type RedisContext } from './context.js';
+import { fanOut } from './fanout.js';
+import { scriptCommand } from './scripts.js';
 import { pruneWorkers } from './workers.js';
 
 const BATCH = 1_000;
@@ -47,17 +50,19 @@ export async function maintain(ctx: RedisContext, now: number): Promise<Maintena
   const queues = await maintainedQueues(ctx);
   const outcome: MaintenanceOutcome = { rescued: 0, promoted: 0, nextDueAt: null };
   if (queues.length === 0) return outcome;
-  const replies = await publishing(ctx, (header) =>
-    queues.map((queue) => {
-      const keys = ctx.keys.queue(queue);
-      return script<[number, number, string | null]>(
-        ctx,
-        'maintain',
-        [keys.active, keys.queued, keys.expiring, keys.cancelled, keys.idle, keys.scheduled, keys.retrying],
-        [keys.taskPrefix, queue, now, BATCH, ctx.keys.channel, header],
-      );
-    }),
-  );
+  const [replies = []] = await publishing(ctx, (header) => [
+    fanOut<[number, number, string | null]>(
+      ctx.client,
+      queues.map((queue) => {
+        const keys = ctx.keys.queue(queue);
+        return scriptCommand(
+          'maintain',
+          [keys.active, keys.queued, keys.expiring, keys.cancelled, keys.idle, keys.scheduled, keys.retrying],
+          [keys.taskPrefix, queue, now, BATCH, ctx.keys.channel, header],
+        );
+      }),
+    ),
+  ]);
   for (const [rescued, promoted, head] of replies) {
     outcome.rescued += Number(rescued);
     outcome.promoted += Number(promoted);
@@ -72,11 +77,11 @@ export async function maintain(ctx: RedisContext, now: number): Promise<Maintena
 export async function prune(ctx: RedisContext, now: number, policy: RetentionPolicy): Promise<PruneOutcome> {
   const queues = await maintainedQueues(ctx);
   const before = now - policy.resultTtlMs;
-  const replies = await Promise.all(
+  const replies = await fanOut<[number, number, number]>(
+    ctx.client,
     queues.map((queue) => {
       const keys = ctx.keys.queue(queue);
-      const args = [keys.taskPrefix, before, BATCH, now, FORGET_UNUSED_QUEUE_MS];
-      return script<[number, number, number]>(ctx, 'prune', keys.contents(), args);
+      return scriptCommand('prune', keys.contents(), [keys.taskPrefix, before, BATCH, now, FORGET_UNUSED_QUEUE_MS]);
     }),
   );
   await forgetQueues(ctx, queues.filter((_, q) => Number(replies[q]![2]) === 1));
@@ -106,7 +111,7 @@ export async function forgetQueues(ctx: RedisContext, unused: string[]): Promise
   }
   const names = await ctx.client.smembers(ctx.keys.forgetting);
   if (names.length === 0) return;
-  const empty = await Promise.all(names.map((queue) => script<number>(ctx, 'forget', ctx.keys.queue(queue).contents(), [])));
+  const empty = await fanOut<number>(ctx.client, names.map((queue) => scriptCommand('forget', ctx.keys.queue(queue).contents(), [])));
   const held = names.filter((_, q) => Number(empty[q]) !== 1);
   const finish = ctx.client.multi().srem(ctx.keys.forgetting, ...names);
   if (held.length > 0) finish.sadd(ctx.keys.queues, ...held);

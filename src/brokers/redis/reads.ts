@@ -4,10 +4,12 @@
 import type { FinishedSample, TaskFilter, TaskOutcome } from '../../broker/broker.js';
 import { emptyCounts, FINISHED_STATES, TASK_STATES, type StateCounts, type TaskInfo, type TaskState } from '../../types.js';
 import { hashToTaskInfo, storedCreatedAt, storedOutcome, toNumber } from './codec.js';
-import { byQueue, chunks, pipelined, script, type RedisContext } from './context.js';
+import { byQueue, chunks, type RedisContext } from './context.js';
+import { fanOut } from './fanout.js';
 import { fromStoredId } from './ids.js';
 import type { QueueKeys } from './keys.js';
 import { knownQueues } from './maintenance.js';
+import { scriptCommand, type RedisCommand } from './scripts.js';
 
 export async function getTask(ctx: RedisContext, id: string): Promise<TaskInfo | null> {
   const queue = await ctx.queues.queueOf(id);
@@ -30,9 +32,15 @@ export async function listTasks(ctx: RedisContext, filter: TaskFilter): Promise<
   const queues = filter.queue === undefined ? await knownQueues(ctx) : [filter.queue];
   const states = filter.state === undefined ? TASK_STATES : [filter.state];
   const sets = queues.flatMap((queue) => states.map((state) => ({ queue, state })));
-  const members = await Promise.all(sets.map(({ queue, state }) => firstMembers(ctx, ctx.keys.queue(queue), state, limit)));
-  const candidates = sets.flatMap(({ queue, state }, i) => members[i]!.map((stored) => ({ id: fromStoredId(stored), queue, state })));
-  const hashes = await Promise.all(candidates.map(({ id, queue }) => ctx.client.hgetall(ctx.keys.queue(queue).task(id))));
+  const reads = sets.map(({ queue, state }) => firstMembers(ctx.keys.queue(queue), state, limit));
+  const replies = await fanOut<string[]>(ctx.client, reads.flat());
+  let at = 0;
+  const candidates = sets.flatMap(({ queue, state }, i) => {
+    const ids = replies.slice(at, (at += reads[i]!.length)).flat().slice(0, limit);
+    return ids.map((stored) => ({ id: fromStoredId(stored), queue, state }));
+  });
+  // ioredis turns HGETALL's reply into an object, sent with `call` as with `hgetall`.
+  const hashes = await fanOut<Record<string, string>>(ctx.client, candidates.map(({ id, queue }) => ['hgetall', ctx.keys.queue(queue).task(id)]));
   const found: TaskInfo[] = [];
   candidates.forEach(({ id, queue, state }, i) => {
     const info = hashToTaskInfo(id, queue, hashes[i]!);
@@ -45,20 +53,23 @@ export async function listTasks(ctx: RedisContext, filter: TaskFilter): Promise<
   return found.slice(0, limit);
 }
 
-/** The first `limit` ids of one state: queued in lease order (highest priority first), others by score. */
-async function firstMembers(ctx: RedisContext, keys: QueueKeys, state: TaskState, limit: number): Promise<string[]> {
-  if (state !== 'queued') return ctx.client.zrange(keys.ofState(state), '0', String(limit - 1));
-  const lists = await pipelined<string[]>(ctx, keys.queuedLists().map((list) => ['lrange', list, 0, limit - 1]));
-  return lists.flat().slice(0, limit);
+/**
+ * The reads of the first `limit` ids of one state (their replies, joined, then cut at `limit`): queued in
+ * lease order (highest priority first), others by score.
+ */
+function firstMembers(keys: QueueKeys, state: TaskState, limit: number): RedisCommand[] {
+  if (state !== 'queued') return [['zrange', keys.ofState(state), 0, limit - 1]];
+  return keys.queuedLists().map((list) => ['lrange', list, 0, limit - 1]);
 }
 
 /** Counts by queue and state (count.lua, one call per queue); queues with no tasks are left out. */
 export async function counts(ctx: RedisContext): Promise<Record<string, StateCounts>> {
   const queues = await knownQueues(ctx);
-  const sizes = await Promise.all(
+  const sizes = await fanOut<number[]>(
+    ctx.client,
     queues.map((queue) => {
       const keys = ctx.keys.queue(queue);
-      return script<number[]>(ctx, 'count', TASK_STATES.map((state) => (state === 'queued' ? keys.queued : keys.ofState(state))), []);
+      return scriptCommand('count', TASK_STATES.map((state) => (state === 'queued' ? keys.queued : keys.ofState(state))), []);
     }),
   );
   const byQueue: Record<string, StateCounts> = {};
@@ -75,10 +86,11 @@ type FinishedState = 'completed' | 'failed' | 'cancelled';
 /** Per queue, how many tasks finished at or after `since` (count_finished.lua: a ZCOUNT of each finished set, O(log n)). */
 export async function countFinishedSince(ctx: RedisContext, since: number): Promise<Record<string, number>> {
   const queues = await knownQueues(ctx);
-  const counted = await Promise.all(
+  const counted = await fanOut<number>(
+    ctx.client,
     queues.map((queue) => {
       const keys = ctx.keys.queue(queue);
-      return script<number>(ctx, 'count_finished', [keys.completed, keys.failed, keys.cancelled], [since]);
+      return scriptCommand('count_finished', [keys.completed, keys.failed, keys.cancelled], [since]);
     }),
   );
   const byQueue: Record<string, number> = {};
@@ -93,10 +105,9 @@ export async function countFinishedSince(ctx: RedisContext, since: number): Prom
 export async function finishedSince(ctx: RedisContext, since: number, limit: number): Promise<FinishedSample[]> {
   const queues = await knownQueues(ctx);
   const sets = queues.flatMap((queue) => FINISHED_STATES.map((state) => ({ queue, state })));
-  const entries = await Promise.all(
-    sets.map(({ queue, state }) =>
-      ctx.client.zrevrangebyscore(ctx.keys.queue(queue).ofState(state as FinishedState), '+inf', since, 'WITHSCORES', 'LIMIT', 0, limit),
-    ),
+  const entries = await fanOut<string[]>(
+    ctx.client,
+    sets.map(({ queue, state }) => ['zrevrangebyscore', ctx.keys.queue(queue).ofState(state as FinishedState), '+inf', since, 'WITHSCORES', 'LIMIT', 0, limit]),
   );
   const finished: Array<{ stored: string; queue: string; state: TaskState; finishedAt: number }> = [];
   sets.forEach(({ queue, state }, i) => {
@@ -121,17 +132,16 @@ export async function finishedSince(ctx: RedisContext, since: number, limit: num
 /** The `ready`, `created` and `started` fields of each task (finish_times.lua, up to 1,000 tasks of a queue per call). */
 async function finishTimes(ctx: RedisContext, tasks: Array<{ stored: string; queue: string }>): Promise<Array<Array<string | null>>> {
   const times: Array<Array<string | null>> = new Array(tasks.length);
-  const calls: Array<Promise<void>> = [];
+  const calls: Array<Array<{ index: number }>> = [];
+  const commands: RedisCommand[] = [];
   for (const [queue, members] of byQueue(tasks, (task) => task.queue)) {
     const keys = ctx.keys.queue(queue);
     for (const chunk of chunks(members)) {
-      const ids = chunk.map(({ item }) => item.stored);
-      const call = script<Array<string | null>>(ctx, 'finish_times', [keys.completed], [keys.taskPrefix, ...ids]).then((reply) => {
-        chunk.forEach(({ index }, n) => (times[index] = reply.slice(n * 3, n * 3 + 3)));
-      });
-      calls.push(call);
+      calls.push(chunk);
+      commands.push(scriptCommand('finish_times', [keys.completed], [keys.taskPrefix, ...chunk.map(({ item }) => item.stored)]));
     }
   }
-  await Promise.all(calls);
+  const replies = await fanOut<Array<string | null>>(ctx.client, commands);
+  calls.forEach((chunk, c) => chunk.forEach(({ index }, n) => (times[index] = replies[c]!.slice(n * 3, n * 3 + 3))));
   return times;
 }

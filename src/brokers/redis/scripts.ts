@@ -167,15 +167,36 @@ export async function runScript<T>(client: Redis | Cluster, name: ScriptName, ke
   try {
     return (await client.fcall(fn, keys.length, ...keys, ...args)) as T;
   } catch (error) {
-    let failure = error;
-    for (let reload = 0; reload < RELOADS && failure instanceof Error && NOT_FOUND.test(failure.message); reload++) {
-      await loadLibrary(client);
-      try {
-        return (await client.fcall(fn, keys.length, ...keys, ...args)) as T;
-      } catch (again) {
-        failure = again;
-      }
-    }
-    throw failure;
+    return sendAgain<T>(client, ['fcall', fn, keys.length, ...keys, ...args], error);
   }
+}
+
+/** A command as `client.call` takes it: its name, then its arguments. */
+export type RedisCommand = [command: string, ...args: Arg[]];
+
+/** The FCALL of a script's function. */
+export function scriptCommand(name: ScriptName, keys: string[], args: Arg[]): RedisCommand {
+  if (keys.length !== SCRIPT_KEYS[name]) throw new Error(`script ${name} takes ${SCRIPT_KEYS[name]} keys, got ${keys.length}`);
+  return ['fcall', celeriacLibrary().functions[name], keys.length, ...keys, ...args];
+}
+
+/**
+ * After `command` failed with `failure`: an FCALL that found no library loads it and is sent again, up to
+ * RELOADS times; any other failure is thrown.
+ */
+export async function sendAgain<T>(client: Redis | Cluster, [command, ...args]: RedisCommand, failure: unknown): Promise<T> {
+  for (let reload = 0; reload < RELOADS && command === 'fcall' && isMissingLibrary(failure); reload++) {
+    await loadLibrary(client);
+    try {
+      return (await client.call(command, ...args)) as T;
+    } catch (again) {
+      failure = again;
+    }
+  }
+  throw failure;
+}
+
+/** The server's answer to a call of a function it does not have. */
+export function isMissingLibrary(error: unknown): boolean {
+  return error instanceof Error && NOT_FOUND.test(error.message);
 }
