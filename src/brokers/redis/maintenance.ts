@@ -45,7 +45,7 @@ function sum(values: Array<number | string>): number {
   return values.reduce<number>((total, n) => total + Number(n), 0);
 }
 
-/** Rescue, promotion and the next due time in one call per queue (maintain.lua), all in one round trip. */
+/** Rescue, promotion and the next due time in one call per queue (maintain.lua), sent as pipelines (fanout.ts). */
 export async function maintain(ctx: RedisContext, now: number): Promise<MaintenanceOutcome> {
   const queues = await maintainedQueues(ctx);
   const outcome: MaintenanceOutcome = { rescued: 0, promoted: 0, nextDueAt: null };
