@@ -133,4 +133,33 @@ describe('Redis fan-out', () => {
       await broker.close();
     }
   });
+
+  it('listTasks reads whole records only for the tasks it returns, in order', async () => {
+    const redis = new Redis(server.port);
+    const broker = await connectBroker(`${server.url}?prefix=fan-${randomUUID().slice(0, 8)}`);
+    try {
+      const t0 = Date.now();
+      // Created a millisecond apart, newest first in the list's order: 40 queued, 40 scheduled, in two queues.
+      const queued = Array.from({ length: 40 }, (_, i) => newTask({ queue: `q${i % 2}`, name: i % 4 === 1 ? 'other' : 'mine', createdAt: t0 - 1_000 + i }));
+      const scheduled = Array.from({ length: 40 }, (_, i) => newTask({ queue: 'q0', createdAt: t0 - 2_000 + i, runAt: t0 + 60_000 + i }));
+      await broker.enqueue([...queued].reverse());
+      await broker.enqueue(scheduled);
+      await broker.cancel(queued[0]!.id, 'gone', t0);
+
+      await redis.config('RESETSTAT');
+      const listed = await broker.listTasks({ limit: 10 });
+      assert.deepEqual(listed.map((task) => task.id), scheduled.slice(0, 10).map((task) => task.id));
+      assert.equal(await calls(redis, 'hgetall'), 10, 'whole records of the ten returned only');
+
+      // Each queue's queued list holds its tasks newest first; the list comes out oldest first.
+      const mine = await broker.listTasks({ state: 'queued', name: 'mine', limit: 40 });
+      assert.deepEqual(mine.map((task) => task.id), queued.filter((task, i) => i > 0 && task.name === 'mine').map((task) => task.id));
+      const all = await broker.listTasks({ state: 'queued', limit: 40 });
+      assert.deepEqual(all.map((task) => task.id), queued.slice(1).map((task) => task.id));
+      assert.equal((await broker.listTasks({ state: 'cancelled' })).length, 1);
+    } finally {
+      redis.disconnect();
+      await broker.close();
+    }
+  });
 });
