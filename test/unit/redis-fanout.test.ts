@@ -157,6 +157,15 @@ describe('Redis fan-out', () => {
       const all = await broker.listTasks({ state: 'queued', limit: 40 });
       assert.deepEqual(all.map((task) => task.id), queued.slice(1).map((task) => task.id));
       assert.equal((await broker.listTasks({ state: 'cancelled' })).length, 1);
+
+      // At most `limit` candidates per queue and state, taken in lease order across the priority lists.
+      const low = Array.from({ length: 2 }, (_, i) => newTask({ queue: 'p', priority: 1, createdAt: t0 + i }));
+      const high = Array.from({ length: 3 }, (_, i) => newTask({ queue: 'p', priority: 9, createdAt: t0 + 10 + i }));
+      await broker.enqueue([...low, ...high]);
+      await redis.config('RESETSTAT');
+      const sampled = await broker.listTasks({ queue: 'p', state: 'queued', limit: 4 });
+      assert.deepEqual(sampled.map((task) => task.id), [low[0]!, ...high].map((task) => task.id));
+      assert.equal(await calls(redis, 'hmget'), 4, 'four candidates read');
     } finally {
       redis.disconnect();
       await broker.close();

@@ -65,7 +65,7 @@ describe('Redis Lua scripts', () => {
         .filter((entry) => (entry[entry.indexOf('flags') + 1] as string[]).includes('allow-oom'))
         .map((entry) => String(entry[1]).slice(library.name.length + 1))
         .sort();
-      assert.deepEqual(allowedWhenFull, ['acquire_leadership', 'count', 'count_finished', 'finish_times', 'forget', 'heartbeat', 'prune', 'publish', 'purge', 'reclaim', 'register', 'release_leadership', 'unpark']);
+      assert.deepEqual(allowedWhenFull, ['acquire_leadership', 'count', 'count_finished', 'finish_times', 'forget', 'heartbeat', 'list_first', 'prune', 'publish', 'purge', 'reclaim', 'register', 'release_leadership', 'unpark']);
       await redis.call('FUNCTION', 'FLUSH');
       const [outcome] = await broker.enqueue([newTask()]);
       assert.equal(outcome?.state, 'queued', 'enqueued after the library was flushed');

@@ -36,14 +36,14 @@ export async function listTasks(ctx: RedisContext, filter: TaskFilter): Promise<
   const limit = filter.limit ?? 100;
   const queues = filter.queue === undefined ? await knownQueues(ctx) : [filter.queue];
   const states = filter.state === undefined ? TASK_STATES : [filter.state];
-  const sets = queues.flatMap((queue) => states.map((state) => ({ queue, state })));
-  const reads = sets.map(({ queue, state }) => firstMembers(ctx.keys.queue(queue), state, limit));
-  const replies = await fanOut<string[]>(ctx.client, reads.flat());
-  let at = 0;
-  const candidates = sets.flatMap(({ queue, state }, i) => {
-    const ids = replies.slice(at, (at += reads[i]!.length)).flat().slice(0, limit);
-    return ids.map((stored) => ({ id: fromStoredId(stored), queue, state, createdAt: 0 }));
-  });
+  const wanted = states.map((state) => TASK_STATES.indexOf(state) + 1);
+  const firsts = await fanOut<string[][]>(
+    ctx.client,
+    queues.map((queue) => scriptCommand('list_first', stateKeys(ctx.keys.queue(queue)), [limit, ...wanted])),
+  );
+  const candidates = queues.flatMap((queue, q) =>
+    states.flatMap((state, s) => firsts[q]![s]!.map((stored) => ({ id: fromStoredId(stored), queue, state, createdAt: 0 }))),
+  );
   const heads = await fanOut<Array<string | null>>(
     ctx.client,
     candidates.map(({ id, queue }) => ['hmget', ctx.keys.queue(queue).task(id), 'state', 'name', 'created']),
@@ -70,13 +70,9 @@ export async function listTasks(ctx: RedisContext, filter: TaskFilter): Promise<
   return found;
 }
 
-/**
- * The reads of the first `limit` ids of one state (their replies, joined, then cut at `limit`): queued in
- * lease order (highest priority first), others by score.
- */
-function firstMembers(keys: QueueKeys, state: TaskState, limit: number): RedisCommand[] {
-  if (state !== 'queued') return [['zrange', keys.ofState(state), 0, limit - 1]];
-  return keys.queuedLists().map((list) => ['lrange', list, 0, limit - 1]);
+/** A queue's key of each state, in the order of TASK_STATES (count.lua, list_first.lua). */
+function stateKeys(keys: QueueKeys): string[] {
+  return TASK_STATES.map((state) => (state === 'queued' ? keys.queued : keys.ofState(state)));
 }
 
 /** Counts by queue and state (count.lua, one call per queue); queues with no tasks are left out. */
@@ -86,7 +82,7 @@ export async function counts(ctx: RedisContext): Promise<Record<string, StateCou
     ctx.client,
     queues.map((queue) => {
       const keys = ctx.keys.queue(queue);
-      return scriptCommand('count', TASK_STATES.map((state) => (state === 'queued' ? keys.queued : keys.ofState(state))), []);
+      return scriptCommand('count', stateKeys(keys), []);
     }),
   );
   const byQueue: Record<string, StateCounts> = {};

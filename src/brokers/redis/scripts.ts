@@ -21,6 +21,7 @@ export const SCRIPT_KEYS = {
   finish_times: 1,
   count: 7,
   count_finished: 3,
+  list_first: 7,
   queued_counts: 3,
   register: 1,
   heartbeat: 1,
