@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { connectBroker } from '../../src/index.js';
 import { fanOut } from '../../src/brokers/redis/fanout.js';
+import { candidateWindow } from '../../src/brokers/redis/reads.js';
 import { Keys } from '../../src/brokers/redis/keys.js';
 import { scriptCommand, type RedisCommand } from '../../src/brokers/redis/scripts.js';
 import { emptyCounts } from '../../src/types.js';
@@ -170,5 +171,33 @@ describe('Redis fan-out', () => {
       redis.disconnect();
       await broker.close();
     }
+  });
+
+  it('a list by name reads up to ten times deeper, so that other names in front do not hide the matches', async () => {
+    const redis = new Redis(server.port);
+    const broker = await connectBroker(`${server.url}?prefix=fan-${randomUUID().slice(0, 8)}`);
+    try {
+      const t0 = Date.now();
+      const others = Array.from({ length: 80 }, (_, i) => newTask({ name: 'other', createdAt: t0 + i }));
+      const mine = Array.from({ length: 30 }, (_, i) => newTask({ name: 'mine', createdAt: t0 + 100 + i }));
+      await broker.enqueue([...others, ...mine]);
+      await redis.config('RESETSTAT');
+      const listed = await broker.listTasks({ state: 'queued', name: 'mine', limit: 10 });
+      assert.deepEqual(listed.map((task) => task.id), mine.slice(0, 10).map((task) => task.id));
+      assert.equal(await calls(redis, 'hmget'), 100, 'ten times the limit read, no more');
+      assert.equal((await broker.listTasks({ state: 'queued', name: 'other', limit: 5 })).length, 5);
+    } finally {
+      redis.disconnect();
+      await broker.close();
+    }
+  });
+
+  it('the window of a list by name shrinks with the number of queues and states, never below the limit', () => {
+    assert.equal(candidateWindow(100, 7, false), 100);
+    assert.equal(candidateWindow(100, 1, true), 1_000);
+    assert.equal(candidateWindow(100, 7, true), 1_000);
+    assert.equal(candidateWindow(100, 20, true), 500);
+    assert.equal(candidateWindow(100, 700, true), 100);
+    assert.equal(candidateWindow(5_000, 7, true), 5_000);
   });
 });

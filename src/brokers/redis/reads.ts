@@ -37,9 +37,10 @@ export async function listTasks(ctx: RedisContext, filter: TaskFilter): Promise<
   const queues = filter.queue === undefined ? await knownQueues(ctx) : [filter.queue];
   const states = filter.state === undefined ? TASK_STATES : [filter.state];
   const wanted = states.map((state) => TASK_STATES.indexOf(state) + 1);
+  const window = candidateWindow(limit, queues.length * states.length, filter.name !== undefined);
   const firsts = await fanOut<string[][]>(
     ctx.client,
-    queues.map((queue) => scriptCommand('list_first', stateKeys(ctx.keys.queue(queue)), [limit, ...wanted])),
+    queues.map((queue) => scriptCommand('list_first', stateKeys(ctx.keys.queue(queue)), [window, ...wanted])),
   );
   const candidates = queues.flatMap((queue, q) =>
     states.flatMap((state, s) => firsts[q]![s]!.map((stored) => ({ id: fromStoredId(stored), queue, state, createdAt: 0 }))),
@@ -68,6 +69,19 @@ export async function listTasks(ctx: RedisContext, filter: TaskFilter): Promise<
     });
   }
   return found;
+}
+
+/** With a name filter, how many candidates a list reads at most, across its queues and states. */
+const NAMED_CANDIDATES = 10_000;
+
+/**
+ * How many ids `listTasks` reads from each queue and state: `limit`; with a name filter, which drops
+ * the tasks of other names after the read, up to ten times that, as far as NAMED_CANDIDATES allows
+ * (one queue and state: 1,000 for a limit of 100; 100 queues of seven states: the limit).
+ */
+export function candidateWindow(limit: number, sets: number, named: boolean): number {
+  if (!named) return limit;
+  return Math.max(limit, Math.min(limit * 10, Math.floor(NAMED_CANDIDATES / Math.max(1, sets))));
 }
 
 /** A queue's key of each state, in the order of TASK_STATES (count.lua, list_first.lua). */
