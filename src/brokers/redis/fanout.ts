@@ -2,9 +2,10 @@
 // maintainer's scripts, looking for a task's queue) send them as pipelines of up to PIECE commands, each
 // in one socket write, instead of one write per command: with 1,000 queues those writes were most of
 // the time of the reads. On a Cluster, pipelines per master, chosen by the slot of each command's first
-// key (every command here touches the keys of one queue, which share its hash tag). ioredis's auto-pipelining would gather every
-// command of the process this way, but holds each one back until setImmediate, which costs the hot
-// paths (connection.ts); so it stays off, and only these calls gather.
+// key (every command here touches the keys of one queue, which share its hash tag). ioredis's
+// auto-pipelining would gather every command of the process this way, but holds each one back until
+// setImmediate, which costs the hot paths (connection.ts); so it stays off, and only these calls gather.
+// For commands with small replies: a pipeline of large ones (whole task records) was slower (reads.ts).
 import calculateSlot from 'cluster-key-slot';
 import type { Cluster } from 'ioredis';
 import type { Client } from './connection.js';

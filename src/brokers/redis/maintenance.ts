@@ -1,6 +1,6 @@
 // Maintenance: rescue expired leases and promote due tasks (one pass, `maintain`), prune past
 // retention, purge waiting tasks, and the leadership that lets one process at a time run each
-// maintenance service. Each runs one script per known queue (`{P}:queues`), all sent in one pipeline
+// maintenance service. Each runs one script per known queue (`{P}:queues`), sent as pipelines
 // (fanout.ts).
 // The pruner also forgets queues that held nothing for a while (forgetQueues).
 import type { MaintenanceOutcome, PruneOutcome, RetentionPolicy } from '../../broker/broker.js';

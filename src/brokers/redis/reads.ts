@@ -27,8 +27,9 @@ export async function getOutcome(ctx: RedisContext, id: string): Promise<TaskOut
 }
 
 /**
- * Tasks matching the filter, oldest first: the first `limit` of each matching queue and state, merged.
- * Each candidate's state, name and creation time are read first (a task's input may be an agent's
+ * Tasks matching the filter, oldest first: the first `limit` of each matching queue and state (with a
+ * name filter, up to ten times that: `candidateWindow`), merged. Each candidate's state, name and
+ * creation time are read first (a task's input may be an agent's
  * 100 KB prompt, and without a state filter there are up to seven candidates per task returned); whole
  * records only for those returned, in order, skipping any that moved on in between.
  */
@@ -43,18 +44,16 @@ export async function listTasks(ctx: RedisContext, filter: TaskFilter): Promise<
     queues.map((queue) => scriptCommand('list_first', stateKeys(ctx.keys.queue(queue)), [window, ...wanted])),
   );
   const candidates = queues.flatMap((queue, q) =>
-    states.flatMap((state, s) => firsts[q]![s]!.map((stored) => ({ id: fromStoredId(stored), queue, state, createdAt: 0 }))),
+    states.flatMap((state, s) => firsts[q]![s]!.map((stored) => ({ id: fromStoredId(stored), queue, state }))),
   );
   const heads = await fanOut<Array<string | null>>(
     ctx.client,
     candidates.map(({ id, queue }) => ['hmget', ctx.keys.queue(queue).task(id), 'state', 'name', 'created']),
   );
-  const chosen = candidates.filter((candidate, i) => {
-    const [state, name, created] = heads[i]!;
-    candidate.createdAt = storedCreatedAt(created, candidate.id);
+  const chosen = candidates
+    .map((candidate, i) => ({ ...candidate, head: heads[i]!, createdAt: storedCreatedAt(heads[i]![2], candidate.id) }))
     // An entry whose task moved on (a stale queued-list entry) is not listed under its old state.
-    return state === candidate.state && (filter.name === undefined || name === filter.name);
-  });
+    .filter(({ state, head: [stored, name] }) => stored === state && (filter.name === undefined || name === filter.name));
   // Oldest first; ties (a bulk enqueue in one millisecond) by id, which is time-ordered in one process.
   chosen.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const found: TaskInfo[] = [];
