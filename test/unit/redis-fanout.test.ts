@@ -192,6 +192,21 @@ describe('Redis fan-out', () => {
     }
   });
 
+  it('purge of every queue takes each in batches of 1,000 until it is empty, all queues at once', async () => {
+    const broker = await connectBroker(`${server.url}?prefix=fan-${randomUUID().slice(0, 8)}`);
+    try {
+      const deep = Array.from({ length: 2_500 }, () => newTask({ queue: 'deep' }));
+      const spread = Array.from({ length: 149 }, (_, i) => newTask({ queue: `q${i}`, runAt: Date.now() + 60_000 }));
+      await broker.enqueue(deep);
+      await broker.enqueue(spread);
+      assert.equal(await broker.purge(undefined, Date.now()), 2_649);
+      assert.deepEqual(await broker.counts(), {});
+      assert.equal(await broker.purge(undefined, Date.now()), 0);
+    } finally {
+      await broker.close();
+    }
+  });
+
   it('the window of a list by name shrinks with the number of queues and states, never below the limit', () => {
     assert.equal(candidateWindow(100, 7, false), 100);
     assert.equal(candidateWindow(100, 1, true), 1_000);

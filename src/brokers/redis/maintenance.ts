@@ -118,18 +118,20 @@ export async function forgetQueues(ctx: RedisContext, unused: string[]): Promise
   await finish.exec();
 }
 
+/** Up to BATCH waiting tasks per queue and call, every queue at once, again for those that had any. */
 export async function purge(ctx: RedisContext, queue: string | undefined): Promise<number> {
-  const queues = queue === undefined ? await knownQueues(ctx) : [queue];
+  let queues = queue === undefined ? await knownQueues(ctx) : [queue];
   let total = 0;
-  for (const name of queues) {
-    const keys = ctx.keys.queue(name);
-    for (;;) {
-      const deleted = Number(
-        await script<number>(ctx, 'purge', [keys.queued, keys.scheduled, keys.retrying, keys.expiring, keys.keys, keys.unused], [keys.taskPrefix, BATCH]),
-      );
-      total += deleted;
-      if (deleted === 0) break;
-    }
+  while (queues.length > 0) {
+    const deleted = await fanOut<number>(
+      ctx.client,
+      queues.map((name) => {
+        const keys = ctx.keys.queue(name);
+        return scriptCommand('purge', [keys.queued, keys.scheduled, keys.retrying, keys.expiring, keys.keys, keys.unused], [keys.taskPrefix, BATCH]);
+      }),
+    );
+    total += sum(deleted);
+    queues = queues.filter((_, q) => Number(deleted[q]) > 0);
   }
   return total;
 }
