@@ -33,7 +33,7 @@ export interface EnqueueOptions extends TaskOptions {
   eta?: Date;
   /** Not started by then -> cancelled with reason 'expired'. A duration from now, or a Date. */
   expires?: Duration | Date;
-  /** Idempotency key: while a task with this key is unfinished, enqueue returns it. */
+  /** Idempotency key: while a task of the same queue with this key is unfinished, enqueue returns it. Scoped to a queue. */
   key?: string;
 }
 

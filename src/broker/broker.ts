@@ -14,14 +14,14 @@ export interface NewTask {
   createdAt: number;
   runAt?: number;
   expiresAt?: number;
-  /** Idempotency key: while an unfinished task has this key, enqueue returns it instead. */
+  /** Idempotency key: while an unfinished task of the same queue has this key, enqueue returns it instead. */
   key?: string;
   execution: ExecutionOptions;
 }
 
 export interface EnqueueOutcome {
   id: string;
-  /** False when an unfinished task with the same key already existed; `id` is that task's. */
+  /** False when an unfinished task of the queue with the same key already existed; `id` is that task's. */
   created: boolean;
   state: TaskState;
 }

@@ -5,12 +5,12 @@
 // against both brokers, with the same tasks and the same times, and every reply must be the same, as
 // must each task's record at the end and the task events each broker published.
 // The conformance suite pins each rule with a chosen case; this looks for the combinations nobody
-// chose. The sequences keep to what the two brokers document alike: idempotency keys only in queue
-// 'a' (Redis scopes keys to a queue); tasks with an expiry only in 'a', which every lease reads (Redis
-// cancels an expired task when its queue is leased from); no priority used in both queues (at one
-// priority, a lease from several queues takes in the order the worker lists them on Redis, in the
-// order the tasks became ready on SQLite); tasks handed back (release) only by one worker at a time
-// (see the release step).
+// chose. The sequences keep to what the two brokers document alike: tasks with an expiry only in
+// 'a', which every lease reads (Redis cancels an expired task when its queue is leased from); no
+// priority used in both queues (at one priority, a lease from several queues takes in the order the
+// worker lists them on Redis, in the order the tasks became ready on SQLite); tasks handed back
+// (release) only by one worker at a time (see the release step). Idempotency keys go to both queues,
+// the same two keys in each (keys are scoped to a queue on both brokers).
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Broker, FinishedSample, LeasedTask, LeaseRequest, NewTask, Settlement } from '../../src/broker/broker.js';
@@ -153,7 +153,7 @@ export async function runSequence(redisUrl: string, seed: number, steps: number)
           };
           if (rng.chance(0.25)) task.runAt = now + rng.pick([0, 500, 2_000, 5_000]);
           if (queue === 'a' && rng.chance(0.15)) task.expiresAt = now + rng.pick([100, 3_000]);
-          if (queue === 'a' && rng.chance(0.25)) task.key = rng.pick(['k1', 'k2']);
+          if (rng.chance(0.25)) task.key = rng.pick(['k1', 'k2']);
           return task;
         });
         const outcomes = await both(`enqueue ${tasks.map((t) => `${t.queue}/p${t.priority}${t.runAt ? `/at+${t.runAt - now}` : ''}${t.key ? `/${t.key}` : ''}`).join(',')}`, (b) => b.enqueue(tasks));

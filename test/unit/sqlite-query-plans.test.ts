@@ -1,6 +1,6 @@
 // The SQLite broker's hot statements must stay index seeks, so they are O(log n) at any queue depth.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 
@@ -14,7 +14,9 @@ function plan(db: Database.Database, name: string, params: Record<string, unknow
 
 describe('SQLite query plans', () => {
   const db = new Database(':memory:');
-  db.exec(readFileSync(new URL('migrations/001_init.sql', dir), 'utf8'));
+  for (const file of readdirSync(new URL('migrations/', dir)).sort()) {
+    db.exec(readFileSync(new URL(`migrations/${file}`, dir), 'utf8'));
+  }
   const lease = { queue: 'q', limit: 50, workerId: 'w', leaseExpiresAt: 1, now: 1 };
 
   const cases: Array<[statement: string, params: Record<string, unknown>, index: string]> = [
@@ -27,7 +29,7 @@ describe('SQLite query plans', () => {
     ['has_expired_lease', { now: 1 }, 'tasks_leases'],
     ['expired_queued', { now: 1, error: '{}' }, 'tasks_expiring'],
     ['has_expired_queued', { now: 1 }, 'tasks_expiring'],
-    ['find_by_key', { key: 'k' }, 'tasks_key'],
+    ['find_by_key', { queue: 'q', key: 'k' }, 'tasks_key'],
     ['finished_since', { since: 1, limit: 10 }, 'tasks_finished'],
   ];
 

@@ -20,10 +20,12 @@ export function enqueueTasks(ctx: SqliteContext, tasks: NewTask[], now: number):
   const insert = ctx.statements.get('insert_task');
   const findByKey = ctx.statements.get('find_by_key');
   let seq = reserveSeq(ctx, tasks.length);
+  // Idempotency keys are scoped to a queue (migrations/002): "<queue>\0<key>" -> the batch's task.
   const batchKeys = new Map<string, EnqueueOutcome>();
   return tasks.map((task) => {
-    if (task.key !== undefined) {
-      const existing = batchKeys.get(task.key) ?? findByKey.get({ key: task.key });
+    const scopedKey = task.key === undefined ? undefined : `${task.queue}\0${task.key}`;
+    if (scopedKey !== undefined) {
+      const existing = batchKeys.get(scopedKey) ?? findByKey.get({ queue: task.queue, key: task.key });
       if (existing) return { id: existing.id as string, created: false, state: existing.state as TaskState };
     }
     const scheduled = task.runAt !== undefined && task.runAt > now;
@@ -52,7 +54,7 @@ export function enqueueTasks(ctx: SqliteContext, tasks: NewTask[], now: number):
         : { type: 'task.queued', taskId, name, queue, timestamp: now, priority },
     );
     const outcome: EnqueueOutcome = { id: task.id, created: true, state };
-    if (task.key !== undefined) batchKeys.set(task.key, outcome);
+    if (scopedKey !== undefined) batchKeys.set(scopedKey, outcome);
     return outcome;
   });
 }

@@ -34,7 +34,7 @@ export function enqueueCommand(program: Command, finish: Finish): void {
     .option('--delay <duration>', 'run no earlier than this from now (500ms, 10s, 5m, 1h, 1d)', parseDuration)
     .option('--eta <date>', 'run no earlier than this ISO 8601 time', parseDate)
     .option('--expires <duration>', 'cancel it (reason expired) if not started within this', parseDuration)
-    .option('-k, --key <key>', 'idempotency key: returns the unfinished task with this key instead of a new one')
+    .option('-k, --key <key>', 'idempotency key: returns the unfinished task of the queue with this key instead of a new one')
     .option('--count <n>', 'enqueue N tasks with this input', parsePositiveInt)
     .option('--each', 'the input is a JSON array: one task per element')
     .option('-w, --wait', 'wait for the task(s) to finish and print the result(s)')
@@ -86,7 +86,7 @@ function printRuns(runs: TaskRun[], task: string, flags: EnqueueFlags): number {
     printJsonLines(runs.map((run) => ({ id: run.id, name: task, created: run.created })));
   } else {
     for (const run of runs) printLine(run.id);
-    if (runs.length === 1 && !runs[0]!.created) note(`an unfinished task with key '${flags.key}' exists; that is its id`);
+    if (runs.length === 1 && !runs[0]!.created) note(`an unfinished task with key '${flags.key}' exists in this queue; that is its id`);
   }
   return ExitCode.Ok;
 }

@@ -292,4 +292,23 @@ export function brokerSettlingCases(cases: Cases): void {
     assert.deepEqual(afterFinish, { id: fresh.id, created: true, state: 'queued' });
     assert.equal((await broker.listTasks({ limit: 100 })).filter((t) => t.key === 'order-42').length, 2);
   });
+
+  cases.case('an idempotency key is scoped to its queue: the same key in two queues makes two tasks', async (world) => {
+    const broker = await world.broker();
+    const inDefault = newTask({ key: 'order-7' });
+    const inOther = newTask({ key: 'order-7', queue: 'other' });
+    const [first, second] = await broker.enqueue([inDefault, inOther]);
+    assert.deepEqual(first, { id: inDefault.id, created: true, state: 'queued' });
+    assert.deepEqual(second, { id: inOther.id, created: true, state: 'queued' }, 'one batch, two queues: two tasks');
+
+    // Each queue's key still holds while its task is unfinished, whatever the other queue's task does.
+    assert.equal(await broker.cancel(inOther.id, 'by user', Date.now()), 'cancelled');
+    const [againDefault] = await broker.enqueue([newTask({ key: 'order-7' })]);
+    assert.deepEqual(againDefault, { id: inDefault.id, created: false, state: 'queued' });
+    const freshOther = newTask({ key: 'order-7', queue: 'other' });
+    const [againOther] = await broker.enqueue([freshOther]);
+    assert.deepEqual(againOther, { id: freshOther.id, created: true, state: 'queued' });
+    const [thirdQueue] = await broker.enqueue([newTask({ key: 'order-7', queue: 'third' })]);
+    assert.equal(thirdQueue?.created, true);
+  });
 }

@@ -1,3 +1,3 @@
--- The unfinished task holding an idempotency key, if any.
+-- The unfinished task of a queue holding an idempotency key, if any.
 SELECT id, state FROM tasks
-WHERE idem_key = @key AND state NOT IN ('completed', 'failed', 'cancelled')
+WHERE queue = @queue AND idem_key = @key AND state NOT IN ('completed', 'failed', 'cancelled')
