@@ -32,6 +32,8 @@ export interface QueueUnderTest {
   readonly library: Library;
   /** Enqueues every input with the library's bulk call (BullMQ addBulk, Bee-Queue saveAll, Celeriac enqueueMany). */
   enqueueBulk(inputs: BenchInput[]): Promise<void>;
+  /** Enqueues one task with the library's single call (BullMQ add, Bee-Queue createJob().save(), Celeriac enqueue). */
+  enqueueOne(input: BenchInput): Promise<void>;
   /** Enqueues one task and waits for it to finish, the way a producer of that library waits for a result. */
   enqueueAndWait(input: BenchInput): Promise<void>;
   /** Starts one worker on the benchmark queue; `onStart` runs at the start of every task's handler. */

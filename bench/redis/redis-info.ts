@@ -31,6 +31,13 @@ export class RedisInfo {
     return calls;
   }
 
+  /** CPU seconds the server has used (system and user, main thread and others), as `INFO cpu` reports them. */
+  async cpuSeconds(): Promise<number> {
+    const info = await this.client.info('cpu');
+    const read = (field: string) => Number(new RegExp(`^${field}:([0-9.]+)`, 'm').exec(info)?.[1]);
+    return read('used_cpu_sys') + read('used_cpu_user');
+  }
+
   async usedMemory(): Promise<number> {
     return Number(/^used_memory:(\d+)/m.exec(await this.client.info('memory'))?.[1]);
   }

@@ -34,6 +34,27 @@ const FIGURES: Figure[] = [
     format: (v) => `${(v / 1024 / 1024).toFixed(1)} MB`,
   },
   {
+    key: 'singleEnqueuePerSecond',
+    label: 'one at a time (enqueue+run)',
+    lowerIsBetter: false,
+    get: (r) => r.singleEnqueue?.perSecond,
+    format: formatRate,
+  },
+  {
+    key: 'singleEnqueueRedisCpuUs',
+    label: 'Redis CPU/task, one at a time',
+    lowerIsBetter: true,
+    get: (r) => r.singleEnqueue?.redisCpuUsPerTask,
+    format: (v) => `${v.toFixed(1)} us`,
+  },
+  {
+    key: 'singleEnqueueCommandsPerTask',
+    label: 'commands/task, one at a time',
+    lowerIsBetter: true,
+    get: (r) => r.singleEnqueue?.commandsPerTask,
+    format: (v) => v.toFixed(2),
+  },
+  {
     key: 'processingCrossProcessPerSecond',
     label: 'processing, x-process',
     lowerIsBetter: false,

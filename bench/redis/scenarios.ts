@@ -28,6 +28,8 @@ const LATENCY_ROUNDS = Number(process.env.BENCH_LATENCY_ROUNDS ?? 5);
  */
 const SPACED_GAP_MS = Number(process.env.BENCH_LATENCY_GAP_MS ?? 2);
 const MEMORY_TASKS = Number(process.env.BENCH_MEMORY_TASKS ?? 100_000);
+/** Producers of the one-at-a-time scenario, each sending its next task once Redis acknowledged its last. */
+const SINGLE_PRODUCERS = Number(process.env.BENCH_SINGLE_PRODUCERS ?? 16);
 const CONCURRENCY = 50;
 const WARM_UP_TASKS = 50;
 const SCENARIO_DEADLINE_MS = 120_000;
@@ -43,6 +45,12 @@ export interface Processing extends Rate {
   commandRounds: number[];
   /** The commands of the last round, most frequent first. */
   commands: Record<string, number>;
+}
+export interface SingleEnqueue extends Processing {
+  /** Redis's CPU time per task (INFO cpu, median of rounds), and each round's figure, in microseconds. */
+  redisCpuUsPerTask: number;
+  redisCpuRounds: number[];
+  producers: number;
 }
 export interface Latency {
   p50: number;
@@ -61,6 +69,8 @@ export interface LibraryResults {
   processing?: Processing;
   latency?: Latency;
   memory?: { bytesPer100k: number; tasks: number; bytes: number };
+  /** TASKS tasks sent one at a time by SINGLE_PRODUCERS producers while one worker runs them. */
+  singleEnqueue?: SingleEnqueue;
   processingCrossProcess?: Processing;
   latencyCrossProcess?: Latency;
   /** The same with a pause before each task (SPACED_GAP_MS): every process idle when it is sent. */
@@ -176,6 +186,54 @@ class Bench {
       });
     }
     return { perSecond: median(rounds), rounds, commandsPerTask: median(commandRounds), commandRounds, commands };
+  }
+
+  /**
+   * TASKS tasks sent with the library's single enqueue by SINGLE_PRODUCERS producers, each sending its next
+   * once its last was acknowledged, while one worker (here, c=50, started first) runs them: how agents
+   * send tasks. Tasks per second from the first send to the last finish, and what it cost Redis (CPU time
+   * and commands per task); median of ROUNDS.
+   */
+  async singleEnqueue(library: Library): Promise<SingleEnqueue> {
+    const rounds: number[] = [];
+    const commandRounds: number[] = [];
+    const redisCpuRounds: number[] = [];
+    let commands: Record<string, number> = {};
+    for (let round = 0; round < ROUNDS; round++) {
+      await this.scenario(library, async (queue) => {
+        const worker = await queue.startWorker({ concurrency: CONCURRENCY, onStart: () => {} });
+        const before = await this.info.commandCalls();
+        const cpuBefore = await this.info.cpuSeconds();
+        const started = performance.now();
+        let sent = 0;
+        await Promise.all(
+          Array.from({ length: SINGLE_PRODUCERS }, async () => {
+            while (sent < TASKS) await queue.enqueueOne({ i: sent++ });
+          }),
+        );
+        await worker.finished(TASKS);
+        const ms = performance.now() - started;
+        const cpu = (await this.info.cpuSeconds()) - cpuBefore;
+        const delta = commandDelta(before, await this.info.commandCalls());
+        await worker.close();
+        const completed = await queue.completedCount();
+        if (completed !== TASKS) throw new Error(`expected ${TASKS} completed, ${LIBRARY_TITLES[library]} reports ${completed}`);
+        rounds.push(TASKS / (ms / 1000));
+        redisCpuRounds.push((cpu * 1e6) / TASKS);
+        commandRounds.push(delta.total / TASKS);
+        commands = delta.byCommand;
+      });
+    }
+    return {
+      perSecond: median(rounds),
+      rounds,
+      commandsPerTask: median(commandRounds),
+      commandRounds,
+      commands,
+      redisCpuUsPerTask: median(redisCpuRounds),
+      redisCpuRounds,
+      producers: SINGLE_PRODUCERS,
+    };
   }
 
   /**
@@ -302,6 +360,11 @@ export async function runRedisBenchmarks(options: { inProcess: boolean; crossPro
         r.bulkEnqueue = await measure('bulk enqueue', () => bench.bulkEnqueue(library), rate);
         r.processing = await measure('processing (c=50)', () => bench.processing(library, false), processed);
         r.memory = await measure(`memory per 100,000 queued`, () => bench.memory(library), (value) => mb(value.bytesPer100k));
+        r.singleEnqueue = await measure(
+          `one at a time (${SINGLE_PRODUCERS} producers)`,
+          () => bench.singleEnqueue(library),
+          (value) => `${processed(value)}; Redis CPU ${value.redisCpuUsPerTask.toFixed(1)} us/task (rounds: ${value.redisCpuRounds.map((v) => v.toFixed(1)).join(', ')})`,
+        );
       }
       if (options.crossProcess) {
         r.processingCrossProcess = await measure('processing cross-proc', () => bench.processing(library, true), processed);

@@ -24,6 +24,9 @@ export async function openBeeQueue(target: RedisTarget): Promise<QueueUnderTest>
       const errors = await producer.saveAll(inputs.map((input) => producer.createJob(input)));
       if (errors.size > 0) throw [...errors.values()][0]!;
     },
+    async enqueueOne(input) {
+      await producer.createJob(input).save();
+    },
     async enqueueAndWait(input) {
       if (!waiter) {
         waiter = new BeeQueue<BenchInput>(QUEUE, { redis, isWorker: false, getEvents: true, storeJobs: false });

@@ -20,6 +20,9 @@ export async function openBullmq(target: RedisTarget): Promise<QueueUnderTest> {
     async enqueueBulk(inputs) {
       await queue.addBulk(inputs.map((data) => ({ name: 'noop', data })));
     },
+    async enqueueOne(input) {
+      await queue.add('noop', input);
+    },
     async enqueueAndWait(input) {
       if (!events) {
         events = new QueueEvents(QUEUE, { connection });

@@ -29,6 +29,9 @@ export async function openCeleriac(target: RedisTarget): Promise<QueueUnderTest>
     async enqueueBulk(inputs) {
       await app.enqueueMany(inputs.map((input) => ({ task: TASK, input })));
     },
+    async enqueueOne(input) {
+      await app.enqueue(TASK, input);
+    },
     async enqueueAndWait(input) {
       const run = await app.enqueue(TASK, input);
       await run.result({ timeout: '10s' });
