@@ -87,6 +87,27 @@ const FIGURES: Figure[] = [
     rounds: (r) => p50Rounds(r.latencySpacedCrossProcess),
   },
   {
+    key: 'singleEnqueueCrossProcessPerSecond',
+    label: 'one at a time, x-process',
+    lowerIsBetter: false,
+    get: (r) => r.singleEnqueueCrossProcess?.perSecond,
+    format: formatRate,
+  },
+  {
+    key: 'singleEnqueueCrossProcessRedisCpuUs',
+    label: 'Redis CPU/task, one at a time, x-process',
+    lowerIsBetter: true,
+    get: (r) => r.singleEnqueueCrossProcess?.redisCpuUsPerTask,
+    format: (v) => `${v.toFixed(1)} us`,
+  },
+  {
+    key: 'singleEnqueueCrossProcessCommandsPerTask',
+    label: 'commands/task, one at a time, x-process',
+    lowerIsBetter: true,
+    get: (r) => r.singleEnqueueCrossProcess?.commandsPerTask,
+    format: (v) => v.toFixed(2),
+  },
+  {
     key: 'commandsPerTaskCrossProcess',
     label: 'commands/task, x-process',
     lowerIsBetter: true,

@@ -71,6 +71,7 @@ export interface LibraryResults {
   memory?: { bytesPer100k: number; tasks: number; bytes: number };
   /** TASKS tasks sent one at a time by SINGLE_PRODUCERS producers while one worker runs them. */
   singleEnqueue?: SingleEnqueue;
+  singleEnqueueCrossProcess?: SingleEnqueue;
   processingCrossProcess?: Processing;
   latencyCrossProcess?: Latency;
   /** The same with a pause before each task (SPACED_GAP_MS): every process idle when it is sent. */
@@ -135,7 +136,7 @@ class Bench {
     }
   }
 
-  private spawnWorker(library: Library, mode: 'process' | 'latency', count: number): JsonChild {
+  private spawnWorker(library: Library, mode: 'process' | 'latency' | 'stream', count: number): JsonChild {
     const child = new JsonChild(CHILD, [library, this.target.host, String(this.target.port), mode, String(count)]);
     this.children.add(child);
     return child;
@@ -190,18 +191,34 @@ class Bench {
 
   /**
    * TASKS tasks sent with the library's single enqueue by SINGLE_PRODUCERS producers, each sending its next
-   * once its last was acknowledged, while one worker (here, c=50, started first) runs them: how agents
-   * send tasks. Tasks per second from the first send to the last finish, and what it cost Redis (CPU time
-   * and commands per task); median of ROUNDS.
+   * once its last was acknowledged, while one worker (c=50, started first; here, or in a child process)
+   * runs them: how agents send tasks. Tasks per second from the first send to the last finish, and what
+   * it cost Redis (CPU time and commands per task); median of ROUNDS.
    */
-  async singleEnqueue(library: Library): Promise<SingleEnqueue> {
+  async singleEnqueue(library: Library, crossProcess: boolean): Promise<SingleEnqueue> {
     const rounds: number[] = [];
     const commandRounds: number[] = [];
     const redisCpuRounds: number[] = [];
     let commands: Record<string, number> = {};
     for (let round = 0; round < ROUNDS; round++) {
       await this.scenario(library, async (queue) => {
-        const worker = await queue.startWorker({ concurrency: CONCURRENCY, onStart: () => {} });
+        let finished: () => Promise<void>;
+        if (crossProcess) {
+          const child = this.spawnWorker(library, 'stream', TASKS);
+          await child.next('online');
+          const processed = child.next('processed', SCENARIO_DEADLINE_MS);
+          processed.catch(() => undefined); // Awaited below; a failure before then is reported there.
+          finished = async () => {
+            await processed;
+            await stopChild(child);
+          };
+        } else {
+          const worker = await queue.startWorker({ concurrency: CONCURRENCY, onStart: () => {} });
+          finished = async () => {
+            await worker.finished(TASKS);
+            await worker.close();
+          };
+        }
         const before = await this.info.commandCalls();
         const cpuBefore = await this.info.cpuSeconds();
         const started = performance.now();
@@ -211,11 +228,10 @@ class Bench {
             while (sent < TASKS) await queue.enqueueOne({ i: sent++ });
           }),
         );
-        await worker.finished(TASKS);
+        await finished();
         const ms = performance.now() - started;
         const cpu = (await this.info.cpuSeconds()) - cpuBefore;
         const delta = commandDelta(before, await this.info.commandCalls());
-        await worker.close();
         const completed = await queue.completedCount();
         if (completed !== TASKS) throw new Error(`expected ${TASKS} completed, ${LIBRARY_TITLES[library]} reports ${completed}`);
         rounds.push(TASKS / (ms / 1000));
@@ -355,19 +371,18 @@ export async function runRedisBenchmarks(options: { inProcess: boolean; crossPro
       };
       const rate = (value: Rate) => `${formatRate(value.perSecond)}  (rounds: ${value.rounds.map(formatRate).join(', ')})`;
       const processed = (value: Processing) => `${rate(value)}; ${value.commandsPerTask.toFixed(2)} commands/task`;
+      const oneAtATime = (value: SingleEnqueue) =>
+        `${processed(value)}; Redis CPU ${value.redisCpuUsPerTask.toFixed(1)} us/task (rounds: ${value.redisCpuRounds.map((v) => v.toFixed(1)).join(', ')})`;
       measurers.set(library, measure);
       if (options.inProcess) {
         r.bulkEnqueue = await measure('bulk enqueue', () => bench.bulkEnqueue(library), rate);
         r.processing = await measure('processing (c=50)', () => bench.processing(library, false), processed);
         r.memory = await measure(`memory per 100,000 queued`, () => bench.memory(library), (value) => mb(value.bytesPer100k));
-        r.singleEnqueue = await measure(
-          `one at a time (${SINGLE_PRODUCERS} producers)`,
-          () => bench.singleEnqueue(library),
-          (value) => `${processed(value)}; Redis CPU ${value.redisCpuUsPerTask.toFixed(1)} us/task (rounds: ${value.redisCpuRounds.map((v) => v.toFixed(1)).join(', ')})`,
-        );
+        r.singleEnqueue = await measure(`one at a time (${SINGLE_PRODUCERS} producers)`, () => bench.singleEnqueue(library, false), oneAtATime);
       }
       if (options.crossProcess) {
         r.processingCrossProcess = await measure('processing cross-proc', () => bench.processing(library, true), processed);
+        r.singleEnqueueCrossProcess = await measure('one at a time cross-proc', () => bench.singleEnqueue(library, true), oneAtATime);
       }
     }
     // Latency last, in rounds. In each round every mode is measured for each library in turn, the

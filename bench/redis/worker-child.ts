@@ -1,6 +1,7 @@
 // A worker process for the cross-process Redis benchmarks: `worker-child.ts <library> <host> <port> <mode> <count>`.
 // Prints JSON lines: online (worker started; latency mode), latency (after <count> timed tasks),
-// processed (process mode: <count> tasks drained, timed from just before the worker starts).
+// processed (process mode: <count> tasks drained, timed from just before the worker starts; stream mode:
+// after online, once <count> tasks sent meanwhile have finished, untimed: the sender times it).
 import { clockMs, quantile } from '../support.js';
 import { openQueue, type Library } from './adapter.js';
 
@@ -27,6 +28,12 @@ if (mode === 'latency') {
     },
   });
   send({ type: 'online' });
+} else if (mode === 'stream') {
+  const worker = await queue.startWorker({ concurrency: 50, onStart: () => {} });
+  send({ type: 'online' });
+  await worker.finished(count);
+  await worker.close();
+  send({ type: 'processed' });
 } else {
   const started = performance.now();
   const worker = await queue.startWorker({ concurrency: 50, onStart: () => {} });
