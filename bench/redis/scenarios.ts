@@ -50,6 +50,8 @@ export interface SingleEnqueue extends Processing {
   /** Redis's CPU time per task (INFO cpu, median of rounds), and each round's figure, in microseconds. */
   redisCpuUsPerTask: number;
   redisCpuRounds: number[];
+  /** With the worker in a child process: that process's CPU time per task (median of rounds), in microseconds. */
+  workerCpuUsPerTask?: number;
   producers: number;
 }
 export interface Latency {
@@ -199,6 +201,7 @@ class Bench {
     const rounds: number[] = [];
     const commandRounds: number[] = [];
     const redisCpuRounds: number[] = [];
+    const workerCpuRounds: number[] = [];
     let commands: Record<string, number> = {};
     for (let round = 0; round < ROUNDS; round++) {
       await this.scenario(library, async (queue) => {
@@ -209,7 +212,7 @@ class Bench {
           const processed = child.next('processed', SCENARIO_DEADLINE_MS);
           processed.catch(() => undefined); // Awaited below; a failure before then is reported there.
           finished = async () => {
-            await processed;
+            workerCpuRounds.push((await processed).cpuUsPerTask as number);
             await stopChild(child);
           };
         } else {
@@ -248,6 +251,7 @@ class Bench {
       commands,
       redisCpuUsPerTask: median(redisCpuRounds),
       redisCpuRounds,
+      ...(workerCpuRounds.length > 0 ? { workerCpuUsPerTask: median(workerCpuRounds) } : {}),
       producers: SINGLE_PRODUCERS,
     };
   }
@@ -372,7 +376,8 @@ export async function runRedisBenchmarks(options: { inProcess: boolean; crossPro
       const rate = (value: Rate) => `${formatRate(value.perSecond)}  (rounds: ${value.rounds.map(formatRate).join(', ')})`;
       const processed = (value: Processing) => `${rate(value)}; ${value.commandsPerTask.toFixed(2)} commands/task`;
       const oneAtATime = (value: SingleEnqueue) =>
-        `${processed(value)}; Redis CPU ${value.redisCpuUsPerTask.toFixed(1)} us/task (rounds: ${value.redisCpuRounds.map((v) => v.toFixed(1)).join(', ')})`;
+        `${processed(value)}; Redis CPU ${value.redisCpuUsPerTask.toFixed(1)} us/task (rounds: ${value.redisCpuRounds.map((v) => v.toFixed(1)).join(', ')})` +
+        (value.workerCpuUsPerTask === undefined ? '' : `; worker process CPU ${value.workerCpuUsPerTask.toFixed(1)} us/task`);
       measurers.set(library, measure);
       if (options.inProcess) {
         r.bulkEnqueue = await measure('bulk enqueue', () => bench.bulkEnqueue(library), rate);

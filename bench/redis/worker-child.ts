@@ -1,7 +1,8 @@
 // A worker process for the cross-process Redis benchmarks: `worker-child.ts <library> <host> <port> <mode> <count>`.
 // Prints JSON lines: online (worker started; latency mode), latency (after <count> timed tasks),
 // processed (process mode: <count> tasks drained, timed from just before the worker starts; stream mode:
-// after online, once <count> tasks sent meanwhile have finished, untimed: the sender times it).
+// after online, once <count> tasks sent meanwhile have finished, with the worker process's CPU time per
+// task, untimed: the sender times it).
 import { clockMs, quantile } from '../support.js';
 import { openQueue, type Library } from './adapter.js';
 
@@ -31,9 +32,11 @@ if (mode === 'latency') {
 } else if (mode === 'stream') {
   const worker = await queue.startWorker({ concurrency: 50, onStart: () => {} });
   send({ type: 'online' });
+  const cpu = process.cpuUsage();
   await worker.finished(count);
   await worker.close();
-  send({ type: 'processed' });
+  const used = process.cpuUsage(cpu);
+  send({ type: 'processed', cpuUsPerTask: (used.user + used.system) / count });
 } else {
   const started = performance.now();
   const worker = await queue.startWorker({ concurrency: 50, onStart: () => {} });
