@@ -2,7 +2,7 @@
 // Redis as one Function library and called with FCALL.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Command, type Cluster, type Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 /** Each script and how many KEYS it takes (the header of each .lua file names them). */
 export const SCRIPT_KEYS = {
@@ -166,28 +166,10 @@ export async function runScript<T>(client: Redis | Cluster, name: ScriptName, ke
   if (keys.length !== SCRIPT_KEYS[name]) throw new Error(`script ${name} takes ${SCRIPT_KEYS[name]} keys, got ${keys.length}`);
   const fn = celeriacLibrary().functions[name];
   try {
-    return (await client.sendCommand(fcallCommand(fn, keys, args))) as T;
+    return (await client.fcall(fn, keys.length, ...keys, ...args)) as T;
   } catch (error) {
     return sendAgain<T>(client, ['fcall', fn, keys.length, ...keys, ...args], error);
   }
-}
-
-const NO_ARGS: string[] = [];
-
-/**
- * The FCALL that `client.fcall(fn, keys.length, ...keys, ...args)` sends, built without the `args.flat()`
- * that ioredis's Command constructor runs on its arguments: about 1.3 us for an enqueue's 17 arguments
- * on Node 20, a fifth of the JavaScript of an enqueue (the command and its arguments are public in
- * ioredis's types). The constructor stringifies the arguments it was given, so these come as strings.
- * `redis-scripts.test.ts` checks that it writes the same bytes as `client.fcall` would.
- */
-export function fcallCommand(fn: string, keys: string[], args: Arg[]): Command {
-  const command = new Command('fcall', NO_ARGS, { replyEncoding: 'utf8' });
-  const all: string[] = [fn, String(keys.length)];
-  for (const key of keys) all.push(key);
-  for (const arg of args) all.push(typeof arg === 'string' ? arg : String(arg));
-  command.args = all;
-  return command;
 }
 
 /** A command as `client.call` takes it: its name, then its arguments. */
