@@ -1,10 +1,11 @@
 // The Redis comparison table: one row per figure, a column per library, then Celeriac/BullMQ and
-// Celeriac/Bee-Queue ratios (skipped while Celeriac's Redis broker is not available). A latency ratio is
-// the median of the rounds' ratios, each round comparing runs made one right after another, with the
-// lowest and highest of them: the spread shows how much of a difference is noise.
+// Celeriac/Bee-Queue ratios (skipped while Celeriac's Redis broker is not available). A ratio of a figure
+// measured in rounds (rates, latency, Redis CPU) is the median of the rounds' ratios, each round comparing
+// runs made one right after another, with the lowest and highest of them: the spread shows how much of
+// a difference is noise. Other figures (commands, memory) divide the medians.
 import { formatRate, median } from '../support.js';
 import { LIBRARIES, LIBRARY_TITLES, type Library } from './adapter.js';
-import type { Latency, LibraryResults, RedisResults } from './scenarios.js';
+import type { Latency, LibraryResults, Rate, RedisResults, SingleEnqueue } from './scenarios.js';
 
 interface Figure {
   key: string;
@@ -18,11 +19,14 @@ interface Figure {
 }
 
 const p50Rounds = (latency: Latency | undefined) => latency?.rounds?.map(({ round, p50 }) => ({ round, value: p50 }));
+const rateRounds = (rate: Rate | undefined) => rate?.rounds.map((value, i) => ({ round: rate.roundNumbers[i]!, value }));
+const redisCpuRounds = (single: SingleEnqueue | undefined) =>
+  single?.redisCpuRounds.map((value, i) => ({ round: single.roundNumbers[i]!, value }));
 
 const ms = (value: number) => `${value.toFixed(3)} ms`;
 const FIGURES: Figure[] = [
-  { key: 'bulkEnqueuePerSecond', label: 'bulk enqueue', lowerIsBetter: false, get: (r) => r.bulkEnqueue?.perSecond, format: formatRate },
-  { key: 'processingPerSecond', label: 'processing (c=50)', lowerIsBetter: false, get: (r) => r.processing?.perSecond, format: formatRate },
+  { key: 'bulkEnqueuePerSecond', label: 'bulk enqueue', lowerIsBetter: false, get: (r) => r.bulkEnqueue?.perSecond, format: formatRate, rounds: (r) => rateRounds(r.bulkEnqueue) },
+  { key: 'processingPerSecond', label: 'processing (c=50)', lowerIsBetter: false, get: (r) => r.processing?.perSecond, format: formatRate, rounds: (r) => rateRounds(r.processing) },
   { key: 'latencyP50Ms', label: 'latency p50', lowerIsBetter: true, get: (r) => r.latency?.p50, format: ms, rounds: (r) => p50Rounds(r.latency) },
   { key: 'latencyP99Ms', label: 'latency p99', lowerIsBetter: true, get: (r) => r.latency?.p99, format: ms },
   { key: 'commandsPerTask', label: 'commands per task', lowerIsBetter: true, get: (r) => r.processing?.commandsPerTask, format: (v) => v.toFixed(2) },
@@ -39,6 +43,7 @@ const FIGURES: Figure[] = [
     lowerIsBetter: false,
     get: (r) => r.singleEnqueue?.perSecond,
     format: formatRate,
+    rounds: (r) => rateRounds(r.singleEnqueue),
   },
   {
     key: 'singleEnqueueRedisCpuUs',
@@ -46,6 +51,7 @@ const FIGURES: Figure[] = [
     lowerIsBetter: true,
     get: (r) => r.singleEnqueue?.redisCpuUsPerTask,
     format: (v) => `${v.toFixed(1)} us`,
+    rounds: (r) => redisCpuRounds(r.singleEnqueue),
   },
   {
     key: 'singleEnqueueCommandsPerTask',
@@ -60,6 +66,7 @@ const FIGURES: Figure[] = [
     lowerIsBetter: false,
     get: (r) => r.processingCrossProcess?.perSecond,
     format: formatRate,
+    rounds: (r) => rateRounds(r.processingCrossProcess),
   },
   {
     key: 'latencyCrossProcessP50Ms',
@@ -92,6 +99,7 @@ const FIGURES: Figure[] = [
     lowerIsBetter: false,
     get: (r) => r.singleEnqueueCrossProcess?.perSecond,
     format: formatRate,
+    rounds: (r) => rateRounds(r.singleEnqueueCrossProcess),
   },
   {
     key: 'singleEnqueueCrossProcessRedisCpuUs',
@@ -99,6 +107,7 @@ const FIGURES: Figure[] = [
     lowerIsBetter: true,
     get: (r) => r.singleEnqueueCrossProcess?.redisCpuUsPerTask,
     format: (v) => `${v.toFixed(1)} us`,
+    rounds: (r) => redisCpuRounds(r.singleEnqueueCrossProcess),
   },
   {
     key: 'singleEnqueueCrossProcessCommandsPerTask',

@@ -35,9 +35,12 @@ const WARM_UP_TASKS = 50;
 const SCENARIO_DEADLINE_MS = 120_000;
 const CHILD = fileURLToPath(new URL('./worker-child.ts', import.meta.url));
 
+/** A rate measured in rounds (see runRedisBenchmarks): the median, each round's figure, and its round. */
 export interface Rate {
   perSecond: number;
   rounds: number[];
+  /** The round each of `rounds` was measured in: ratios compare the libraries round by round. */
+  roundNumbers: number[];
 }
 export interface Processing extends Rate {
   /** Redis commands per task over enqueue + processing (median of rounds), and each round's figure. */
@@ -45,6 +48,17 @@ export interface Processing extends Rate {
   commandRounds: number[];
   /** The commands of the last round, most frequent first. */
   commands: Record<string, number>;
+}
+/** One round of a processing scenario. */
+interface ProcessingRound {
+  perSecond: number;
+  commandsPerTask: number;
+  commands: Record<string, number>;
+}
+/** One round of the one-at-a-time scenario. */
+interface SingleRound extends ProcessingRound {
+  redisCpuUs: number;
+  workerCpuUs?: number;
 }
 export interface SingleEnqueue extends Processing {
   /** Redis's CPU time per task (INFO cpu, median of rounds), and each round's figure, in microseconds. */
@@ -144,116 +158,91 @@ class Bench {
     return child;
   }
 
-  /** The library's bulk call with TASKS tasks; median of ROUNDS after one warm-up round. */
-  bulkEnqueue(library: Library): Promise<Rate> {
+  /** One round of the library's bulk call with TASKS tasks, after one untimed call of as many. */
+  bulkEnqueueRound(library: Library): Promise<number> {
     return this.scenario(library, async (queue) => {
       await queue.enqueueBulk(inputs(TASKS));
-      const rounds: number[] = [];
-      for (let round = 0; round < ROUNDS; round++) {
-        const batch = inputs(TASKS);
-        const started = performance.now();
-        await queue.enqueueBulk(batch);
-        rounds.push(TASKS / ((performance.now() - started) / 1000));
-      }
-      return { perSecond: median(rounds), rounds };
+      const batch = inputs(TASKS, TASKS);
+      const started = performance.now();
+      await queue.enqueueBulk(batch);
+      return TASKS / ((performance.now() - started) / 1000);
     });
   }
 
-  /** TASKS queued tasks drained by one worker (here, or in a child process); median of ROUNDS. */
-  async processing(library: Library, crossProcess: boolean): Promise<Processing> {
-    const rounds: number[] = [];
-    const commandRounds: number[] = [];
-    let commands: Record<string, number> = {};
-    for (let round = 0; round < ROUNDS; round++) {
-      await this.scenario(library, async (queue) => {
-        const before = await this.info.commandCalls();
-        await queue.enqueueBulk(inputs(TASKS));
-        let ms: number;
-        if (crossProcess) {
-          const child = this.spawnWorker(library, 'process', TASKS);
-          ms = (await child.next('processed', SCENARIO_DEADLINE_MS)).ms as number;
-          await stopChild(child);
-        } else {
-          const started = performance.now();
-          const worker = await queue.startWorker({ concurrency: CONCURRENCY, onStart: () => {} });
-          await worker.finished(TASKS);
-          ms = performance.now() - started;
-          await worker.close();
-        }
-        const delta = commandDelta(before, await this.info.commandCalls());
-        const completed = await queue.completedCount();
-        if (completed !== TASKS) throw new Error(`expected ${TASKS} completed, ${LIBRARY_TITLES[library]} reports ${completed}`);
-        rounds.push(TASKS / (ms / 1000));
-        commandRounds.push(delta.total / TASKS);
-        commands = delta.byCommand;
-      });
-    }
-    return { perSecond: median(rounds), rounds, commandsPerTask: median(commandRounds), commandRounds, commands };
+  /** One round of TASKS queued tasks drained by one worker (here, or in a child process). */
+  processingRound(library: Library, crossProcess: boolean): Promise<ProcessingRound> {
+    return this.scenario(library, async (queue) => {
+      const before = await this.info.commandCalls();
+      await queue.enqueueBulk(inputs(TASKS));
+      let ms: number;
+      if (crossProcess) {
+        const child = this.spawnWorker(library, 'process', TASKS);
+        ms = (await child.next('processed', SCENARIO_DEADLINE_MS)).ms as number;
+        await stopChild(child);
+      } else {
+        const started = performance.now();
+        const worker = await queue.startWorker({ concurrency: CONCURRENCY, onStart: () => {} });
+        await worker.finished(TASKS);
+        ms = performance.now() - started;
+        await worker.close();
+      }
+      const delta = commandDelta(before, await this.info.commandCalls());
+      const completed = await queue.completedCount();
+      if (completed !== TASKS) throw new Error(`expected ${TASKS} completed, ${LIBRARY_TITLES[library]} reports ${completed}`);
+      return { perSecond: TASKS / (ms / 1000), commandsPerTask: delta.total / TASKS, commands: delta.byCommand };
+    });
   }
 
   /**
-   * TASKS tasks sent with the library's single enqueue by SINGLE_PRODUCERS producers, each sending its next
-   * once its last was acknowledged, while one worker (c=50, started first; here, or in a child process)
-   * runs them: how agents send tasks. Tasks per second from the first send to the last finish, and what
-   * it cost Redis (CPU time and commands per task); median of ROUNDS.
+   * One round of TASKS tasks sent with the library's single enqueue by SINGLE_PRODUCERS producers, each
+   * sending its next once its last was acknowledged, while one worker (c=50, started first; here, or in
+   * a child process) runs them: how agents send tasks. Tasks per second from the first send to the last
+   * finish, and what it cost Redis (CPU time and commands per task) and a worker process.
    */
-  async singleEnqueue(library: Library, crossProcess: boolean): Promise<SingleEnqueue> {
-    const rounds: number[] = [];
-    const commandRounds: number[] = [];
-    const redisCpuRounds: number[] = [];
-    const workerCpuRounds: number[] = [];
-    let commands: Record<string, number> = {};
-    for (let round = 0; round < ROUNDS; round++) {
-      await this.scenario(library, async (queue) => {
-        let finished: () => Promise<void>;
-        if (crossProcess) {
-          const child = this.spawnWorker(library, 'stream', TASKS);
-          await child.next('online');
-          const processed = child.next('processed', SCENARIO_DEADLINE_MS);
-          processed.catch(() => undefined); // Awaited below; a failure before then is reported there.
-          finished = async () => {
-            workerCpuRounds.push((await processed).cpuUsPerTask as number);
-            await stopChild(child);
-          };
-        } else {
-          const worker = await queue.startWorker({ concurrency: CONCURRENCY, onStart: () => {} });
-          finished = async () => {
-            await worker.finished(TASKS);
-            await worker.close();
-          };
-        }
-        const before = await this.info.commandCalls();
-        const cpuBefore = await this.info.cpuSeconds();
-        const started = performance.now();
-        let sent = 0;
-        await Promise.all(
-          Array.from({ length: SINGLE_PRODUCERS }, async () => {
-            while (sent < TASKS) await queue.enqueueOne({ i: sent++ });
-          }),
-        );
-        await finished();
-        const ms = performance.now() - started;
-        const cpu = (await this.info.cpuSeconds()) - cpuBefore;
-        const delta = commandDelta(before, await this.info.commandCalls());
-        const completed = await queue.completedCount();
-        if (completed !== TASKS) throw new Error(`expected ${TASKS} completed, ${LIBRARY_TITLES[library]} reports ${completed}`);
-        rounds.push(TASKS / (ms / 1000));
-        redisCpuRounds.push((cpu * 1e6) / TASKS);
-        commandRounds.push(delta.total / TASKS);
-        commands = delta.byCommand;
-      });
-    }
-    return {
-      perSecond: median(rounds),
-      rounds,
-      commandsPerTask: median(commandRounds),
-      commandRounds,
-      commands,
-      redisCpuUsPerTask: median(redisCpuRounds),
-      redisCpuRounds,
-      ...(workerCpuRounds.length > 0 ? { workerCpuUsPerTask: median(workerCpuRounds) } : {}),
-      producers: SINGLE_PRODUCERS,
-    };
+  singleEnqueueRound(library: Library, crossProcess: boolean): Promise<SingleRound> {
+    return this.scenario(library, async (queue) => {
+      let finished: () => Promise<number | undefined>;
+      if (crossProcess) {
+        const child = this.spawnWorker(library, 'stream', TASKS);
+        await child.next('online');
+        const processed = child.next('processed', SCENARIO_DEADLINE_MS);
+        processed.catch(() => undefined); // Awaited below; a failure before then is reported there.
+        finished = async () => {
+          const { cpuUsPerTask } = await processed;
+          await stopChild(child);
+          return cpuUsPerTask as number;
+        };
+      } else {
+        const worker = await queue.startWorker({ concurrency: CONCURRENCY, onStart: () => {} });
+        finished = async () => {
+          await worker.finished(TASKS);
+          await worker.close();
+          return undefined;
+        };
+      }
+      const before = await this.info.commandCalls();
+      const cpuBefore = await this.info.cpuSeconds();
+      const started = performance.now();
+      let sent = 0;
+      await Promise.all(
+        Array.from({ length: SINGLE_PRODUCERS }, async () => {
+          while (sent < TASKS) await queue.enqueueOne({ i: sent++ });
+        }),
+      );
+      const workerCpuUs = await finished();
+      const ms = performance.now() - started;
+      const cpu = (await this.info.cpuSeconds()) - cpuBefore;
+      const delta = commandDelta(before, await this.info.commandCalls());
+      const completed = await queue.completedCount();
+      if (completed !== TASKS) throw new Error(`expected ${TASKS} completed, ${LIBRARY_TITLES[library]} reports ${completed}`);
+      return {
+        perSecond: TASKS / (ms / 1000),
+        commandsPerTask: delta.total / TASKS,
+        commands: delta.byCommand,
+        redisCpuUs: (cpu * 1e6) / TASKS,
+        ...(workerCpuUs === undefined ? {} : { workerCpuUs }),
+      };
+    });
   }
 
   /**
@@ -318,6 +307,59 @@ const latencyName = ({ crossProcess, spaced }: LatencyMode) =>
 
 type Measure = <T>(what: string, run: () => Promise<T>, show: (value: T) => string) => Promise<T | undefined>;
 
+/** What each round of a scenario measured, by round number. */
+type Measured<T> = Array<{ round: number; value: T }>;
+
+/** A throughput scenario measured in rounds: one round's run and line, and where its rounds go. */
+interface ThroughputScenario {
+  what: string;
+  run: (library: Library) => Promise<unknown>;
+  show: (value: unknown) => string;
+  store: (r: LibraryResults, measured: Measured<unknown>) => void;
+}
+
+interface Summaries {
+  rate: (value: Rate) => string;
+  processed: (value: Processing) => string;
+  oneAtATime: (value: SingleEnqueue) => string;
+}
+
+function rateOf(measured: Measured<number>): Rate {
+  const rounds = measured.map((m) => m.value);
+  return { perSecond: median(rounds), rounds, roundNumbers: measured.map((m) => m.round) };
+}
+
+function processingOf(measured: Measured<ProcessingRound>): Processing {
+  const commandRounds = measured.map((m) => m.value.commandsPerTask);
+  return {
+    ...rateOf(measured.map(({ round, value }) => ({ round, value: value.perSecond }))),
+    commandsPerTask: median(commandRounds),
+    commandRounds,
+    commands: measured[measured.length - 1]!.value.commands,
+  };
+}
+
+function singleOf(measured: Measured<SingleRound>): SingleEnqueue {
+  const redisCpuRounds = measured.map((m) => m.value.redisCpuUs);
+  const workerCpu = measured.flatMap((m) => (m.value.workerCpuUs === undefined ? [] : [m.value.workerCpuUs]));
+  return {
+    ...processingOf(measured),
+    redisCpuUsPerTask: median(redisCpuRounds),
+    redisCpuRounds,
+    ...(workerCpu.length > 0 ? { workerCpuUsPerTask: median(workerCpu) } : {}),
+    producers: SINGLE_PRODUCERS,
+  };
+}
+
+/** One round's line of a processing or one-at-a-time scenario. */
+function showRound(value: unknown): string {
+  const round = value as SingleRound;
+  let text = `${formatRate(round.perSecond)}; ${round.commandsPerTask.toFixed(2)} commands/task`;
+  if (round.redisCpuUs !== undefined) text += `; Redis CPU ${round.redisCpuUs.toFixed(1)} us/task`;
+  if (round.workerCpuUs !== undefined) text += `; worker process CPU ${round.workerCpuUs.toFixed(1)} us/task`;
+  return text;
+}
+
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 const ms = (value: number) => `${value.toFixed(3)} ms`;
 const latencyText = (value: Latency) => `p50 ${ms(value.p50)}  p99 ${ms(value.p99)}`;
@@ -348,6 +390,7 @@ export async function runRedisBenchmarks(options: { inProcess: boolean; crossPro
     };
     const only = process.env.BENCH_REDIS_LIBRARIES?.split(',');
     const measurers = new Map<Library, Measure>();
+    const summaries = new Map<Library, Summaries>();
     for (const library of LIBRARIES.filter((l) => !only || only.includes(l))) {
       const title = LIBRARY_TITLES[library];
       const r: LibraryResults = { available: true };
@@ -379,16 +422,54 @@ export async function runRedisBenchmarks(options: { inProcess: boolean; crossPro
         `${processed(value)}; Redis CPU ${value.redisCpuUsPerTask.toFixed(1)} us/task (rounds: ${value.redisCpuRounds.map((v) => v.toFixed(1)).join(', ')})` +
         (value.workerCpuUsPerTask === undefined ? '' : `; worker process CPU ${value.workerCpuUsPerTask.toFixed(1)} us/task`);
       measurers.set(library, measure);
+      summaries.set(library, { rate, processed, oneAtATime });
       if (options.inProcess) {
-        r.bulkEnqueue = await measure('bulk enqueue', () => bench.bulkEnqueue(library), rate);
-        r.processing = await measure('processing (c=50)', () => bench.processing(library, false), processed);
         r.memory = await measure(`memory per 100,000 queued`, () => bench.memory(library), (value) => mb(value.bytesPer100k));
-        r.singleEnqueue = await measure(`one at a time (${SINGLE_PRODUCERS} producers)`, () => bench.singleEnqueue(library, false), oneAtATime);
       }
-      if (options.crossProcess) {
-        r.processingCrossProcess = await measure('processing cross-proc', () => bench.processing(library, true), processed);
-        r.singleEnqueueCrossProcess = await measure('one at a time cross-proc', () => bench.singleEnqueue(library, true), oneAtATime);
+    }
+    // Throughput in rounds, as latency below: in each round every scenario runs for each library in turn,
+    // in an order that rotates from round to round, and a ratio is the median of the rounds' ratios
+    // (until the fifteenth session each library ran all its rounds in a row, so a machine that slowed
+    // during the run weighed on the libraries measured last).
+    const order = [...measurers.keys()];
+    const scenarios: ThroughputScenario[] = [];
+    if (options.inProcess) {
+      scenarios.push(
+        { what: 'bulk enqueue', run: (library) => bench.bulkEnqueueRound(library), show: (v) => formatRate(v as number), store: (r, m) => (r.bulkEnqueue = rateOf(m as Measured<number>)) },
+        { what: 'processing (c=50)', run: (library) => bench.processingRound(library, false), show: showRound, store: (r, m) => (r.processing = processingOf(m as Measured<ProcessingRound>)) },
+        { what: `one at a time (${SINGLE_PRODUCERS} producers)`, run: (library) => bench.singleEnqueueRound(library, false), show: showRound, store: (r, m) => (r.singleEnqueue = singleOf(m as Measured<SingleRound>)) },
+      );
+    }
+    if (options.crossProcess) {
+      scenarios.push(
+        { what: 'processing cross-proc', run: (library) => bench.processingRound(library, true), show: showRound, store: (r, m) => (r.processingCrossProcess = processingOf(m as Measured<ProcessingRound>)) },
+        { what: 'one at a time cross-proc', run: (library) => bench.singleEnqueueRound(library, true), show: showRound, store: (r, m) => (r.singleEnqueueCrossProcess = singleOf(m as Measured<SingleRound>)) },
+      );
+    }
+    const measuredRounds = new Map<string, Measured<unknown>>();
+    for (let round = 0; round < ROUNDS; round++) {
+      const turn = order.map((_, i) => order[(i + round) % order.length]!);
+      for (const scenario of scenarios) {
+        for (const library of turn) {
+          const value = await measurers.get(library)!(`${scenario.what} ${round + 1}/${ROUNDS}`, () => scenario.run(library), scenario.show);
+          const key = `${library}:${scenario.what}`;
+          if (value !== undefined) measuredRounds.set(key, [...(measuredRounds.get(key) ?? []), { round, value }]);
+        }
       }
+    }
+    for (const [library, measure] of measurers) {
+      const r = results.libraries[library];
+      const show = summaries.get(library)!;
+      for (const scenario of scenarios) {
+        const measured = measuredRounds.get(`${library}:${scenario.what}`);
+        if (!measured || measured.length === 0) continue;
+        scenario.store(r, measured);
+      }
+      if (r.bulkEnqueue) await measure('bulk enqueue', () => Promise.resolve(r.bulkEnqueue!), show.rate);
+      if (r.processing) await measure('processing (c=50)', () => Promise.resolve(r.processing!), show.processed);
+      if (r.singleEnqueue) await measure(`one at a time (${SINGLE_PRODUCERS} producers)`, () => Promise.resolve(r.singleEnqueue!), show.oneAtATime);
+      if (r.processingCrossProcess) await measure('processing cross-proc', () => Promise.resolve(r.processingCrossProcess!), show.processed);
+      if (r.singleEnqueueCrossProcess) await measure('one at a time cross-proc', () => Promise.resolve(r.singleEnqueueCrossProcess!), show.oneAtATime);
     }
     // Latency last, in rounds. In each round every mode is measured for each library in turn, the
     // libraries one right after another (so a machine whose speed drifts during the run, as this shared
@@ -400,7 +481,6 @@ export async function runRedisBenchmarks(options: { inProcess: boolean; crossPro
       if (options.inProcess) modes.push({ crossProcess: false, spaced });
       if (options.crossProcess) modes.push({ crossProcess: true, spaced });
     }
-    const order = [...measurers.keys()];
     const rounds = new Map<string, Required<Latency>['rounds']>();
     for (let round = 0; round < LATENCY_ROUNDS; round++) {
       const turn = order.map((_, i) => order[(i + round) % order.length]!);

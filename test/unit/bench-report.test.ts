@@ -40,15 +40,29 @@ describe('the Redis benchmark report', () => {
     assert.equal(ratio.celeriacOverBullmq.latencyCrossProcessP50Ms, 0.5);
   });
 
+  it('compares rates round by round too, by the round each was measured in', () => {
+    const rate = (values: number[], roundNumbers: number[]) => ({ perSecond: 0, rounds: values, roundNumbers });
+    const ratio = ratios(
+      results({
+        // Celeriac's round 1 failed: its rounds are 0 and 2.
+        celeriac: { available: true, bulkEnqueue: rate([300, 100], [0, 2]) },
+        beequeue: { available: true, bulkEnqueue: rate([200, 400, 50], [0, 1, 2]) },
+      }),
+    );
+    assert.ok(ratio);
+    assert.deepEqual(ratio.rounds.celeriacOverBeequeue.bulkEnqueuePerSecond, [1.5, 2]);
+  });
+
   it('divides the medians for figures not measured in shared rounds, and shows the spread of paired ones', () => {
+    const memory = (bytesPer100k: number) => ({ bytesPer100k, tasks: 100_000, bytes: bytesPer100k });
     const results_ = results({
-      celeriac: { available: true, bulkEnqueue: { perSecond: 300, rounds: [300] }, latency: latency([0.2, 0.4]) },
-      beequeue: { available: true, bulkEnqueue: { perSecond: 200, rounds: [200] }, latency: latency([0.4, 0.4]) },
+      celeriac: { available: true, memory: memory(300), latency: latency([0.2, 0.4]) },
+      beequeue: { available: true, memory: memory(200), latency: latency([0.4, 0.4]) },
     });
     const ratio = ratios(results_);
     assert.ok(ratio);
-    assert.equal(ratio.celeriacOverBeequeue.bulkEnqueuePerSecond, 1.5);
-    assert.equal(ratio.rounds.celeriacOverBeequeue.bulkEnqueuePerSecond, undefined);
+    assert.equal(ratio.celeriacOverBeequeue.memoryPer100kQueued, 1.5);
+    assert.equal(ratio.rounds.celeriacOverBeequeue.memoryPer100kQueued, undefined);
     const row = formatTable(results_, ratio).find((line) => line.startsWith('latency p50 '));
     assert.match(row ?? '', /0\.50x \[0\.50-1\.00\] \(lower is better\)/);
   });
