@@ -435,15 +435,40 @@ export async function runRedisBenchmarks(options: { inProcess: boolean; crossPro
     const scenarios: ThroughputScenario[] = [];
     if (options.inProcess) {
       scenarios.push(
-        { what: 'bulk enqueue', run: (library) => bench.bulkEnqueueRound(library), show: (v) => formatRate(v as number), store: (r, m) => (r.bulkEnqueue = rateOf(m as Measured<number>)) },
-        { what: 'processing (c=50)', run: (library) => bench.processingRound(library, false), show: showRound, store: (r, m) => (r.processing = processingOf(m as Measured<ProcessingRound>)) },
-        { what: `one at a time (${SINGLE_PRODUCERS} producers)`, run: (library) => bench.singleEnqueueRound(library, false), show: showRound, store: (r, m) => (r.singleEnqueue = singleOf(m as Measured<SingleRound>)) },
+        {
+          what: 'bulk enqueue',
+          run: (library) => bench.bulkEnqueueRound(library),
+          show: (value) => formatRate(value as number),
+          store: (r, measured) => (r.bulkEnqueue = rateOf(measured as Measured<number>)),
+        },
+        {
+          what: 'processing (c=50)',
+          run: (library) => bench.processingRound(library, false),
+          show: showRound,
+          store: (r, measured) => (r.processing = processingOf(measured as Measured<ProcessingRound>)),
+        },
+        {
+          what: `one at a time (${SINGLE_PRODUCERS} producers)`,
+          run: (library) => bench.singleEnqueueRound(library, false),
+          show: showRound,
+          store: (r, measured) => (r.singleEnqueue = singleOf(measured as Measured<SingleRound>)),
+        },
       );
     }
     if (options.crossProcess) {
       scenarios.push(
-        { what: 'processing cross-proc', run: (library) => bench.processingRound(library, true), show: showRound, store: (r, m) => (r.processingCrossProcess = processingOf(m as Measured<ProcessingRound>)) },
-        { what: 'one at a time cross-proc', run: (library) => bench.singleEnqueueRound(library, true), show: showRound, store: (r, m) => (r.singleEnqueueCrossProcess = singleOf(m as Measured<SingleRound>)) },
+        {
+          what: 'processing cross-proc',
+          run: (library) => bench.processingRound(library, true),
+          show: showRound,
+          store: (r, measured) => (r.processingCrossProcess = processingOf(measured as Measured<ProcessingRound>)),
+        },
+        {
+          what: 'one at a time cross-proc',
+          run: (library) => bench.singleEnqueueRound(library, true),
+          show: showRound,
+          store: (r, measured) => (r.singleEnqueueCrossProcess = singleOf(measured as Measured<SingleRound>)),
+        },
       );
     }
     const measuredRounds = new Map<string, Measured<unknown>>();
