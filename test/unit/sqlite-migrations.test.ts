@@ -73,6 +73,14 @@ describe('SQLite schema migrations', () => {
       }
       const after = new Database(path);
       assert.equal(after.pragma('user_version', { simple: true }), 2);
+      // The migrated database enforces one unfinished task per queue and key itself (what keeps two
+      // processes enqueueing at once from both storing one), and allows the key in another queue.
+      const insert = after.prepare(
+        `INSERT INTO tasks (id, name, queue, state, priority, seq, input, execution, max_retries, created_at, ready_at, idem_key)
+         VALUES (?, 'v1.task', ?, 'queued', 5, 9, '{}', '{}', 0, 1, 1, 'invoice-9')`,
+      );
+      assert.throws(() => insert.run(newTaskId(), 'a'), /UNIQUE constraint failed/);
+      assert.doesNotThrow(() => insert.run(newTaskId(), 'c'));
       after.close();
     } finally {
       dir.cleanup();
