@@ -171,6 +171,12 @@ export interface SubscribeOptions {
    * event stream. A broker may deliver more; listeners still filter by type.
    */
   forWorker?: boolean;
+  /**
+   * The queues the listener needs above all (a worker's). A broker that subscribes per queue (Redis on
+   * a Cluster) subscribes to these at once, even before any task of theirs exists, and never leaves
+   * them; it follows the other queues as they come and go. Not a filter: other queues' events may come too.
+   */
+  queues?: readonly string[];
 }
 
 export interface Broker {

@@ -164,6 +164,7 @@ export class Worker {
     this.unsubscribe = this.broker.subscribe((events) => this.onEvents(events), {
       types: ['task.queued', 'task.scheduled', 'task.retrying', 'task.revoked'],
       forWorker: true,
+      queues: this.queues,
     });
     await this.subscribedOrLater();
     this.startServices();

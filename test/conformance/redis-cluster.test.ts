@@ -82,6 +82,44 @@ describe('redis cluster', () => {
     }
   });
 
+  it('keeps each event on the shard of its queue (no PUBLISH crosses the cluster), and a listener hears queues created after it subscribed', async () => {
+    const prefix = `shard-${randomUUID().slice(0, 8)}`;
+    const queueUrl = `${(await started()).url}?prefix=${prefix}`;
+    const nodes = (await started()).nodes;
+    const admins = nodes.map((node) => new Redis({ port: node.port, host: '127.0.0.1' }));
+    const quiet = { logger: createLogger({ level: 'silent' }) };
+    const app = new Celeriac({ broker: queueUrl, ...quiet });
+    const listener = new Celeriac({ broker: queueUrl, ...quiet });
+    const queues = Array.from({ length: 12 }, (_, i) => `s${i}`);
+    app.task({ name: 'echo', run: (input: { queue: string }) => input.queue });
+    const worker = app.worker({ queues, concurrency: 8, handleSignals: false });
+    const heard = new Set<string>();
+    let heardAll: () => void = () => undefined;
+    const all = new Promise<void>((resolve) => (heardAll = resolve));
+    const off = listener.on('task.completed', (event) => {
+      heard.add(event.queue);
+      if (heard.size === queues.length) heardAll();
+    });
+    try {
+      await listener.subscribed(); // Before any of the queues exists.
+      await Promise.all(admins.map((admin) => admin.config('RESETSTAT')));
+      await worker.start();
+      const runs = await app.enqueueMany(queues.map((queue) => ({ task: 'echo', input: { queue }, options: { queue } })));
+      assert.deepEqual(await Promise.all(runs.map((run) => run.result({ timeout: '10s' }))), queues);
+      await within(all, 10_000, `the listener hearing a completion in every queue (heard ${heard.size})`);
+      const stats = await Promise.all(admins.map((admin) => admin.info('commandstats')));
+      assert.deepEqual(stats.filter((text) => /^cmdstat_publish:/m.test(text)), [], 'no node ran a PUBLISH');
+      const sharded = stats.filter((text) => /^cmdstat_spublish:calls=[1-9]/m.test(text));
+      assert.ok(sharded.length >= 2, `the events went out on the shards of their queues (${sharded.length} node(s))`);
+    } finally {
+      off();
+      await worker.close();
+      await app.close();
+      await listener.close();
+      for (const admin of admins) admin.disconnect();
+    }
+  });
+
   it('forgets queues that held nothing for the grace, though their keys and their names sit on different shards', async () => {
     const prefix = `forget-${randomUUID().slice(0, 8)}`;
     const broker = await connectBroker(`${(await started()).url}?prefix=${prefix}`);

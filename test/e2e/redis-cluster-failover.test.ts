@@ -1,8 +1,8 @@
 // Redis Cluster failovers with a producer and a worker running, on a cluster of three masters with a
 // replica each: a manual failover of the queue's shard is invisible to them; a master that dies (of
 // the queue's shard, or of the shard holding the prefix's global keys) makes calls fail with a
-// BrokerError until its replica has taken over, then both carry on; the node a subscription is
-// connected to dying moves the subscription elsewhere. Nothing is lost or run twice in any of them.
+// BrokerError until its replica has taken over, then both carry on; the master a queue's event
+// subscription is connected to dying moves the subscription to the replica that takes over. Nothing is lost or run twice in any of them.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
@@ -155,13 +155,13 @@ for (const [shard, key] of [
   });
 }
 
-/** The live nodes on which some connection subscribes to `channel`. */
+/** The live nodes on which some connection subscribes to the shard channel `channel`. */
 async function subscribedOn(nodes: RedisServer[], channel: string): Promise<RedisServer[]> {
   const counts = await Promise.all(
     nodes.map(async (node) => {
       const admin = new Redis(node.port);
       try {
-        const [, count] = (await admin.call('PUBSUB', 'NUMSUB', channel)) as [string, number];
+        const [, count] = (await admin.call('PUBSUB', 'SHARDNUMSUB', channel)) as [string, number];
         return count;
       } finally {
         admin.disconnect();
@@ -171,18 +171,22 @@ async function subscribedOn(nodes: RedisServer[], channel: string): Promise<Redi
   return nodes.filter((_, n) => counts[n]! > 0);
 }
 
-test("the Cluster node of the producer's subscription dies: it subscribes on another node, and events reach it again", async () => {
+test("the master holding the producer's subscription to its queue dies: it subscribes on the replica that took over, and events reach it again", async () => {
   await withCluster('subscriber', {}, async ({ cluster, prefix, producer, runs }) => {
     const recorder = await recordApp(producer);
-    const [holder, ...others] = await subscribedOn(cluster.nodes, `${prefix}:events`);
-    assert.ok(holder && others.length === 0, 'the producer subscribes on one node');
+    const before = await producer.enqueue('echo', { i: 100_000 }); // The queue exists: the producer's app has joined its channel.
+    await before.result({ timeout: '10s' });
+    const channel = `{${prefix}:default}:events`;
+    const [holder, ...others] = await subscribedOn(cluster.nodes, channel);
+    assert.ok(holder && others.length === 0, "the queue's events channel is subscribed on one node, its master");
+    assert.equal((await cluster.shardOf(channel)).master.port, holder.port);
     await cluster.stopNode(holder);
-    // ioredis resubscribes on another node when the connection ends; no event says when it did, so
-    // look (PUBSUB NUMSUB) with a deadline. Events published before that are missed, as documented.
+    // ioredis subscribes again on the shard's new master once its replica has taken over; no event says
+    // when, so look (PUBSUB SHARDNUMSUB) with a deadline. Events published before that are missed, as documented.
     const live = cluster.nodes.filter((node) => node !== holder);
-    const deadline = Date.now() + 10_000;
-    while ((await subscribedOn(live, `${prefix}:events`)).length === 0) {
-      assert.ok(Date.now() < deadline, 'no node has the subscription 10 s after its node died');
+    const deadline = Date.now() + 20_000;
+    while ((await subscribedOn(live, channel)).length === 0) {
+      assert.ok(Date.now() < deadline, 'no node has the subscription 20 s after its master died');
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     const after = await producer.enqueueMany(Array.from({ length: 20 }, (_, i) => ({ task: 'echo', input: { i } })));

@@ -3,7 +3,8 @@
 // (the client reconnects at once), or it went silent with Redis still holding it (a partition, a host
 // gone: no FIN, no RST), so that Redis goes on popping into it until its wait ends. Either way the worker
 // must notice, reconnect, and run those tasks at their first attempt, not after their lease expired.
-// On a Cluster, the connection ioredis subscribes on must be noticed too when it goes silent; behind
+// On a Cluster, the shard subscriber connections (one per master) must be noticed too when they go
+// silent (without the PINGs of events.ts this test times out: checked); behind
 // Sentinel, a sentinel that accepts connections and never answers must not stop the broker connecting.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -137,8 +138,8 @@ describe('Redis: a worker connection lost while Redis handed it tasks', () => {
   });
 });
 
-describe('Redis Cluster: the subscriber connection gone silent', () => {
-  it('is noticed and replaced through another node: the app hears events again', async () => {
+describe('Redis Cluster: the shard subscriber connections gone silent', () => {
+  it('are noticed and replaced: the app hears events again', async () => {
     // Every client connection goes through a proxy; silencing them all leaves Redis holding them open.
     const cluster = await startRedisCluster({ proxied: true });
     const app = new Celeriac({

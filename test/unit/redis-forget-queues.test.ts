@@ -185,7 +185,7 @@ describe('Redis: forgetting queues that hold nothing', () => {
       await w.broker.enqueue([newTask({ queue: 'one' })]);
       await w.broker.enqueue([newTask({ queue: 'bulk' }), newTask({ queue: 'bulk' })]);
       await w.broker.enqueue([newTask({ queue: 'one' })]); // Named moments ago: not again.
-      assert.deepEqual(await commands.stop(), ['sadd', 'enqueue_one', 'sadd', 'sadd', 'enqueue', 'sadd', 'enqueue_one']);
+      assert.deepEqual(await commands.stop(), ['name_queues', 'enqueue_one', 'name_queues', 'name_queues', 'enqueue', 'name_queues', 'enqueue_one']);
 
       // A write that fails (a key of the wrong type) leaves the queue counted as not named.
       await direct.set(`{${w.prefix}:broken}:scheduled`, 'not a sorted set');

@@ -15,7 +15,7 @@ export type Client = Redis | Cluster;
 export interface Connections {
   /** Commands and scripts. */
   client: Client;
-  /** Subscribed to the events channel only. */
+  /** Subscribed to the events channels only (on a Cluster, shard channels through one connection per master). */
   subscriber: Client;
   /** Opens one more connection for blocking commands (a worker's inbox), waiting through reconnections. */
   openBlocking(): Promise<Client>;
@@ -54,7 +54,11 @@ function nodeOptions(target: RedisTarget, tls: TlsSettings | undefined, host: st
   };
 }
 
-function createClient(target: RedisTarget, tls: TlsSettings | undefined, waits: boolean): Client {
+/** What a connection is for: commands, events (a subscriber), or blocking commands (a worker's inbox). */
+type Role = 'commands' | 'subscriber' | 'blocking';
+
+function createClient(target: RedisTarget, tls: TlsSettings | undefined, role: Role): Client {
+  const waits = role !== 'commands';
   const behaviour = {
     lazyConnect: true,
     enableOfflineQueue: true,
@@ -102,6 +106,9 @@ function createClient(target: RedisTarget, tls: TlsSettings | undefined, waits: 
         enableOfflineQueue: true,
         enableAutoPipelining: false, // As for one server (see `behaviour`).
         clusterRetryStrategy: retryStrategy,
+        // Events go on shard channels (keys.ts): one subscriber connection per master, for the channels of
+        // the slots it holds, which ioredis moves when slots move (events.ts).
+        ...(role === 'subscriber' ? { shardedSubscribers: true } : {}),
         redisOptions: {
           ...nodeOptions(target, tls, undefined),
           maxRetriesPerRequest: behaviour.maxRetriesPerRequest,
@@ -116,8 +123,8 @@ function createClient(target: RedisTarget, tls: TlsSettings | undefined, waits: 
 /** Opens both connections (the subscriber subscribes once a listener needs it: events.ts); rejects with a BrokerError. */
 export async function openConnections(target: RedisTarget, masked: string): Promise<Connections> {
   const tls = readTlsSettings(target, masked);
-  const client = createClient(target, tls, false);
-  const subscriber = createClient(target, tls, true);
+  const client = createClient(target, tls, 'commands');
+  const subscriber = createClient(target, tls, 'subscriber');
   const watch = target.mode === 'sentinel' ? new SentinelWatch(target, tls) : undefined;
   watch?.track(client);
   watch?.track(subscriber);
@@ -126,7 +133,7 @@ export async function openConnections(target: RedisTarget, masked: string): Prom
     assertSupportedServer(await withTimeout(client.info('server'), masked), masked);
     await withTimeout(loadLibrary(client, { retireOthers: true }), masked);
     const openBlocking = async (): Promise<Client> => {
-      const blocking = createClient(target, tls, true);
+      const blocking = createClient(target, tls, 'blocking');
       watch?.track(blocking);
       try {
         await ready(blocking, masked);

@@ -3,10 +3,12 @@
 import type { EnqueueOutcome, LeasedTask, NewTask } from '../../broker/broker.js';
 import type { TaskState } from '../../types.js';
 import { timeOfTaskId } from '../../ids.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { nextMacrotask } from '../../wake.js';
 import { encode, encodeExecution } from './codec.js';
 import { fromStoredId, toStoredId } from './ids.js';
 import { byQueue, chunks, publishing, script, type LocalWorker, type RedisContext } from './context.js';
+import { workChannelOf } from './events.js';
 
 /**
  * The arguments of one chunk: its specs (6 values each) and 4 per task (see enqueue.lua). Tasks of one
@@ -58,9 +60,10 @@ export async function enqueueTasks(ctx: RedisContext, tasks: NewTask[], now: num
   const groups = byQueue(tasks, (task) => task.queue);
   // Sent first and not waited for before the scripts: getTask(id) looks for a task in the known queues.
   const unregistered = ctx.queues.toRegister(groups.keys(), now);
-  const registered = unregistered.length > 0 ? registerQueues(ctx, unregistered) : undefined;
+  const registered = unregistered.length > 0 ? nameQueues(ctx, unregistered) : undefined;
   registered?.catch(() => undefined); // Awaited below; if the scripts fail first, their error is the one thrown.
-  const written = publishing(ctx, async (header) => {
+  if (registered && ctx.keys.sharded) await unnamedOnFailure(ctx, unregistered, registered);
+  const written = publishing(ctx, groups.keys(), async (header) => {
     const calls: Array<Promise<void>> = [];
     for (const [queue, members] of groups) {
       const keys = ctx.keys.queue(queue);
@@ -68,7 +71,7 @@ export async function enqueueTasks(ctx: RedisContext, tasks: NewTask[], now: num
         // After the first chunk, let the previous one go out first: Redis stores it while this one is built.
         if (calls.length > 0) await nextMacrotask();
         const { specs, tasks: taskArgs } = chunkArgs(chunk);
-        const args = [keys.taskPrefix, queue, now, ctx.keys.channel, header, ...specs, ...taskArgs];
+        const args = [keys.taskPrefix, queue, now, ctx.keys.channelOf(queue), header, ...specs, ...taskArgs];
         const call = script<Array<string | number>>(ctx, 'enqueue', [keys.queued, keys.scheduled, keys.keys, keys.expiring, keys.idle, keys.active], args);
         const stored = call.then((held) => {
           // Only the tasks whose idempotency key an unfinished task held come back.
@@ -98,11 +101,43 @@ function isPlain(task: NewTask, now: number): boolean {
  * Adds queue names to `{P}:queues`; the names a leadership call brought may lack them now. A producer
  * names a queue it has not named for a while (TaskQueues.toRegister) before it writes tasks to it, so a
  * producer that dies after the write leaves the queue known, and again after the write (nameAgain).
+ * Replies as name_queues.lua does.
  */
-function registerQueues(ctx: RedisContext, queues: string[]): Promise<number> {
+function registerQueues(ctx: RedisContext, queues: string[]): Promise<Array<string | number>> {
   ctx.ledQueues = undefined;
   ctx.queueRegistrations++;
-  return ctx.client.sadd(ctx.keys.queues, ...queues);
+  const notices = ctx.keys.queuesChannel;
+  return script(ctx, 'name_queues', [ctx.keys.queues], [notices ?? '', notices ? workChannelOf(notices) : '', ...queues]);
+}
+
+/**
+ * How long a producer waits, on a Cluster, for the subscribers told of a queue it added to subscribe
+ * to the queue's channels (a subscriber connection being replaced may never): past it, they may miss
+ * the queue's first events, as during any reconnection.
+ */
+export const JOIN_WAIT_MS = 1_000;
+
+/**
+ * Names queues before a write to them (registerQueues). On a Cluster, where each queue's events go on
+ * channels of its own, it then waits until the subscribers told of a queue it added have subscribed to
+ * that queue's channels (each subscribes once told, in a millisecond or two): so a listener in another
+ * process hears the first events of a queue that did not exist when it subscribed, as on one server.
+ */
+async function nameQueues(ctx: RedisContext, queues: string[]): Promise<void> {
+  const [toldEvents, toldWork, ...added] = await registerQueues(ctx, queues);
+  if (added.length === 0 || (Number(toldEvents) === 0 && Number(toldWork) === 0)) return;
+  const deadline = Date.now() + JOIN_WAIT_MS;
+  await Promise.all(
+    added.map(async (queue) => {
+      const keys = ctx.keys.queue(String(queue));
+      const channels = [keys.channel, workChannelOf(keys.channel)];
+      for (;;) {
+        const [events = 0, work = 0] = await script<number[]>(ctx, 'queue_subscribers', [keys.unused], channels);
+        if ((events >= Number(toldEvents) && work >= Number(toldWork)) || Date.now() >= deadline) return;
+        await sleep(1);
+      }
+    }),
+  );
 }
 
 /**
@@ -110,7 +145,7 @@ function registerQueues(ctx: RedisContext, queues: string[]): Promise<number> {
  * the pruner forgot while the write was on its way is known again (forgetQueues, maintenance.ts). On a
  * failure the queues count as not named, and the next write names them.
  */
-async function nameAgain(ctx: RedisContext, queues: string[], before: Promise<number>): Promise<void> {
+async function nameAgain(ctx: RedisContext, queues: string[], before: Promise<unknown>): Promise<void> {
   await unnamedOnFailure(ctx, queues, before.then(() => registerQueues(ctx, queues)));
 }
 
@@ -131,19 +166,20 @@ async function unnamedOnFailure<T>(ctx: RedisContext, queues: string[], step: Pr
 async function enqueueOne(ctx: RedisContext, task: NewTask, now: number): Promise<EnqueueOutcome> {
   const keys = ctx.keys.queue(task.queue);
   const due = ctx.queues.toRegister([task.queue], now);
-  const registered = due.length > 0 ? registerQueues(ctx, due) : undefined;
+  const registered = due.length > 0 ? nameQueues(ctx, due) : undefined;
   registered?.catch(() => undefined); // As in enqueueTasks.
+  if (registered && ctx.keys.sharded) await unnamedOnFailure(ctx, due, registered);
   const created = task.createdAt === timeOfTaskId(task.id) ? '' : task.createdAt;
   const input = encode(task.input);
   const local = ctx.local.candidate(task.queue);
-  const pending = ctx.events.pending;
+  const pending = ctx.events.beforeQueue(task.queue);
   if (pending) await pending; // As in publishing() (context.ts).
   const { header, n } = ctx.events.nextCall();
   const call = script<string | [string, string]>(ctx, 'enqueue_one', [keys.queued, keys.idle, keys.active], [
     keys.taskPrefix,
     task.queue,
     now,
-    ctx.keys.channel,
+    ctx.keys.channelOf(task.queue),
     header,
     toStoredId(task.id),
     task.name,

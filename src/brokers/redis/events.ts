@@ -1,10 +1,18 @@
-// Events over Redis pub/sub: scripts publish one message per call on `P:events`, and one subscriber
-// connection per broker instance hands them to local listeners in order. What a worker acts on also goes
-// to `P:events:work` (events.lua, publish_work): a worker listens there, so a process that only runs
-// workers does not receive the whole event stream. The instance subscribes to each channel once a
-// listener needs it; until Redis has confirmed it, this instance's own publishing calls wait (so a
-// listener hears everything this instance publishes after it subscribed), and `subscribed()` tells when
-// events from other processes are heard too. A message is
+// Events over Redis pub/sub: scripts publish one message per call, and one subscriber per broker
+// instance hands them to local listeners in order. On one server every event goes on `P:events`, and
+// what a worker acts on also on `P:events:work` (events.lua, publish_work): a worker listens there, so a
+// process that only runs workers does not receive the whole event stream. On a Cluster, where a PUBLISH
+// is forwarded to every node, each queue's events go on shard channels of its own slot instead
+// (`{P:q}:events`, `{P:q}:events:work`; worker events on `{P}:events`: keys.ts), which stay on the shard
+// that holds the queue; ioredis keeps one subscriber connection per master. There the hub subscribes to
+// the channels of every known queue: those in `{P}:queues` when the first listener comes (read again
+// every RESYNC_MS, which also leaves the channels of forgotten queues), those a notice on
+// `{P}:events:queues` names as just added (name_queues.lua), those a listener names (a worker's), and
+// those this instance publishes to.
+//
+// The instance subscribes to each channel once a listener needs it; until Redis has confirmed it, this
+// instance's own publishing calls wait (so a listener hears everything this instance publishes after it
+// subscribed), and `subscribed()` tells when events from other processes are heard too. A message is
 // "<origin>:<n> <types> <body>", the body in the grouped form of event-batch.ts (events differing only
 // by task id share one object). The origin names the publishing broker instance and n its call,
 // so a listener never receives what this instance published before it subscribed (pub/sub replies and
@@ -12,26 +20,29 @@
 // nobody wants skip JSON parsing.
 //
 // A subscriber only listens, so a connection that went silent (a partition, a host gone without closing
-// it) would never be noticed: while subscribed, a subscriber that heard nothing for half the socket
-// timeout sends a PING, whose missing reply makes ioredis replace the connection (and subscribe again).
-// On a Cluster the PING goes over the connection ioredis subscribes on (one node's, which it picks and
-// replaces when it ends), and since ioredis gives that connection no socket timeout, a reply missing for
-// half the socket timeout more closes it: ioredis then subscribes again through another node.
+// it) would never be noticed: while subscribed, a subscriber connection that heard nothing for half the
+// socket timeout is sent a PING, whose missing reply gets the connection replaced (on one server by the
+// socket timeout; on a Cluster, where ioredis connects to the shard's master again, or after a failover
+// to the new one, and subscribes again there, after half the socket timeout more).
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { EventListener, SubscribeOptions } from '../../broker/broker.js';
 import type { CeleriacEvent } from '../../events.js';
 import { decodeBatch, encodeBatch } from '../../broker/event-batch.js';
 import type { Client } from './connection.js';
+import type { Keys } from './keys.js';
 import { fromStoredId } from './ids.js';
 
 interface Subscription {
   types: ReadonlySet<string> | null;
   /** This instance's calls up to this number were acknowledged before subscribing: not delivered. */
   skipUpTo: number;
-  /** Listens on the work channel (SubscribeOptions.forWorker). */
+  /** Listens on the work channels (SubscribeOptions.forWorker). */
   work: boolean;
 }
+
+/** What a channel carries: events, what workers act on, or (Cluster) names of queues just added. */
+type ChannelKind = 'events' | 'work' | 'queues';
 
 /**
  * How long publishing calls and `subscribed()` wait for Redis to confirm a new subscription (as long as
@@ -39,6 +50,13 @@ interface Subscription {
  * it, and events published meanwhile may be missed, as during any reconnection.
  */
 const CONFIRM_WAIT_MS = 5_000;
+
+/**
+ * On a Cluster, how often the known queues are read again while anything listens: it joins queues
+ * whose notice was missed (sent while a subscriber connection was down), and leaves queues forgotten
+ * (missing from two reads in a row, so never one that was being added during a read).
+ */
+export const RESYNC_MS = 10_000;
 
 /** The channel of what workers act on, beside the events channel `channel`. */
 export const workChannelOf = (channel: string) => `${channel}:work`;
@@ -49,30 +67,53 @@ export class EventHub {
   private sent = 0;
   private acknowledged = 0;
   private closed = false;
-  private readonly workChannel: string;
   /**
-   * Channels subscribed to, or being: while Redis has not confirmed the SUBSCRIBE, a promise of its
+   * Channels subscribed to, or being: while Redis has not confirmed the subscription, a promise of its
    * confirmation or CONFIRM_WAIT_MS, whichever comes first; else null.
    */
   private readonly channels = new Map<string, Promise<void> | null>();
+  private readonly kinds = new Map<string, ChannelKind>();
   private waiting = 0;
-  /** Whether anything came from the subscriber since the last liveness check. */
+  /** Whether anything came from the subscriber since the last liveness check (one server). */
   private heard = false;
+  /** The shard subscriber connections that received a message since the last liveness check (Cluster). */
+  private readonly heardFrom = new WeakSet<Redis>();
+  private readonly followed = new WeakSet<Redis>();
   private liveness: NodeJS.Timeout | undefined;
-  /** On a Cluster: the subscriber connection found not ready at the last liveness check. */
-  private connecting: Redis | undefined;
+  /** The subscriber connections found not ready at the last liveness check (Cluster). */
+  private stalled = new WeakSet<Redis>();
 
-  /** `socketTimeoutMs`: the connections' socket timeout (url.ts), which a PING's missing reply trips. */
+  // A Cluster's per-queue channels (unused on one server).
+  private readonly sharded: boolean;
+  /** Queues whose channels are joined, for the kinds of listener there are. */
+  private readonly queues = new Set<string>();
+  /** Queues a listener named (SubscribeOptions.queues): never left. */
+  private readonly pinned = new Set<string>();
+  /** Queues missing from the last read of the known queues. */
+  private missing = new Set<string>();
+  private wantEvents = false;
+  private wantWork = false;
+  /** The first read of the known queues, until it is done (`subscribed()` waits for it). */
+  private syncing: Promise<void> | undefined;
+  private resync: NodeJS.Timeout | undefined;
+
+  /**
+   * `socketTimeoutMs`: the connections' socket timeout (url.ts), which a PING's missing reply trips.
+   * `readQueues`: the known queue names (on a Cluster the hub subscribes to their channels).
+   */
   constructor(
     private readonly subscriber: Client,
-    private readonly channel: string,
+    private readonly keys: Keys,
     private readonly socketTimeoutMs: number,
+    private readonly readQueues: () => Promise<string[]>,
   ) {
-    this.workChannel = workChannelOf(channel);
-    subscriber.on('message', (from: string, message: string) => {
+    this.sharded = keys.sharded;
+    subscriber.on(this.sharded ? 'smessage' : 'message', (from: string, message: string) => {
       this.heard = true;
-      if (from === this.channel) this.deliver(message, false);
-      else if (from === this.workChannel) this.deliver(message, true);
+      const kind = this.kinds.get(from);
+      if (kind === 'events') this.deliver(message, false);
+      else if (kind === 'work') this.deliver(message, true);
+      else if (kind === 'queues') this.onQueuesAdded(message);
     });
   }
 
@@ -85,8 +126,27 @@ export class EventHub {
     return Promise.all([...this.channels.values()]).then(() => undefined);
   }
 
-  /** Resolves once Redis has confirmed every subscription made so far. */
+  /**
+   * Before a publishing call on the channels of `queues`: on a Cluster, subscribes to those not joined
+   * yet if anything listens. Returns what the call must wait for (the subscriptions not confirmed yet),
+   * or undefined.
+   */
+  before(queues: Iterable<string>): Promise<void> | undefined {
+    if (this.sharded && (this.wantEvents || this.wantWork)) {
+      for (const queue of queues) if (!this.queues.has(queue)) this.joinQueue(queue);
+    }
+    return this.pending;
+  }
+
+  /** {@link before} for one queue (a single enqueue's path). */
+  beforeQueue(queue: string): Promise<void> | undefined {
+    if (this.sharded && (this.wantEvents || this.wantWork) && !this.queues.has(queue)) this.joinQueue(queue);
+    return this.pending;
+  }
+
+  /** Resolves once Redis has confirmed every subscription made so far (on a Cluster, after the known queues were read). */
   async subscribed(): Promise<void> {
+    await this.syncing;
     await this.pending;
   }
 
@@ -112,7 +172,23 @@ export class EventHub {
     const types = options.types && options.types.length > 0 ? new Set<string>(options.types) : null;
     const work = options.forWorker === true;
     this.listeners.set(listener, { types, skipUpTo: this.acknowledged, work });
-    this.join(work ? this.workChannel : this.channel);
+    if (!this.sharded) {
+      this.join(work ? workChannelOf(this.keys.channel) : this.keys.channel, work ? 'work' : 'events');
+    } else {
+      const first = !this.wantEvents && !this.wantWork;
+      if (work) this.wantWork = true;
+      else this.wantEvents = true;
+      const notices = this.keys.queuesChannel!;
+      this.join(work ? workChannelOf(notices) : notices, 'queues');
+      if (!work) this.join(this.keys.channel, 'events'); // Worker events; a worker acts on none.
+      for (const queue of options.queues ?? []) this.pinned.add(queue);
+      for (const queue of [...this.queues, ...(options.queues ?? [])]) this.joinQueue(queue);
+      if (first) {
+        this.syncing = this.sync().finally(() => (this.syncing = undefined));
+        this.resync = setInterval(() => void this.sync(), RESYNC_MS);
+        this.resync.unref();
+      }
+    }
     return () => void this.listeners.delete(listener);
   }
 
@@ -120,22 +196,26 @@ export class EventHub {
     this.closed = true;
     this.listeners.clear();
     clearInterval(this.liveness);
+    clearInterval(this.resync);
   }
 
   /** Subscribes to `channel` in Redis unless already done (ioredis subscribes again after a reconnection). */
-  private join(channel: string): void {
+  private join(channel: string, kind: ChannelKind): void {
     if (this.channels.has(channel)) return;
     this.checkLiveness();
     this.waiting++;
-    const confirmed = this.subscriber.subscribe(channel).then(
+    this.kinds.set(channel, kind);
+    const subscribing = this.sharded ? this.subscriber.ssubscribe(channel) : this.subscriber.subscribe(channel);
+    const confirmed = subscribing.then(
       () => {
         this.waiting--;
-        this.channels.set(channel, null);
+        if (this.channels.has(channel)) this.channels.set(channel, null);
       },
       () => {
         // Only when the connection was closed: the broker is closing, nothing is heard any more.
         this.waiting--;
         this.channels.delete(channel);
+        this.kinds.delete(channel);
       },
     );
     let timer: NodeJS.Timeout | undefined;
@@ -144,36 +224,109 @@ export class EventHub {
     this.channels.set(channel, Promise.race([confirmed, waited]).finally(() => clearTimeout(timer)));
   }
 
-  /** Once subscribed: a subscriber that heard nothing for half the socket timeout is sent a PING. */
+  /** Leaves a channel (Cluster: a forgotten queue's). */
+  private leave(channel: string): void {
+    if (!this.channels.has(channel)) return;
+    this.channels.delete(channel);
+    this.kinds.delete(channel);
+    this.subscriber.sunsubscribe(channel).catch(() => undefined); // Closing: nothing more to leave.
+  }
+
+  /** Cluster: subscribes to a queue's channels, for the kinds of listener there are. */
+  private joinQueue(queue: string): void {
+    this.queues.add(queue);
+    this.missing.delete(queue);
+    const channel = this.keys.channelOf(queue);
+    if (this.wantEvents) this.join(channel, 'events');
+    if (this.wantWork) this.join(workChannelOf(channel), 'work');
+  }
+
+  private leaveQueue(queue: string): void {
+    this.queues.delete(queue);
+    const channel = this.keys.channelOf(queue);
+    this.leave(channel);
+    this.leave(workChannelOf(channel));
+  }
+
+  /**
+   * Cluster: joins the known queues, and leaves those missing from this read and the one before (a
+   * queue added while this read was on its way is missing from it, never from the next).
+   */
+  private async sync(): Promise<void> {
+    let names: string[];
+    try {
+      names = await this.readQueues();
+    } catch {
+      return; // The connection is being replaced; the next read joins what this one missed.
+    }
+    if (this.closed) return;
+    const known = new Set(names);
+    for (const queue of names) if (!this.queues.has(queue)) this.joinQueue(queue);
+    const missing = new Set<string>();
+    for (const queue of this.queues) {
+      if (known.has(queue) || this.pinned.has(queue)) continue;
+      if (this.missing.has(queue)) this.leaveQueue(queue);
+      else missing.add(queue);
+    }
+    this.missing = missing;
+  }
+
+  /** Cluster: a notice of queue names just added (name_queues.lua). */
+  private onQueuesAdded(message: string): void {
+    let names: unknown;
+    try {
+      names = JSON.parse(message);
+    } catch {
+      return; // Not ours: ignore it.
+    }
+    if (!Array.isArray(names) || this.closed) return;
+    for (const name of names) if (typeof name === 'string' && !this.queues.has(name)) this.joinQueue(name);
+  }
+
+  /** Once subscribed: a subscriber connection that heard nothing for half the socket timeout is sent a PING. */
   private checkLiveness(): void {
     if (this.liveness) return;
     const wait = this.socketTimeoutMs / 2;
     this.liveness = setInterval(() => {
+      if (this.sharded) {
+        for (const connection of shardSubscribersOf(this.subscriber)) this.probe(connection, wait);
+        return;
+      }
       const heard = this.heard;
       this.heard = false;
-      if (heard) return;
-      if (!this.subscriber.isCluster) {
-        // A failure means the connection is being replaced: nothing more to act on.
-        if (this.subscriber.status === 'ready') this.subscriber.ping().catch(() => undefined);
-        return;
-      }
-      const connection = clusterSubscriberOf(this.subscriber);
-      if (!connection || connection.status === 'wait') return; // 'wait': not in use yet.
-      if (connection.status !== 'ready') {
-        // Still not ready a whole interval later: connected to a node that never answers. Another one.
-        if (this.connecting === connection) connection.disconnect();
-        this.connecting = connection;
-        return;
-      }
-      this.connecting = undefined;
-      const timer = setTimeout(() => connection.disconnect(), wait);
-      timer.unref();
-      connection
-        .ping()
-        .finally(() => clearTimeout(timer))
-        .catch(() => undefined);
+      // A failure means the connection is being replaced: nothing more to act on.
+      if (!heard && this.subscriber.status === 'ready') this.subscriber.ping().catch(() => undefined);
     }, wait);
     this.liveness.unref();
+  }
+
+  /**
+   * Cluster: PINGs a shard subscriber connection that heard nothing since the last check, and closes it
+   * when the reply is `wait` ms late, or when it was still connecting at the last check (connected to a
+   * node that never answers); ioredis then connects to the shard's master again and subscribes again.
+   */
+  private probe(connection: Redis, wait: number): void {
+    if (!this.followed.has(connection)) {
+      this.followed.add(connection);
+      connection.on('smessage', () => this.heardFrom.add(connection));
+    }
+    if (this.heardFrom.has(connection)) {
+      this.heardFrom.delete(connection);
+      return;
+    }
+    if (connection.status === 'wait' || connection.status === 'end') return; // Not in use, or replaced.
+    if (connection.status !== 'ready') {
+      if (this.stalled.has(connection)) connection.disconnect();
+      this.stalled.add(connection);
+      return;
+    }
+    this.stalled.delete(connection);
+    const timer = setTimeout(() => connection.disconnect(), wait);
+    timer.unref();
+    connection
+      .ping()
+      .finally(() => clearTimeout(timer))
+      .catch(() => undefined);
   }
 
   private deliver(message: string, work: boolean): void {
@@ -197,12 +350,19 @@ export class EventHub {
 }
 
 /**
- * The connection a Cluster client subscribes on: ioredis keeps it in its (unexported) ClusterSubscriber.
- * `redis-dead-connections.test.ts` fails if it is not found, so an ioredis upgrade that moves it shows there.
+ * A Cluster client's shard subscriber connections: ioredis keeps them in its (unexported)
+ * ClusterSubscriberGroup. `redis-dead-connections.test.ts` fails if they are not found, so an ioredis
+ * upgrade that moves them shows there.
  */
-function clusterSubscriberOf(cluster: Client): Redis | undefined {
-  const holder = (cluster as unknown as { subscriber?: { getInstance?: () => Redis | null } }).subscriber;
-  return holder?.getInstance?.() ?? undefined;
+export function shardSubscribersOf(cluster: Client): Redis[] {
+  const group = (cluster as unknown as { shardedSubscribers?: { shardedSubscribers?: Map<string, { getInstance?: () => Redis | null }> } })
+    .shardedSubscribers;
+  const connections: Redis[] = [];
+  for (const shard of group?.shardedSubscribers?.values() ?? []) {
+    const connection = shard.getInstance?.();
+    if (connection) connections.push(connection);
+  }
+  return connections;
 }
 
 interface Header {

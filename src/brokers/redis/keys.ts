@@ -10,7 +10,11 @@
 //   {P:q}:unused        STRING when the queue was found holding nothing (lua/includes/unused.lua)
 //   {P}:queues SET of queue names   {P}:forgetting SET of names being forgotten (maintenance.ts)
 //   {P}:workers HASH   {P}:leader:<service>
-//   channel P:events
+//   channels: one server: P:events (every event), P:events:work (what workers act on, events.ts).
+//   A Cluster: shard channels in the slot of what they tell of, so no event crosses the cluster bus:
+//   {P:q}:events and {P:q}:events:work (the queue's task events), {P}:events (worker events) and
+//   {P}:events:queues and {P}:events:queues:work (names of queues just added to {P}:queues, so subscribers
+//   join their channels: name_queues.lua).
 import type { TaskState } from '../../types.js';
 import { toStoredId } from './ids.js';
 
@@ -32,6 +36,8 @@ export class QueueKeys {
   readonly idle: string;
   /** When the queue was found holding nothing; its name is forgotten after a grace (lua/includes/unused.lua). */
   readonly unused: string;
+  /** On a Cluster, the shard channel of the queue's task events (Keys.channelOf). */
+  readonly channel: string;
 
   constructor(
     prefix: string,
@@ -50,6 +56,7 @@ export class QueueKeys {
     this.keys = `${tag}:keys`;
     this.idle = `${tag}:idle`;
     this.unused = `${tag}:unused`;
+    this.channel = `${tag}:events`;
   }
 
   /**
@@ -103,14 +110,30 @@ export class Keys {
   /** Names of queues the pruner is forgetting (maintenance.ts, forgetQueues): still known until it is done. */
   readonly forgetting: string;
   readonly workers: string;
+  /** The channel of worker events; on one server, of every event. */
   readonly channel: string;
+  /**
+   * On a Cluster, the channel telling event listeners of queue names just added to `queues` (`${it}:work`
+   * tells workers); else undefined.
+   */
+  readonly queuesChannel: string | undefined;
   private readonly perQueue = new Map<string, QueueKeys>();
 
-  constructor(readonly prefix: string) {
+  /** `sharded`: a Redis Cluster, where each queue's events go on a shard channel of its own. */
+  constructor(
+    readonly prefix: string,
+    readonly sharded = false,
+  ) {
     this.queues = `{${prefix}}:queues`;
     this.forgetting = `{${prefix}}:forgetting`;
     this.workers = `{${prefix}}:workers`;
-    this.channel = `${prefix}:events`;
+    this.channel = sharded ? `{${prefix}}:events` : `${prefix}:events`;
+    this.queuesChannel = sharded ? `{${prefix}}:events:queues` : undefined;
+  }
+
+  /** The channel of a queue's task events (`${it}:work` carries what workers act on). */
+  channelOf(queue: string): string {
+    return this.sharded ? this.queue(queue).channel : this.channel;
   }
 
   queue(name: string): QueueKeys {

@@ -2,7 +2,7 @@
 import type { LeaseRequest, LeasedTask, RenewOutcome } from '../../broker/broker.js';
 import { LEASED_FIELDS, leasedTask } from './codec.js';
 import { toStoredId } from './ids.js';
-import { byQueue, publishing, script, type RedisContext } from './context.js';
+import { byQueue, publishing, queuesOf, script, type RedisContext } from './context.js';
 import { fanOut } from './fanout.js';
 
 /**
@@ -59,11 +59,11 @@ async function heldQueues(ctx: RedisContext, queues: string[]): Promise<string[]
  */
 async function planAcrossQueues(ctx: RedisContext, request: LeaseRequest, holding: string[]): Promise<Map<string, number>> {
   // lengths[q][i]: tasks of queue q at priority 15 - i.
-  const lengths = await publishing(ctx, (header) =>
+  const lengths = await publishing(ctx, holding, (header) =>
     request.queues.map((queue) => {
       if (!holding.includes(queue)) return Promise.resolve(NO_TASKS);
       const keys = ctx.keys.queue(queue);
-      const args = [keys.taskPrefix, queue, request.now, ctx.keys.channel, header];
+      const args = [keys.taskPrefix, queue, request.now, ctx.keys.channelOf(queue), header];
       return script<number[]>(ctx, 'queued_counts', [keys.queued, keys.expiring, keys.cancelled], args);
     }),
   );
@@ -90,12 +90,12 @@ function runScripts(
   mode: 'probe' | '' = '',
 ): Promise<Array<{ queue: string; reply: unknown[] | null }>> {
   const leaseExpiresAt = request.now + request.leaseMs;
-  return publishing(ctx, (header) =>
+  return publishing(ctx, plan.keys(), (header) =>
     [...plan].map(([queue, limit]) => {
       const keys = ctx.keys.queue(queue);
       const handoff = request.handoffUntil ?? '';
       const call = (leaseCalls = (leaseCalls + 1) % Number.MAX_SAFE_INTEGER).toString(36);
-      const args = [keys.taskPrefix, queue, request.now, limit, leaseExpiresAt, request.workerId, ctx.keys.channel, header, handoff, mode, call];
+      const args = [keys.taskPrefix, queue, request.now, limit, leaseExpiresAt, request.workerId, ctx.keys.channelOf(queue), header, handoff, mode, call];
       return script<unknown[] | null>(ctx, 'lease', [keys.queued, keys.active, keys.expiring, keys.cancelled, keys.idle], args).then((reply) => ({
         queue,
         reply,
@@ -147,10 +147,10 @@ export async function renewLeases(
 
 export async function releaseTasks(ctx: RedisContext, workerId: string, taskIds: string[], now: number): Promise<number> {
   const queues = await ctx.queues.lookup(taskIds);
-  const counts = await publishing(ctx, (header) =>
+  const counts = await publishing(ctx, queuesOf(queues), (header) =>
     [...byQueue(taskIds, (id) => queues.get(id))].map(([queue, members]) => {
       const keys = ctx.keys.queue(queue);
-      const args = [keys.taskPrefix, queue, workerId, now, ctx.keys.channel, header, ...members.map(({ item }) => toStoredId(item))];
+      const args = [keys.taskPrefix, queue, workerId, now, ctx.keys.channelOf(queue), header, ...members.map(({ item }) => toStoredId(item))];
       return script<number>(ctx, 'release', [keys.active, keys.queued, keys.expiring, keys.cancelled], args);
     }),
   );

@@ -50,7 +50,7 @@ export async function maintain(ctx: RedisContext, now: number): Promise<Maintena
   const queues = await maintainedQueues(ctx);
   const outcome: MaintenanceOutcome = { rescued: 0, promoted: 0, nextDueAt: null };
   if (queues.length === 0) return outcome;
-  const [replies = []] = await publishing(ctx, (header) => [
+  const [replies = []] = await publishing(ctx, queues, (header) => [
     fanOut<[number, number, string | null]>(
       ctx.client,
       queues.map((queue) => {
@@ -58,7 +58,7 @@ export async function maintain(ctx: RedisContext, now: number): Promise<Maintena
         return scriptCommand(
           'maintain',
           [keys.active, keys.queued, keys.expiring, keys.cancelled, keys.idle, keys.scheduled, keys.retrying],
-          [keys.taskPrefix, queue, now, BATCH, ctx.keys.channel, header],
+          [keys.taskPrefix, queue, now, BATCH, ctx.keys.channelOf(queue), header],
         );
       }),
     ),

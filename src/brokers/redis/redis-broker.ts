@@ -24,7 +24,7 @@ import { BrokerError } from '../../errors.js';
 import type { CeleriacEvent } from '../../events.js';
 import type { StateCounts, TaskInfo, WorkerInfo } from '../../types.js';
 import { closeClient, openConnections, OUT_OF_MEMORY, type Client, type Connections } from './connection.js';
-import { LocalWorkers, publishing, script, TaskQueues, type RedisContext } from './context.js';
+import { LocalWorkers, publishing, queueNames, script, TaskQueues, type RedisContext } from './context.js';
 import { enqueueTasks } from './enqueue.js';
 import { EventHub } from './events.js';
 import { InboxGroup, RedisInbox } from './handoff.js';
@@ -57,12 +57,12 @@ export class RedisBroker implements Broker {
    */
   static async connect(url: string, masked: string): Promise<RedisBroker> {
     const target = parseRedisUrl(url, masked);
-    const keys = new Keys(target.prefix);
+    const keys = new Keys(target.prefix, target.mode === 'cluster');
     const connections = await openConnections(target, masked);
     const ctx: RedisContext = {
       client: connections.client,
       keys,
-      events: new EventHub(connections.subscriber, keys.channel, target.socketTimeoutMs),
+      events: new EventHub(connections.subscriber, keys, target.socketTimeoutMs, () => queueNames(connections.client, keys)),
       queues: new TaskQueues(connections.client, keys),
       local: new LocalWorkers(),
       socketTimeoutMs: target.socketTimeoutMs,
@@ -215,7 +215,7 @@ export class RedisBroker implements Broker {
     return this.run('publish', async (ctx) => {
       // Through the node of the prefix's keys, as heartbeats are: one worker's events keep their order on a Cluster.
       const message = (header: string) => script<number>(ctx, 'publish', [ctx.keys.workers], [ctx.keys.channel, ctx.events.message(header, events)]);
-      await publishing(ctx, (header) => [message(header)]);
+      await publishing(ctx, [], (header) => [message(header)]);
     });
   }
 

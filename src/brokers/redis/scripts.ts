@@ -24,6 +24,8 @@ export const SCRIPT_KEYS = {
   list_first: 7,
   queued_counts: 3,
   register: 1,
+  name_queues: 1,
+  queue_subscribers: 1,
   heartbeat: 1,
   publish: 1,
   acquire_leadership: 3,

@@ -2,7 +2,7 @@
 import type { CancelOutcome, Settlement } from '../../broker/broker.js';
 import type { TaskError } from '../../errors.js';
 import { encode } from './codec.js';
-import { byQueue, chunks, publishing, script, type RedisContext } from './context.js';
+import { byQueue, chunks, publishing, queuesOf, script, type RedisContext } from './context.js';
 import { toStoredId } from './ids.js';
 
 export async function settleTasks(ctx: RedisContext, settlements: Settlement[]): Promise<boolean[]> {
@@ -10,12 +10,12 @@ export async function settleTasks(ctx: RedisContext, settlements: Settlement[]):
   // Usually all cached (this instance leased them): the scripts go out at once, ahead of a lease.
   const queues = ctx.queues.cached(ids) ?? (await ctx.queues.lookup(ids));
   const held = new Array<boolean>(settlements.length).fill(false);
-  await publishing(ctx, (header) => {
+  await publishing(ctx, queuesOf(queues), (header) => {
     const calls: Array<Promise<void>> = [];
     for (const [queue, members] of byQueue(settlements, (s) => queues.get(s.taskId))) {
       const keys = ctx.keys.queue(queue);
       for (const chunk of chunks(members)) {
-        const args: Array<string | number> = [keys.taskPrefix, queue, ctx.keys.channel, header];
+        const args: Array<string | number> = [keys.taskPrefix, queue, ctx.keys.channelOf(queue), header];
         for (const { item } of chunk) settlementArgs(item, args);
         const call = script<number[]>(ctx, 'settle', [keys.active, keys.completed, keys.failed, keys.cancelled, keys.retrying, keys.idle], args);
         calls.push(call.then((reply) => chunk.forEach(({ index }, i) => (held[index] = Number(reply[i]) === 1))));
@@ -54,12 +54,12 @@ export async function cancelTask(ctx: RedisContext, id: string, reason: string, 
   const queue = await ctx.queues.queueOf(id);
   if (queue === undefined) return 'not_found';
   const keys = ctx.keys.queue(queue);
-  const [outcome] = await publishing(ctx, (header) => [
+  const [outcome] = await publishing(ctx, [queue], (header) => [
     script<CancelOutcome>(
       ctx,
       'cancel',
       [keys.task(id), keys.queued, keys.scheduled, keys.retrying, keys.expiring, keys.cancelled],
-      [toStoredId(id), queue, reason, now, ctx.keys.channel, header],
+      [toStoredId(id), queue, reason, now, ctx.keys.channelOf(queue), header],
     ),
   ]);
   return outcome!;
@@ -78,8 +78,8 @@ export async function setProgress(
   if (queue === undefined) return false;
   const progress = JSON.stringify(meta === undefined ? { percent } : { percent, meta });
   const metaJson = meta === undefined ? '' : JSON.stringify(meta);
-  const args = [toStoredId(id), queue, workerId, now, progress, JSON.stringify(percent), metaJson, ctx.keys.channel];
-  const [recorded] = await publishing(ctx, (header) => [
+  const args = [toStoredId(id), queue, workerId, now, progress, JSON.stringify(percent), metaJson, ctx.keys.channelOf(queue)];
+  const [recorded] = await publishing(ctx, [queue], (header) => [
     script<number>(ctx, 'progress', [ctx.keys.queue(queue).task(id)], [...args, header, attempt ?? '']),
   ]);
   return Number(recorded) === 1;

@@ -22,7 +22,7 @@ export async function heartbeat(
 ): Promise<void> {
   const beat: Heartbeat = [now, stats.active, stats.processed, stats.failed];
   const event: CeleriacEvent = { type: 'worker.heartbeat', workerId: id, timestamp: now, ...stats };
-  await publishing(ctx, (header) => [
+  await publishing(ctx, [], (header) => [
     script(ctx, 'heartbeat', [ctx.keys.workers], [id, JSON.stringify(beat), ctx.keys.channel, ctx.events.message(header, [event])]),
   ]);
 }

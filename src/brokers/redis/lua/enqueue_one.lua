@@ -18,6 +18,7 @@
 -- handed to the caller's own worker is delivered by the caller on this reply, the first one being lost).
 -- @include defaults
 -- @include handoff
+-- @include channels
 
 local prefix, queue, now, id, name, priority, input, execution, created =
   ARGV[1], ARGV[2], ARGV[3], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
@@ -51,7 +52,7 @@ local common = ',"name":' .. cjson.encode(name) .. ',"queue":' .. cjson.encode(q
 local queued = '[{"type":"task.queued"' .. common .. ',"priority":' .. (p or DEFAULT_PRIORITY) .. '},[' .. id_json .. ']]'
 if target then
   local lease_at = handoff_one_push(target, KEYS[2], KEYS[3], now, { id, name, priority, execution, '1', created }, input)
-  redis.call('PUBLISH', ARGV[4], ARGV[5] .. ' task.queued,task.started [' .. queued ..
+  publish_to(ARGV[4], ARGV[5] .. ' task.queued,task.started [' .. queued ..
     ',[{"type":"task.started"' .. common .. ',"workerId":' .. cjson.encode(target.worker) .. ',"attempt":1},[' .. id_json .. ']]]')
   if target.is_local then return { 'local', lease_at } end
   return 'active'
@@ -60,6 +61,6 @@ local clamped = p or DEFAULT_PRIORITY
 if clamped < 0 then clamped = 0 elseif clamped > 15 then clamped = 15 end
 redis.call('RPUSH', KEYS[1] .. ':' .. clamped, id)
 local message = ARGV[5] .. ' task.queued [' .. queued .. ']'
-redis.call('PUBLISH', ARGV[4], message)
-redis.call('PUBLISH', ARGV[4] .. ':work', message) -- A ready task for the workers (events.lua, publish_work).
+publish_to(ARGV[4], message)
+publish_to(ARGV[4] .. ':work', message) -- A ready task for the workers (events.lua, publish_work).
 return 'queued'

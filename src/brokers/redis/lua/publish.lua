@@ -6,4 +6,5 @@
 -- ARGV[1] events channel   ARGV[2] the event message
 -- Returns the number of subscribers that received it.
 -- @flags allow-oom
-return redis.call('PUBLISH', ARGV[1], ARGV[2])
+-- @include channels
+return publish_to(ARGV[1], ARGV[2])

@@ -7,6 +7,7 @@
 -- Event JSON is built as text: strings quoted (cjson for anything unusual), numbers from ARGV (already
 -- JSON numbers) or integers from Redis, error and meta objects passed through as the JSON the caller wrote.
 -- @include defaults
+-- @include channels
 local groups, event_types, encoded_strings
 
 -- Per call: the events collected, and the names, queues and worker ids already encoded (they repeat
@@ -90,7 +91,7 @@ local function publish_work(channel, header)
     end
   end
   if #body > 0 then
-    redis.call('PUBLISH', channel .. ':work', header .. ' ' .. table.concat(types, ',') .. ' [' .. table.concat(body, ',') .. ']')
+    publish_to(channel .. ':work', header .. ' ' .. table.concat(types, ',') .. ' [' .. table.concat(body, ',') .. ']')
   end
 end
 
@@ -99,6 +100,6 @@ local function publish_events(channel, header)
   local types, body = {}, {}
   for kind in pairs(event_types) do types[#types + 1] = kind end
   for i, g in ipairs(groups) do body[i] = group_json(g, g.ids) end
-  redis.call('PUBLISH', channel, header .. ' ' .. table.concat(types, ',') .. ' [' .. table.concat(body, ',') .. ']')
+  publish_to(channel, header .. ' ' .. table.concat(types, ',') .. ' [' .. table.concat(body, ',') .. ']')
   publish_work(channel, header)
 end
