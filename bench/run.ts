@@ -1,9 +1,11 @@
 // npm run bench: runs every benchmark, prints a table and writes bench/results/latest.json.
 // Environment: BENCH_TASKS (20000), BENCH_ROUNDS (3), BENCH_LATENCY_SAMPLES (1000), BENCH_LATENCY_ROUNDS (5, the Redis latency rounds), BENCH_LATENCY_GAP_MS (2, the pause before each task of the Redis "spaced" latency runs), BENCH_MEMORY_TASKS (100000), BENCH_SINGLE_PRODUCERS (16, the producers of the Redis "one at a time" run),
 // BENCH_ONLY=name,name to run some (the Redis comparison: `redis` in one process, `redis-x` with the worker in
-// another; both share one redis-server started here; `redis-idle` counts an idle worker's commands).
+// another; both share one redis-server started here; `redis-idle` counts an idle worker's commands;
+// `redis-cluster` measures each Cluster node's CPU per task), BENCH_CLUSTER_TASKS (5000).
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { clusterNodeCost } from './redis/cluster.js';
 import { redisIdleWorker } from './redis/idle.js';
 import { formatTable, ratios } from './redis/report.js';
 import { runRedisBenchmarks } from './redis/scenarios.js';
@@ -74,6 +76,13 @@ if (want('redis-idle')) {
     const what = `idle worker, ${queues.length} queue${queues.length > 1 ? 's' : ''}${pollInterval ? `, poll ${pollInterval}` : ''}`;
     console.log(`redis   ${what.padEnd(30)} ${r.perSecond.toFixed(1)} commands per second over ${r.seconds} s (${top})`);
   }
+}
+if (want('redis-cluster')) {
+  const r = await clusterNodeCost();
+  results.redisClusterNodeCost = r;
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  const us = (values: number[]) => `${median(values).toFixed(1)} us (rounds: ${values.map((v) => v.toFixed(1)).join(', ')})`;
+  console.log(`redis   cluster, CPU per task  the queue's master ${us(r.holderUs)}; busiest other master ${us(r.othersUs)}`);
 }
 let exitNow = false;
 if (want('redis') || want('redis-x')) {
