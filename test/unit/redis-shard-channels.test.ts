@@ -13,9 +13,13 @@ import type { CeleriacEvent } from '../../src/events.js';
 /** A subscriber connection that confirms every (un)subscription at once and records the channels it holds. */
 class StandInSubscriber extends EventEmitter {
   readonly held = new Set<string>();
+  /** Channels whose next subscription is refused, as ioredis does for a slot it has no connection for. */
+  readonly refuse = new Set<string>();
   isCluster = true;
   status = 'ready';
   ssubscribe(...channels: string[]): Promise<number> {
+    const refused = channels.filter((channel) => this.refuse.delete(channel));
+    if (refused.length > 0) return Promise.reject(new Error(`No sharded subscriber for ${refused.join(', ')}`));
     for (const channel of channels) this.held.add(channel);
     return Promise.resolve(this.held.size);
   }
@@ -94,6 +98,17 @@ describe('Redis Cluster: the shard channels of an event hub', () => {
     assert.ok(joining, 'a call published to it again waits for its subscription');
     await joining;
     assert.ok(subscriber.held.has('{p:gone}:events'), 'published to again: joined before the call');
+  });
+
+  it('subscribes again at the next read to a channel whose subscription was refused', async () => {
+    const { subscriber, hub, resync } = world(['a']);
+    subscriber.refuse.add('{p:a}:events');
+    hub.subscribe(() => undefined);
+    await hub.subscribed();
+    assert.ok(!subscriber.held.has('{p:a}:events'), 'refused');
+    await resync();
+    await hub.subscribed();
+    assert.ok(subscriber.held.has('{p:a}:events'), 'subscribed at the next read');
   });
 
   it('joins nothing while nothing listens: a producer alone subscribes to no channel', async () => {

@@ -1,9 +1,9 @@
 // Enqueue: stores new tasks as queued or scheduled, honouring idempotency keys (scoped to a queue on
 // Redis). One script call per queue and chunk of up to 1,000 tasks, each sent as soon as it is built.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { EnqueueOutcome, LeasedTask, NewTask } from '../../broker/broker.js';
 import type { TaskState } from '../../types.js';
 import { timeOfTaskId } from '../../ids.js';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { nextMacrotask } from '../../wake.js';
 import { encode, encodeExecution } from './codec.js';
 import { fromStoredId, toStoredId } from './ids.js';
@@ -58,7 +58,8 @@ export async function enqueueTasks(ctx: RedisContext, tasks: NewTask[], now: num
     state: task.runAt !== undefined && task.runAt > now ? 'scheduled' : 'queued',
   }));
   const groups = byQueue(tasks, (task) => task.queue);
-  // Sent first and not waited for before the scripts: getTask(id) looks for a task in the known queues.
+  // Sent first (getTask(id) looks for a task in the known queues), and on one server not waited for
+  // before the scripts; on a Cluster waited for, as a new queue's subscribers must join it first (nameQueues).
   const unregistered = ctx.queues.toRegister(groups.keys(), now);
   const registered = unregistered.length > 0 ? nameQueues(ctx, unregistered) : undefined;
   registered?.catch(() => undefined); // Awaited below; if the scripts fail first, their error is the one thrown.
@@ -115,7 +116,7 @@ function registerQueues(ctx: RedisContext, queues: string[]): Promise<Array<stri
  * to the queue's channels (a subscriber connection being replaced may never): past it, they may miss
  * the queue's first events, as during any reconnection.
  */
-export const JOIN_WAIT_MS = 1_000;
+const JOIN_WAIT_MS = 1_000;
 
 /**
  * Names queues before a write to them (registerQueues). On a Cluster, where each queue's events go on

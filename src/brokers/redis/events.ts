@@ -78,10 +78,11 @@ export class EventHub {
   private heard = false;
   /** The shard subscriber connections that received a message since the last liveness check (Cluster). */
   private readonly heardFrom = new WeakSet<Redis>();
+  /** The shard subscriber connections whose messages mark them in `heardFrom`. */
   private readonly followed = new WeakSet<Redis>();
   private liveness: NodeJS.Timeout | undefined;
   /** The subscriber connections found not ready at the last liveness check (Cluster). */
-  private stalled = new WeakSet<Redis>();
+  private readonly stalled = new WeakSet<Redis>();
 
   // A Cluster's per-queue channels (unused on one server).
   private readonly sharded: boolean;
@@ -178,11 +179,9 @@ export class EventHub {
       const first = !this.wantEvents && !this.wantWork;
       if (work) this.wantWork = true;
       else this.wantEvents = true;
-      const notices = this.keys.queuesChannel!;
-      this.join(work ? workChannelOf(notices) : notices, 'queues');
-      if (!work) this.join(this.keys.channel, 'events'); // Worker events; a worker acts on none.
       for (const queue of options.queues ?? []) this.pinned.add(queue);
-      for (const queue of [...this.queues, ...(options.queues ?? [])]) this.joinQueue(queue);
+      for (const queue of this.pinned) this.queues.add(queue);
+      this.joinAll();
       if (first) {
         this.syncing = this.sync().finally(() => (this.syncing = undefined));
         this.resync = setInterval(() => void this.sync(), RESYNC_MS);
@@ -212,7 +211,8 @@ export class EventHub {
         if (this.channels.has(channel)) this.channels.set(channel, null);
       },
       () => {
-        // Only when the connection was closed: the broker is closing, nothing is heard any more.
+        // The connection was closed (the broker is closing: nothing is heard any more), or on a Cluster
+        // ioredis had no connection for the slot (the next read of the known queues subscribes again).
         this.waiting--;
         this.channels.delete(channel);
         this.kinds.delete(channel);
@@ -232,10 +232,25 @@ export class EventHub {
     this.subscriber.sunsubscribe(channel).catch(() => undefined); // Closing: nothing more to leave.
   }
 
+  /**
+   * Cluster: subscribes to what the kinds of listener there are need, unless done: the notices of new
+   * queues, worker events, and the channels of every queue joined. Run again at each read of the known
+   * queues, it also retries a subscription ioredis refused (a slot whose master it had no connection
+   * to, during a topology change).
+   */
+  private joinAll(): void {
+    const notices = this.keys.queuesChannel!;
+    if (this.wantEvents) {
+      this.join(notices, 'queues');
+      this.join(this.keys.channel, 'events'); // Worker events; a worker acts on none.
+    }
+    if (this.wantWork) this.join(workChannelOf(notices), 'queues');
+    for (const queue of this.queues) this.joinQueue(queue);
+  }
+
   /** Cluster: subscribes to a queue's channels, for the kinds of listener there are. */
   private joinQueue(queue: string): void {
     this.queues.add(queue);
-    this.missing.delete(queue);
     const channel = this.keys.channelOf(queue);
     if (this.wantEvents) this.join(channel, 'events');
     if (this.wantWork) this.join(workChannelOf(channel), 'work');
@@ -261,7 +276,8 @@ export class EventHub {
     }
     if (this.closed) return;
     const known = new Set(names);
-    for (const queue of names) if (!this.queues.has(queue)) this.joinQueue(queue);
+    for (const queue of names) this.queues.add(queue);
+    this.joinAll();
     const missing = new Set<string>();
     for (const queue of this.queues) {
       if (known.has(queue) || this.pinned.has(queue)) continue;
