@@ -56,7 +56,7 @@ const CONFIRM_WAIT_MS = 5_000;
  * whose notice was missed (sent while a subscriber connection was down), and leaves queues forgotten
  * (missing from two reads in a row, so never one that was being added during a read).
  */
-export const RESYNC_MS = 10_000;
+const RESYNC_MS = 10_000;
 
 /** The channel of what workers act on, beside the events channel `channel`. */
 export const workChannelOf = (channel: string) => `${channel}:work`;
@@ -370,7 +370,7 @@ export class EventHub {
  * ClusterSubscriberGroup. `redis-dead-connections.test.ts` fails if they are not found, so an ioredis
  * upgrade that moves them shows there.
  */
-export function shardSubscribersOf(cluster: Client): Redis[] {
+function shardSubscribersOf(cluster: Client): Redis[] {
   const group = (cluster as unknown as { shardedSubscribers?: { shardedSubscribers?: Map<string, { getInstance?: () => Redis | null }> } })
     .shardedSubscribers;
   const connections: Redis[] = [];
