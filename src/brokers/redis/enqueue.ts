@@ -9,6 +9,8 @@ import { encode, encodeExecution } from './codec.js';
 import { fromStoredId, toStoredId } from './ids.js';
 import { byQueue, chunks, publishing, script, type LocalWorker, type RedisContext } from './context.js';
 import { workChannelOf } from './events.js';
+import { fanOut } from './fanout.js';
+import { scriptCommand } from './scripts.js';
 
 /**
  * The arguments of one chunk: its specs (6 values each) and 4 per task (see enqueue.lua). Tasks of one
@@ -126,19 +128,20 @@ const JOIN_WAIT_MS = 1_000;
  */
 async function nameQueues(ctx: RedisContext, queues: string[]): Promise<void> {
   const [toldEvents, toldWork, ...added] = await registerQueues(ctx, queues);
-  if (added.length === 0 || (Number(toldEvents) === 0 && Number(toldWork) === 0)) return;
+  const told = { events: Number(toldEvents), work: Number(toldWork) };
+  if (added.length === 0 || (told.events === 0 && told.work === 0)) return;
   const deadline = Date.now() + JOIN_WAIT_MS;
-  await Promise.all(
-    added.map(async (queue) => {
-      const keys = ctx.keys.queue(String(queue));
-      const channels = [keys.channel, workChannelOf(keys.channel)];
-      for (;;) {
-        const [events = 0, work = 0] = await script<number[]>(ctx, 'queue_subscribers', [keys.unused], channels);
-        if ((events >= Number(toldEvents) && work >= Number(toldWork)) || Date.now() >= deadline) return;
-        await sleep(1);
-      }
-    }),
-  );
+  // Asked in one fan-out per round (a bulk enqueue may add hundreds of queues), until all have joined.
+  let waiting = added.map((queue) => ctx.keys.queue(String(queue)));
+  for (;;) {
+    const counts = await fanOut<number[]>(
+      ctx.client,
+      waiting.map((keys) => scriptCommand('queue_subscribers', [keys.unused], [keys.channel, workChannelOf(keys.channel)])),
+    );
+    waiting = waiting.filter((_, i) => counts[i]![0]! < told.events || counts[i]![1]! < told.work);
+    if (waiting.length === 0 || Date.now() >= deadline) return;
+    await sleep(1);
+  }
 }
 
 /**
