@@ -57,9 +57,19 @@ export class Pool {
   /**
    * Takes a leased task: runs it if a slot is free, else it waits for one. A task already held in the same
    * attempt is ignored (false): a broker may deliver a hand-off twice (Broker.openInbox's `holding`).
+   * A later attempt of a task held in an earlier one (its lease expired while this worker was stalled,
+   * the task was rescued, and leased here again) takes the earlier one's place: an earlier attempt still
+   * waiting for a slot is dropped, as its lease is gone (started or handed back, it would run the task
+   * twice, or hand back the later attempt's lease while it runs); one running goes on, and its outcome
+   * is refused by the broker as of a lost lease.
    */
   add(task: LeasedTask, now = Date.now()): boolean {
-    if (this.attempts.get(task.id)?.task.attempt === task.attempt) return false;
+    const held = this.attempts.get(task.id);
+    if (held?.task.attempt === task.attempt) return false;
+    if (held) {
+      const at = this.waiting.findIndex((entry) => entry.attempt === held);
+      if (at >= 0) this.waiting.splice(at, 1);
+    }
     const attempt = new Attempt(task);
     this.attempts.set(task.id, attempt);
     if (this.runningCount < this.concurrency) this.run(attempt);
@@ -77,13 +87,14 @@ export class Pool {
 
   /** An attempt's outcome is stored (or given up): its lease is no longer this worker's to renew. */
   settled(attempt: Attempt): void {
-    this.attempts.delete(attempt.task.id);
+    // Unless a later attempt of the task took its place (add).
+    if (this.attempts.get(attempt.task.id) === attempt) this.attempts.delete(attempt.task.id);
   }
 
   /** Removes and returns the attempts still waiting for a slot, oldest first (to hand them back at shutdown). */
   takeWaiting(): Attempt[] {
     const taken = this.waiting.splice(0).map((entry) => entry.attempt);
-    for (const attempt of taken) this.attempts.delete(attempt.task.id);
+    for (const attempt of taken) this.settled(attempt);
     return taken;
   }
 

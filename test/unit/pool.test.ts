@@ -32,6 +32,24 @@ describe('the worker pool', () => {
     assert.deepEqual(started, ['a', 'b', 'c', 'd']);
   });
 
+  it('a later attempt of a task it holds replaces the earlier one: never started or handed back, nor dropping the later lease when settled', () => {
+    const { pool: p, started } = pool(1, 10);
+    p.add(leased('busy'));
+    p.add(leased('t')); // Waits for the slot; its lease expires meanwhile (a stalled worker) and it is rescued.
+    const earlier = p.attempts.get('t')!;
+    assert.equal(p.add({ ...leased('t'), attempt: 2 }), true, 'leased here again, as attempt 2');
+    const later = p.attempts.get('t')!;
+    assert.equal(later.task.attempt, 2);
+    assert.deepEqual(p.takeWaiting().map((attempt) => attempt.task.attempt), [2], 'only attempt 2 waits: it alone is handed back');
+    assert.equal(p.attempts.has('t'), false);
+
+    p.add({ ...leased('t'), attempt: 3 });
+    p.ended(0);
+    assert.deepEqual(started, ['busy', 't'], 'the slot runs the task once, in its latest attempt');
+    p.settled(earlier); // The earlier attempt's outcome, refused by the broker, settles late.
+    assert.equal(p.attempts.get('t')?.task.attempt, 3, "the latest attempt's lease is still held and renewed");
+  });
+
   it('gives up every waiting task once the oldest has waited HOLD_MS for a slot, and none before', () => {
     const { pool: p, started } = pool(1, 10);
     p.add(leased('slow'), 0);
