@@ -2,7 +2,8 @@
 // replica each: a manual failover of the queue's shard is invisible to them; a master that dies (of
 // the queue's shard, or of the shard holding the prefix's global keys) makes calls fail with a
 // BrokerError until its replica has taken over, then both carry on; the master a queue's event
-// subscription is connected to dying moves the subscription to the replica that takes over. Nothing is lost or run twice in any of them.
+// subscription is connected to dying moves the subscription to the replica that takes over, and so does
+// the death of the master that carries the notices of new queues. Nothing is lost or run twice in any of them.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
@@ -195,5 +196,32 @@ test("the master holding the producer's subscription to its queue dies: it subsc
     assert.equal(completed.length, 20);
     await assertRanOnce(after, runs);
     recorder.stop();
+  });
+});
+
+test("the master of the prefix's global shard dies: once its replica took over, a listener hears the first events of a queue created after", async () => {
+  await withCluster('notices', {}, async ({ cluster, prefix, producer }) => {
+    const listener = new Celeriac({ broker: `${cluster.url}?prefix=${prefix}`, logger: silent });
+    try {
+      const recorder = await recordApp(listener);
+      const notices = `{${prefix}}:events:queues`;
+      const { master } = await cluster.shardOf(notices);
+      await cluster.stopNode(master); // Returns once the replica serves the shard's slots.
+      // ioredis subscribes again on the new master; no event says when, so look with a deadline.
+      const live = cluster.nodes.filter((node) => node !== master);
+      const deadline = Date.now() + 20_000;
+      while ((await subscribedOn(live, notices)).length === 0) {
+        assert.ok(Date.now() < deadline, 'nobody subscribes to the notices of new queues 20 s after their master died');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      // A queue nobody knew of: the listener is told of it (through the new master) and joins its channel
+      // before the producer writes the first task there.
+      const run = await producer.enqueue('echo', { i: 1 }, { queue: 'fresh' });
+      const [queued] = await recorder.waitFor((event) => event.type === 'task.queued' && event.taskId === run.id, 1, 10_000);
+      assert.equal(queued?.type === 'task.queued' && queued.queue, 'fresh');
+      recorder.stop();
+    } finally {
+      await listener.close();
+    }
   });
 });
