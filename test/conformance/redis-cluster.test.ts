@@ -4,6 +4,7 @@
 // cluster where everything happens to sit on one node.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import calculateSlot from 'cluster-key-slot';
 import { Cluster, Redis } from 'ioredis';
@@ -14,6 +15,7 @@ import { openMonitor } from '../support/monitor.js';
 import { startRedisCluster, type RedisCluster } from '../support/redis-cluster.js';
 import { within } from '../support/wait.js';
 import { fanOut } from '../../src/brokers/redis/fanout.js';
+import { toStoredId } from '../../src/brokers/redis/ids.js';
 import { FORGET_UNUSED_QUEUE_MS } from '../../src/brokers/redis/maintenance.js';
 import type { RedisCommand } from '../../src/brokers/redis/scripts.js';
 import { runBrokerConformance } from './broker-suite.js';
@@ -117,6 +119,50 @@ describe('redis cluster', () => {
       await app.close();
       await listener.close();
       for (const admin of admins) admin.disconnect();
+    }
+  });
+
+  it("run.result() hears the finish of a task in a queue its process had not heard of (no notice came)", async () => {
+    const prefix = `unheard-${randomUUID().slice(0, 8)}`;
+    const queueUrl = `${(await started()).url}?prefix=${prefix}`;
+    const quiet = { logger: createLogger({ level: 'silent' }) };
+    const waiter = new Celeriac({ broker: queueUrl, ...quiet });
+    const producer = new Celeriac({ broker: queueUrl, ...quiet });
+    const names = new Cluster([{ host: '127.0.0.1', port: (await started()).nodes[0]!.port }]);
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let began: () => void = () => undefined;
+    const running = new Promise<void>((resolve) => (began = resolve));
+    producer.task({ name: 'gated', run: async () => (began(), await gate, 'done') });
+    const worker = producer.worker({ queues: ['unheard'], handleSignals: false });
+    let monitor: Socket | undefined;
+    try {
+      waiter.on('task.completed', () => undefined);
+      await waiter.subscribed(); // The waiter's app listens, and has read the known queues.
+      // Named by hand first: the producer's naming adds nothing, so no notice tells the waiter's app of it.
+      await names.sadd(`{${prefix}}:queues`, 'unheard');
+      await worker.start();
+      const run = await producer.enqueue('gated', {}, { queue: 'unheard' });
+      await within(running, 10_000, 'the task started');
+      // The wait's read of the task's outcome, seen on its node: the task finishes only after it.
+      const taskKey = `{${prefix}:unheard}:t:${toStoredId(run.id)}`;
+      let read: () => void = () => undefined;
+      const readDone = new Promise<void>((resolve) => (read = resolve));
+      const { master } = await (await started()).shardOf(taskKey);
+      monitor = await openMonitor(master.port, ({ source, args: [command, key, field] }) => {
+        if (source !== 'lua' && command === 'hmget' && key === taskKey && field === 'state') read();
+      });
+      const waiting = waiter.run(run.id).result({ timeout: '3s' }); // Its rereads come only after 5 s.
+      await within(readDone, 10_000, "the wait's read");
+      release();
+      assert.equal(await waiting, 'done');
+    } finally {
+      monitor?.destroy();
+      release();
+      await worker.close();
+      await producer.close();
+      await waiter.close();
+      names.disconnect();
     }
   });
 

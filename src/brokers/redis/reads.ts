@@ -22,6 +22,11 @@ export async function getTask(ctx: RedisContext, id: string): Promise<TaskInfo |
 export async function getOutcome(ctx: RedisContext, id: string): Promise<TaskOutcome | null> {
   const queue = await ctx.queues.queueOf(id);
   if (queue === undefined) return null;
+  // A wait (run.result()) subscribes, then reads its task's outcome. On a Cluster, where each queue has
+  // channels of its own, its queue's channel is joined before the read too (if anything listens), so a
+  // finish between the two is heard, also in a queue this process had not heard of yet.
+  const joining = ctx.events.beforeQueue(queue);
+  if (joining) await joining;
   const [state, result, error] = await ctx.client.hmget(ctx.keys.queue(queue).task(id), 'state', 'result', 'error');
   return storedOutcome(state, result, error);
 }
