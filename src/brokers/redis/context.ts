@@ -65,13 +65,14 @@ export class LocalWorkers {
 export const SCRIPT_BATCH = 1_000;
 
 /**
- * Runs a script that publishes events on the channels of `queues` (none: worker events): numbers the
+ * Runs a script that publishes events on the channels of `queues` (none: worker events; repeats and
+ * undefined are skipped, so a lookup's values do: read only on a Cluster with listeners): numbers the
  * call, and marks it acknowledged once it replied.
  * `calls` may build its calls over several turns of the event loop (a bulk enqueue sends chunk by chunk).
  */
 export async function publishing<T>(
   ctx: RedisContext,
-  queues: Iterable<string>,
+  queues: Iterable<string | undefined>,
   calls: (header: string) => Array<Promise<T>> | Promise<Array<Promise<T>>>,
 ): Promise<T[]> {
   const pending = ctx.events.before(queues);
@@ -217,13 +218,6 @@ export class TaskQueues {
 /** The names of the known queues: those in `{P}:queues` and those being forgotten (maintenance.ts, forgetQueues). */
 export function queueNames(client: Client, keys: Keys): Promise<string[]> {
   return client.sunion(keys.queues, keys.forgetting);
-}
-
-/** The distinct queues a lookup found (TaskQueues.lookup). */
-export function queuesOf(found: ReadonlyMap<string, string | undefined>): Set<string> {
-  const queues = new Set<string>();
-  for (const queue of found.values()) if (queue !== undefined) queues.add(queue);
-  return queues;
 }
 
 /** Groups items by queue, keeping each item's index in the original list. */

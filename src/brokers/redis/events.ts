@@ -132,9 +132,9 @@ export class EventHub {
    * yet if anything listens. Returns what the call must wait for (the subscriptions not confirmed yet),
    * or undefined.
    */
-  before(queues: Iterable<string>): Promise<void> | undefined {
+  before(queues: Iterable<string | undefined>): Promise<void> | undefined {
     if (this.sharded && (this.wantEvents || this.wantWork)) {
-      for (const queue of queues) if (!this.queues.has(queue)) this.joinQueue(queue);
+      for (const queue of queues) if (queue !== undefined && !this.queues.has(queue)) this.joinQueue(queue);
     }
     return this.pending;
   }

@@ -2,7 +2,7 @@
 import type { LeaseRequest, LeasedTask, RenewOutcome } from '../../broker/broker.js';
 import { LEASED_FIELDS, leasedTask } from './codec.js';
 import { toStoredId } from './ids.js';
-import { byQueue, publishing, queuesOf, script, type RedisContext } from './context.js';
+import { byQueue, publishing, script, type RedisContext } from './context.js';
 import { fanOut } from './fanout.js';
 
 /**
@@ -147,7 +147,7 @@ export async function renewLeases(
 
 export async function releaseTasks(ctx: RedisContext, workerId: string, taskIds: string[], now: number): Promise<number> {
   const queues = await ctx.queues.lookup(taskIds);
-  const counts = await publishing(ctx, queuesOf(queues), (header) =>
+  const counts = await publishing(ctx, queues.values(), (header) =>
     [...byQueue(taskIds, (id) => queues.get(id))].map(([queue, members]) => {
       const keys = ctx.keys.queue(queue);
       const args = [keys.taskPrefix, queue, workerId, now, ctx.keys.channelOf(queue), header, ...members.map(({ item }) => toStoredId(item))];

@@ -2,7 +2,7 @@
 import type { CancelOutcome, Settlement } from '../../broker/broker.js';
 import type { TaskError } from '../../errors.js';
 import { encode } from './codec.js';
-import { byQueue, chunks, publishing, queuesOf, script, type RedisContext } from './context.js';
+import { byQueue, chunks, publishing, script, type RedisContext } from './context.js';
 import { toStoredId } from './ids.js';
 
 export async function settleTasks(ctx: RedisContext, settlements: Settlement[]): Promise<boolean[]> {
@@ -10,7 +10,7 @@ export async function settleTasks(ctx: RedisContext, settlements: Settlement[]):
   // Usually all cached (this instance leased them): the scripts go out at once, ahead of a lease.
   const queues = ctx.queues.cached(ids) ?? (await ctx.queues.lookup(ids));
   const held = new Array<boolean>(settlements.length).fill(false);
-  await publishing(ctx, queuesOf(queues), (header) => {
+  await publishing(ctx, queues.values(), (header) => {
     const calls: Array<Promise<void>> = [];
     for (const [queue, members] of byQueue(settlements, (s) => queues.get(s.taskId))) {
       const keys = ctx.keys.queue(queue);
