@@ -56,7 +56,7 @@ export class QueueKeys {
     this.keys = `${tag}:keys`;
     this.idle = `${tag}:idle`;
     this.unused = `${tag}:unused`;
-    this.channel = `${tag}:events`;
+    this.channel = queueChannel(prefix, queue);
   }
 
   /**
@@ -105,6 +105,9 @@ export class QueueKeys {
   }
 }
 
+/** A queue's shard channel on a Cluster: in the queue's hash tag. */
+const queueChannel = (prefix: string, queue: string) => `{${prefix}:${queue}}:events`;
+
 export class Keys {
   readonly queues: string;
   /** Names of queues the pruner is forgetting (maintenance.ts, forgetQueues): still known until it is done. */
@@ -133,7 +136,8 @@ export class Keys {
 
   /** The channel of a queue's task events (`${it}:work` carries what workers act on). */
   channelOf(queue: string): string {
-    return this.sharded ? this.queue(queue).channel : this.channel;
+    // Not through queue(): an event hub following thousands of queues needs their channels only.
+    return this.sharded ? queueChannel(this.prefix, queue) : this.channel;
   }
 
   queue(name: string): QueueKeys {
