@@ -187,7 +187,13 @@ export interface Broker {
 
   enqueue(tasks: NewTask[]): Promise<EnqueueOutcome[]>;
   lease(request: LeaseRequest): Promise<LeasedTask[]>;
-  renew(workerId: string, taskIds: string[], leaseMs: number, now: number): Promise<RenewOutcome>;
+  /**
+   * Extends the leases the worker still holds. With `attempts` (one per id, as `LeasedTask.attempt`), a
+   * lease is renewed only while that attempt runs (as `Settlement.attempt`): a task that went back to its
+   * queue and was leased again, even by the same worker, counts as lost for the earlier attempt. Workers
+   * always give it.
+   */
+  renew(workerId: string, taskIds: string[], leaseMs: number, now: number, attempts?: number[]): Promise<RenewOutcome>;
   /**
    * Hands active tasks back to their queue at once (graceful shutdown, or leased tasks that waited too
    * long for a slot), in the place they had in line (ahead of tasks queued after them); the attempt is
@@ -235,13 +241,15 @@ export interface Broker {
    * `close()` was called reaches `local` before `close()` resolves.
    * `holding`, given with `local`, lists the ids of the tasks the worker holds now (waiting, running, or
    * being stored). A broker that can lose a hand-off in transit (a reply lost with its connection) then
-   * delivers such tasks through `local` once it notices, in the attempt they were handed at; a task may
-   * so arrive twice, and the worker ignores a task it already holds in the same attempt.
+   * delivers such tasks through `local` once it notices, in the attempt they were handed at, with
+   * `unconfirmed` set: a task may so arrive twice, the second time even after its outcome was stored, so
+   * the worker ignores a task it holds in the same attempt, and confirms the lease of any other (a
+   * renewal naming its attempt) before it runs it.
    */
   openInbox?(
     workerId: string,
     queues: string[],
-    local?: (tasks: LeasedTask[]) => void,
+    local?: (tasks: LeasedTask[], unconfirmed?: boolean) => void,
     holding?: () => Iterable<string>,
   ): Promise<Inbox | undefined>;
 

@@ -181,7 +181,9 @@ export async function runSequence(redisUrl: string, seed: number, steps: number)
         const workerId = rng.pick(WORKERS);
         const taskIds = [...held].filter(([, holder]) => holder === workerId || rng.chance(0.2)).map(([id]) => id);
         const sorted = (outcome: { lost: string[]; cancelRequested: string[] }) => ({ lost: [...outcome.lost].sort(), cancelRequested: [...outcome.cancelRequested].sort() });
-        await both(`renew ${workerId} ${taskIds.length}`, (b) => b.renew(workerId, taskIds, LEASE_MS, now), sorted);
+        // Half the time naming attempts, right or wrong (a worker's renewal names the attempt it holds).
+        const attempts = rng.chance(0.5) ? taskIds.map(() => rng.int(1, 3)) : undefined;
+        await both(`renew ${workerId} ${taskIds.length} ${attempts?.join(',') ?? ''}`, (b) => b.renew(workerId, taskIds, LEASE_MS, now, attempts), sorted);
       } else if (roll < 74 && held.size > 0 && new Set(held.values()).size === 1) {
         // A worker shutting down hands back all it holds, in the order it leased them. (Only while no other
         // worker holds tasks: Redis puts what is handed back at the front of the queue, so a task handed

@@ -30,7 +30,8 @@ export interface RedisContext {
 /** A worker of this broker instance that takes hand-offs directly (Broker.openInbox's `local`). */
 export interface LocalWorker {
   workerId: string;
-  deliver: (tasks: LeasedTask[]) => void;
+  /** `unconfirmed`: tasks the worker may have received already (see Broker.openInbox). */
+  deliver: (tasks: LeasedTask[], unconfirmed?: boolean) => void;
 }
 
 /**

@@ -124,13 +124,15 @@ export async function renewLeases(
   taskIds: string[],
   leaseMs: number,
   now: number,
+  attempts?: number[],
 ): Promise<RenewOutcome> {
   const queues = ctx.queues.cached(taskIds) ?? (await ctx.queues.lookup(taskIds));
   const status = new Array<number>(taskIds.length).fill(0);
   await Promise.all(
     [...byQueue(taskIds, (id) => queues.get(id))].map(async ([queue, members]) => {
       const keys = ctx.keys.queue(queue);
-      const args = [keys.taskPrefix, workerId, now + leaseMs, ...members.map(({ item }) => toStoredId(item))];
+      const args: Array<string | number> = [keys.taskPrefix, workerId, now + leaseMs];
+      for (const { item, index } of members) args.push(toStoredId(item), attempts?.[index] ?? '');
       const reply = await script<number[]>(ctx, 'renew', [keys.active], args);
       members.forEach(({ index }, i) => (status[index] = Number(reply[i])));
     }),

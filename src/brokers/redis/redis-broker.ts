@@ -91,9 +91,9 @@ export class RedisBroker implements Broker {
     return this.run('lease', (ctx) => leaseTasks(ctx, request));
   }
 
-  renew(workerId: string, taskIds: string[], leaseMs: number, now: number): Promise<RenewOutcome> {
+  renew(workerId: string, taskIds: string[], leaseMs: number, now: number, attempts?: number[]): Promise<RenewOutcome> {
     if (taskIds.length === 0) return Promise.resolve({ lost: [], cancelRequested: [] });
-    return this.run('renew', (ctx) => renewLeases(ctx, workerId, taskIds, leaseMs, now));
+    return this.run('renew', (ctx) => renewLeases(ctx, workerId, taskIds, leaseMs, now, attempts));
   }
 
   release(workerId: string, taskIds: string[], now: number): Promise<number> {
@@ -152,7 +152,7 @@ export class RedisBroker implements Broker {
   async openInbox(
     workerId: string,
     queues: string[],
-    local?: (tasks: LeasedTask[]) => void,
+    local?: (tasks: LeasedTask[], unconfirmed?: boolean) => void,
     holding?: () => Iterable<string>,
   ): Promise<Inbox | undefined> {
     const distinct = [...new Set(queues)];

@@ -66,11 +66,12 @@ export function renewLeases(
   taskIds: string[],
   leaseMs: number,
   now: number,
+  attempts?: number[],
 ): RenewOutcome {
   const renew = ctx.statements.get('renew_leases');
   const outcome: RenewOutcome = { lost: [], cancelRequested: [] };
-  for (const id of taskIds) {
-    const row = renew.get({ id, workerId, leaseExpiresAt: now + leaseMs });
+  for (const [i, id] of taskIds.entries()) {
+    const row = renew.get({ id, workerId, leaseExpiresAt: now + leaseMs, attempt: attempts?.[i] ?? null });
     if (!row) outcome.lost.push(id);
     else if (row.cancel_requested) outcome.cancelRequested.push(id);
   }

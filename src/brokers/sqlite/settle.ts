@@ -24,15 +24,18 @@ function settleOne(ctx: SqliteContext, s: Settlement): boolean {
         .get({ ...key, error: JSON.stringify(s.error), attemptError: attemptError(s.error, s.now) });
       event = (base, attempt) => ({ ...base, type: 'task.failed', attempt, error: s.error });
       break;
-    case 'retry':
-      row = ctx.statements.get('retry_task').get({
-        ...key,
-        runAt: s.runAt,
-        error: JSON.stringify(s.error),
-        attemptError: attemptError(s.error, s.now),
-      });
+    case 'retry': {
+      // A task whose cancellation was asked while this attempt ran is not retried: it ends cancelled.
+      const attemptErr = attemptError(s.error, s.now);
+      row = ctx.statements.get('cancel_retrying_task').get({ ...key, cancelled: cancelledError('revoked'), attemptError: attemptErr });
+      if (row) {
+        event = (base) => ({ ...base, type: 'task.cancelled', reason: 'revoked' });
+        break;
+      }
+      row = ctx.statements.get('retry_task').get({ ...key, runAt: s.runAt, error: JSON.stringify(s.error), attemptError: attemptErr });
       event = (base, attempt) => ({ ...base, type: 'task.retrying', attempt, error: s.error, runAt: s.runAt });
       break;
+    }
     case 'cancel':
       row = ctx.statements
         .get('cancel_active_task')

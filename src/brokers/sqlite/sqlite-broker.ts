@@ -92,9 +92,9 @@ export class SqliteBroker implements Broker {
     );
   }
 
-  renew(workerId: string, taskIds: string[], leaseMs: number, now: number): Promise<RenewOutcome> {
+  renew(workerId: string, taskIds: string[], leaseMs: number, now: number, attempts?: number[]): Promise<RenewOutcome> {
     if (taskIds.length === 0) return Promise.resolve({ lost: [], cancelRequested: [] });
-    return this.write('renew', () => renewLeases(this.ctx, workerId, taskIds, leaseMs, now));
+    return this.write('renew', () => renewLeases(this.ctx, workerId, taskIds, leaseMs, now, attempts));
   }
 
   release(workerId: string, taskIds: string[], now: number): Promise<number> {

@@ -195,6 +195,27 @@ export function brokerLeasingCases(cases: Cases): void {
     assert.deepEqual((await broker.renew('w1', [id], 5_000, t0 + 5_800)).lost, [id]);
   });
 
+  cases.case('renew naming an attempt extends only that attempt: an earlier one of a task leased again counts as lost', async (world) => {
+    const broker = await world.broker();
+    const id = await enqueueOne(broker);
+    const t0 = Date.now();
+    const [first] = await broker.lease(leaseRequest('w1', { now: t0, leaseMs: 1_000 }));
+    assert.equal(first?.attempt, 1);
+    assert.deepEqual(await broker.renew('w1', [id], 1_000, t0 + 100, [1]), { lost: [], cancelRequested: [] });
+    // The lease lapses, the task goes back to its queue, and the same worker leases it again.
+    assert.equal((await broker.maintain(t0 + 1_200)).rescued, 1);
+    const [second] = await broker.lease(leaseRequest('w1', { now: t0 + 1_300, leaseMs: 1_000 }));
+    assert.equal(second?.attempt, 2);
+
+    assert.deepEqual((await broker.renew('w1', [id], 60_000, t0 + 1_400, [1])).lost, [id], 'the earlier attempt is lost');
+    assert.equal((await broker.maintain(t0 + 2_301)).rescued, 1, 'renewing the earlier attempt did not extend the later one');
+    const [third] = await broker.lease(leaseRequest('w1', { now: t0 + 2_400, leaseMs: 1_000 }));
+    assert.equal(third?.attempt, 3);
+    assert.deepEqual(await broker.renew('w1', [id], 5_000, t0 + 2_500, [3]), { lost: [], cancelRequested: [] });
+    assert.equal((await broker.maintain(t0 + 3_401)).rescued, 0, 'the named attempt was renewed');
+    assert.deepEqual((await broker.renew('w1', [id], 5_000, t0 + 3_500)).lost, [], 'without attempts, any attempt the worker holds');
+  });
+
   cases.case('release hands a task back at once without counting the attempt', async (world) => {
     const broker = await world.broker();
     const id = await enqueueOne(broker);

@@ -209,6 +209,34 @@ export function brokerSettlingCases(cases: Cases): void {
     assert.equal((await broker.getTask(id))?.state, 'cancelled');
   });
 
+  cases.case('a retry of a task whose cancel was requested while it ran ends it cancelled; a completion stands', async (world) => {
+    const broker = await world.broker();
+    const events = await recordBroker(broker);
+    const now = Date.now();
+    const retried = await enqueueAndLease(broker, 'w1');
+    const completed = await enqueueAndLease(broker, 'w1');
+    assert.equal(await broker.cancel(retried, 'not wanted', now), 'requested');
+    assert.equal(await broker.cancel(completed, 'not wanted', now), 'requested');
+    // Both handlers ended before their worker heard of the cancellation: one failed with retries left.
+    const held = await broker.settle([
+      { kind: 'retry', taskId: retried, workerId: 'w1', error: BOOM, runAt: now + 1_000, now: now + 10, attempt: 1 },
+      { kind: 'complete', taskId: completed, workerId: 'w1', result: 'ok', now: now + 10, attempt: 1 },
+    ]);
+    assert.deepEqual(held, [true, true]);
+    const info = await broker.getTask(retried);
+    assert.equal(info?.state, 'cancelled', 'a cancelled task is not retried');
+    assert.deepEqual(
+      info?.errors.map((error) => [error.type, error.attempt]),
+      [[BOOM.type, 1]],
+      "the attempt's error is kept",
+    );
+    const event = await events.waitForTask(retried, 'task.cancelled');
+    assert.equal(event.type === 'task.cancelled' && event.reason, 'revoked');
+    assert.equal((await broker.maintain(now + 60_000)).promoted, 0, 'nothing is retried later');
+    assert.deepEqual(await broker.lease(leaseRequest('w2', { now: now + 60_000 })), []);
+    assert.equal((await broker.getTask(completed))?.state, 'completed', 'a completion that came first stands');
+  });
+
   cases.case('cancel of a finished or unknown task changes nothing', async (world) => {
     const broker = await world.broker();
     const id = await enqueueAndLease(broker, 'w1');

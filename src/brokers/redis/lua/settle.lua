@@ -1,8 +1,9 @@
 -- settle: ends attempts of one queue's tasks: complete, fail, retry later, or cancel. Each settlement
 -- applies only while the task is active and held by the settling worker, in the attempt it names (when
 -- it names one: a settlement of an attempt whose lease was lost cannot end a later attempt that the
--- same worker leased again). Publishes task.completed,
--- task.failed, task.retrying and task.cancelled.
+-- same worker leased again). A retry of a task whose cancellation was asked while it ran ends it cancelled
+-- instead ('revoked', as a rescue or a hand-back does), its attempt's error recorded; a completion or a
+-- final failure stands. Publishes task.completed, task.failed, task.retrying and task.cancelled.
 -- KEYS[1] active ZSET   KEYS[2] completed ZSET   KEYS[3] failed ZSET   KEYS[4] cancelled ZSET
 -- KEYS[5] retrying ZSET   KEYS[6] idle workers HASH (handoff.lua: a registered worker's room grows by
 -- the attempts it ended)
@@ -39,7 +40,7 @@ local ended = {} -- attempts ended, by worker
 
 local function settle(kind, id, worker, now, ends, a, b, c)
   local task_key = prefix .. id
-  local f = redis.call('HMGET', task_key, 'state', 'worker', 'name', 'attempts')
+  local f = redis.call('HMGET', task_key, 'state', 'worker', 'name', 'attempts', 'cancel')
   if f[1] ~= 'active' or f[2] ~= worker then return 0 end
   local name, attempt = f[3], tonumber(f[4]) or 0
   if ends ~= '' and tonumber(ends) ~= attempt then return 0 end
@@ -51,6 +52,10 @@ local function settle(kind, id, worker, now, ends, a, b, c)
     finish(task_key, id, 'failed', KEYS[3], now, { 'error', a })
     append_error(task_key, b, attempt)
     task_event('task.failed', id, name, queue, now, ',"attempt":' .. attempt .. ',"error":' .. a)
+  elseif kind == 'retry' and f[5] == '1' then
+    finish(task_key, id, 'cancelled', KEYS[4], now, { 'error', cancelled_error('revoked') })
+    append_error(task_key, b, attempt)
+    cancelled_event(id, name, queue, now, 'revoked')
   elseif kind == 'retry' then
     redis.call('HSET', task_key, 'state', 'retrying', 'runAt', c, 'error', a)
     redis.call('HDEL', task_key, 'worker', 'progress', 'cancel')
