@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import { Celeriac, createLogger } from '../../src/index.js';
 import { recordApp } from '../support/events.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
@@ -178,6 +179,44 @@ describe('Redis: a reply lost after the command ran', () => {
       await worker.close();
       await workerApp.close();
       await listener.close();
+    }
+  });
+
+  it('a settle whose reply was lost reports, sent again, that it stored the outcome: no lease lost is warned of', async () => {
+    const prefix = `lost-${randomUUID().slice(0, 8)}`;
+    const warnings: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (text: string) => void warnings.push((JSON.parse(text) as { msg: string }).msg) });
+    const producer = new Celeriac({ broker: `${server.url}?prefix=${prefix}`, logger });
+    const workerApp = new Celeriac({ broker: `${proxy.url}?prefix=${prefix}`, logger });
+    // Fails once (a retry settlement), then completes (a complete settlement). The first task loses its
+    // retry's reply, the second its first settlement's (a retry's too, or with it a completion's: one
+    // call stores what the worker finished in one turn).
+    const retry = { retry: { maxRetries: 1, backoff: 'fixed', delay: 10, jitter: false } } as const;
+    workerApp.task({
+      name: 'flaky',
+      run: (_input: unknown, ctx) => {
+        if (ctx.attempt === 1) throw new Error('first attempt fails');
+        return 'done';
+      },
+    });
+    const worker = workerApp.worker({ concurrency: 1, handleSignals: false, leaseTime: '10m' });
+    try {
+      await workerApp.broker(); // Connected (and the library loaded) before the trap is set.
+      await worker.start();
+      const lostRetry = proxy.dropReplyTo('_settle');
+      const run = await producer.enqueue('flaky', {}, retry);
+      await lostRetry;
+      assert.equal(await run.result({ timeout: '10s' }), 'done');
+      assert.equal((await run.status()).attempts, 2);
+      const lostComplete = proxy.dropReplyTo('_settle');
+      const second = await producer.enqueue('flaky', {}, retry);
+      await lostComplete;
+      assert.equal(await second.result({ timeout: '10s' }), 'done');
+      assert.deepEqual(warnings.filter((msg) => /lease lost/.test(msg)), []);
+    } finally {
+      await worker.close();
+      await workerApp.close();
+      await producer.close();
     }
   });
 

@@ -11,7 +11,8 @@
 -- then 8 per settlement: kind, task id, worker id, now, the attempt it ends or '' (any), and by kind:
 --   complete: result JSON, '', ''          fail: error JSON, attempt error JSON, ''
 --   retry: error JSON, attempt error JSON, runAt          cancel: reason, '', ''
--- Returns, per settlement: 1 if applied, 0 if the worker no longer held the task.
+-- Returns, per settlement: 1 if applied (or applied by an earlier run of this same call), 0 if the worker
+-- no longer held the task.
 -- @include events
 -- @include task
 -- @include zbatch
@@ -38,10 +39,24 @@ end
 
 local ended = {} -- attempts ended, by worker
 
+-- Whether this very settlement ended the attempt already: sent again by ioredis after its reply was lost
+-- (see enqueue.lua), it finds the attempt ended as it ends it, at its instant, and reports as the first
+-- run did (else its worker would warn of a lease lost). `f`: the HMGET in settle().
+local function settled_by_this_call(task_key, f, kind, worker, now, ends, c)
+  if ends ~= '' and tonumber(ends) ~= (tonumber(f[4]) or 0) then return false end
+  local g = redis.call('HMGET', task_key, 'finished', 'runAt')
+  -- A retry leaves no worker behind, and waits until runAt; or it ended the task cancelled (see below).
+  if kind == 'retry' and f[1] == 'retrying' then return g[2] == c end
+  local state = (kind == 'complete' and 'completed') or (kind == 'fail' and 'failed') or 'cancelled'
+  return f[1] == state and f[2] == worker and g[1] == now
+end
+
 local function settle(kind, id, worker, now, ends, a, b, c)
   local task_key = prefix .. id
   local f = redis.call('HMGET', task_key, 'state', 'worker', 'name', 'attempts', 'cancel')
-  if f[1] ~= 'active' or f[2] ~= worker then return 0 end
+  if f[1] ~= 'active' or f[2] ~= worker then
+    return settled_by_this_call(task_key, f, kind, worker, now, ends, c) and 1 or 0
+  end
   local name, attempt = f[3], tonumber(f[4]) or 0
   if ends ~= '' and tonumber(ends) ~= attempt then return 0 end
   if kind == 'complete' then
