@@ -41,6 +41,14 @@ export interface LeasedTask {
   createdAt: number;
   execution: ExecutionOptions;
   leaseExpiresAt: number;
+  /**
+   * Set when the broker cannot tell whether the worker has received this lease already, through another
+   * way, and even finished the attempt: the worker confirms the lease (a renewal naming the attempt)
+   * before running it. On Redis: what a reclaim found (see `openInbox`), and what a lease call brings
+   * back when a reclaim delivered tasks while the call was in flight (a reply held up by a call of it
+   * that was sent again).
+   */
+  unconfirmed?: boolean;
 }
 
 export interface LeaseRequest {
@@ -241,15 +249,15 @@ export interface Broker {
    * `close()` was called reaches `local` before `close()` resolves.
    * `holding`, given with `local`, lists the ids of the tasks the worker holds now (waiting, running, or
    * being stored). A broker that can lose a hand-off in transit (a reply lost with its connection) then
-   * delivers such tasks through `local` once it notices, in the attempt they were handed at, with
-   * `unconfirmed` set: a task may so arrive twice, the second time even after its outcome was stored, so
+   * delivers such tasks through `local` once it notices, in the attempt they were handed at, marked
+   * `unconfirmed`: a task may so arrive twice, the second time even after its outcome was stored, so
    * the worker ignores a task it holds in the same attempt, and confirms the lease of any other (a
    * renewal naming its attempt) before it runs it.
    */
   openInbox?(
     workerId: string,
     queues: string[],
-    local?: (tasks: LeasedTask[], unconfirmed?: boolean) => void,
+    local?: (tasks: LeasedTask[]) => void,
     holding?: () => Iterable<string>,
   ): Promise<Inbox | undefined>;
 

@@ -56,7 +56,8 @@ export class Pool {
 
   /**
    * Takes a leased task: runs it if a slot is free, else it waits for one. A task already held in the same
-   * attempt is ignored (false): a broker may deliver a hand-off twice (Broker.openInbox's `holding`).
+   * attempt, or a later one, is ignored (false): a broker may deliver a hand-off twice (Broker.openInbox's
+   * `holding`), and an earlier attempt's may arrive late.
    * A later attempt of a task held in an earlier one (its lease expired while this worker was stalled,
    * the task was rescued, and leased here again) takes the earlier one's place: an earlier attempt still
    * waiting for a slot is dropped, as its lease is gone (started or handed back, it would run the task
@@ -65,7 +66,7 @@ export class Pool {
    */
   add(task: LeasedTask, now = Date.now()): boolean {
     const held = this.attempts.get(task.id);
-    if (held?.task.attempt === task.attempt) return false;
+    if (held && held.task.attempt >= task.attempt) return false;
     if (held) {
       const at = this.waiting.findIndex((entry) => entry.attempt === held);
       if (at >= 0) this.waiting.splice(at, 1);

@@ -1,7 +1,7 @@
 // A worker: leases tasks from its queues into an async pool, runs them, renews their leases, and
 // shuts down gracefully. Maintenance services (maintainer, pruner) run alongside.
 import { hostname } from 'node:os';
-import type { Broker, LeaseRequest, LeasedTask, Settlement } from '../broker/broker.js';
+import type { Broker, LeaseRequest, LeasedTask, RenewOutcome, Settlement } from '../broker/broker.js';
 import { toMs, type Duration } from '../duration.js';
 import { TaskCancelledError, WorkerShutdownError } from '../errors.js';
 import type { CeleriacEvent } from '../events.js';
@@ -94,6 +94,10 @@ export class Worker {
   private loop: Promise<void> | undefined;
   /** Receives tasks the broker hands straight to this worker while it is idle, where the broker offers it. */
   private handoffs: HandoffReceiver | undefined;
+  /** Renewals confirming the leases of tasks that arrived late or unconfirmed (`accept`). */
+  private readonly confirming = new Set<Promise<void>>();
+  /** Tasks whose cancellation this worker heard of before the task itself arrived. */
+  private readonly revokedAhead: RevokedAhead;
   /** A lease of limit 0 ending the registrations of a worker that hand-offs filled is in flight. */
   private endingRegistrations = false;
   private readonly budget: LeaseBudget;
@@ -125,6 +129,7 @@ export class Worker {
     this.heartbeatMs = toMs(options.heartbeatInterval ?? '2s', 'heartbeatInterval');
     this.pollMs = toMs(options.pollInterval ?? '1s', 'pollInterval');
     this.budget = new LeaseBudget(this.pool, this.pollMs, this.concurrency + prefetch);
+    this.revokedAhead = new RevokedAhead(this.leaseMs);
     this.log = (options.logger ?? host.logger).child({ worker: this.name });
   }
 
@@ -217,7 +222,7 @@ export class Worker {
   private refilled(tasks: LeasedTask[] | undefined): void {
     if (this.refillTicket) this.budget.answered(this.refillTicket, tasks?.length);
     this.refillTicket = undefined;
-    for (const task of tasks ?? []) this.pool.add(task);
+    this.accept(tasks ?? []);
     this.watchHeld();
     this.wake.notify();
   }
@@ -232,7 +237,7 @@ export class Worker {
   private async openInbox(): Promise<void> {
     try {
       const received = (tasks: LeasedTask[]) => {
-        for (const task of tasks) this.pool.add(task);
+        this.accept(tasks);
         this.watchHeld();
         this.endRegistrationsIfFull();
         this.wake.notify();
@@ -315,7 +320,7 @@ export class Worker {
           continue;
         }
         this.budget.answered(ticket, leased.length);
-        for (const task of leased) this.pool.add(task);
+        this.accept(leased);
         this.watchHeld();
       }
     } finally {
@@ -325,6 +330,7 @@ export class Worker {
 
   private async runAttempt(attempt: Attempt): Promise<void> {
     const { task } = attempt;
+    if (this.revokedAhead.take(task.id)) attempt.stop(new TaskCancelledError('revoked'));
     let settlement: Settlement | null = null;
     try {
       settlement = await executeAttempt(attempt, this.executorEnv);
@@ -375,9 +381,13 @@ export class Worker {
           this.maintainer?.poke(runAt - Date.now());
           break;
         }
-        case 'task.revoked':
-          this.pool.attempts.get(event.taskId)?.stop(new TaskCancelledError('revoked'));
+        case 'task.revoked': {
+          const attempt = this.pool.attempts.get(event.taskId);
+          if (attempt) attempt.stop(new TaskCancelledError('revoked'));
+          // Leased to this worker, and not here yet: the lease's reply, or the hand-off, is on its way.
+          else if (event.workerId === this.id) this.revokedAhead.add(event.taskId);
           break;
+        }
       }
     }
   }
@@ -405,14 +415,78 @@ export class Worker {
     await this.handBack(held);
   }
 
-  private async renewLeases(): Promise<void> {
-    const ids = [...this.pool.attempts.keys()];
-    if (ids.length === 0) return;
+  /**
+   * Takes leased tasks into the pool. Some join only once a renewal of their attempt confirms the lease
+   * (`confirm`), as started now they could run twice:
+   * - a task whose lease has less than half the lease time left arrived late (a hand-off that sat in the
+   *   inbox while its connection was down, or a reply held up): its lease may have run out and the task
+   *   gone back to its queue, even run elsewhere already;
+   * - a task marked `unconfirmed`, which this worker may have received another way, even finished.
+   */
+  private accept(tasks: LeasedTask[], now = Date.now()): void {
+    let doubtful: LeasedTask[] | undefined;
+    for (const task of tasks) {
+      if (!task.unconfirmed && task.leaseExpiresAt - now >= this.leaseMs / 2) this.pool.add(task);
+      else (doubtful ??= []).push(task);
+    }
+    if (!doubtful) return;
+    const confirming = this.confirm(doubtful);
+    this.confirming.add(confirming);
+    void confirming.finally(() => this.confirming.delete(confirming));
+  }
+
+  /**
+   * Renews the leases of tasks that arrived late or unconfirmed; those still held in their attempt join the
+   * pool, the others are dropped (their task runs, or ran, as another attempt or delivery). If the broker
+   * cannot be asked, late tasks whose lease has not run out yet join (their renewals go on as for any task
+   * held); the rest are left to expire.
+   */
+  private async confirm(tasks: LeasedTask[]): Promise<void> {
+    const pending = tasks.filter((task) => (this.pool.attempts.get(task.id)?.task.attempt ?? 0) < task.attempt);
+    if (pending.length === 0) return;
+    let outcome: RenewOutcome;
     try {
-      const outcome = await this.broker.renew(this.id, ids, this.leaseMs, Date.now());
-      for (const id of outcome.cancelRequested) this.pool.attempts.get(id)?.stop(new TaskCancelledError('revoked'));
+      const ids = pending.map((task) => task.id);
+      outcome = await this.broker.renew(this.id, ids, this.leaseMs, Date.now(), pending.map((task) => task.attempt));
+    } catch (error) {
+      const now = Date.now();
+      const lost = pending.filter((task) => task.unconfirmed || task.leaseExpiresAt <= now).map((task) => task.id);
+      outcome = { lost, cancelRequested: [] };
+      this.log.error({ err: error, tasks: pending.length }, 'cannot confirm the leases of tasks that arrived late or unconfirmed');
+    }
+    const lost = new Set(outcome.lost);
+    for (const id of outcome.cancelRequested) this.revokedAhead.add(id);
+    for (const task of pending) {
+      if (!lost.has(task.id)) this.pool.add(task);
+      else if (task.unconfirmed) this.log.debug({ taskId: task.id }, 'a task delivered again is no longer held (it ran here already?); ignored');
+      else {
+        this.log.warn(
+          { taskId: task.id, task: task.name, attempt: task.attempt },
+          'a task arrived after its lease ran out (the connection to the broker was down?); not run here, it runs again as a new attempt',
+        );
+      }
+    }
+    this.watchHeld();
+    this.endRegistrationsIfFull();
+    this.wake.notify();
+  }
+
+  private async renewLeases(): Promise<void> {
+    const attempts = [...this.pool.attempts.values()];
+    if (attempts.length === 0) return;
+    const ids = attempts.map((attempt) => attempt.task.id);
+    try {
+      const outcome = await this.broker.renew(this.id, ids, this.leaseMs, Date.now(), attempts.map((attempt) => attempt.task.attempt));
+      // What the renewal says is of the attempts it named: a later attempt of a task may have taken an
+      // earlier one's place meanwhile (its lease ran out, and the task came back here), and holds its own lease.
+      const renewed = new Map(attempts.map((attempt) => [attempt.task.id, attempt]));
+      const current = (id: string) => {
+        const attempt = renewed.get(id);
+        return attempt && this.pool.attempts.get(id) === attempt ? attempt : undefined;
+      };
+      for (const id of outcome.cancelRequested) current(id)?.stop(new TaskCancelledError('revoked'));
       for (const id of outcome.lost) {
-        const attempt = this.pool.attempts.get(id);
+        const attempt = current(id);
         // Settled meanwhile; or ended, its outcome being stored: a store that ran before this renewal
         // makes the task look lost here, and a lease really lost shows in the store's answer.
         if (!attempt || attempt.ended) continue;
@@ -481,6 +555,8 @@ export class Worker {
     await this.loop;
     // Everything handed over before the registration ended joins the pool (and is finished or handed back).
     await this.handoffs?.stop();
+    // Tasks being confirmed join the pool too, to be finished or handed back with the rest.
+    await Promise.all(this.confirming);
     await this.finishOrHandBack();
     await this.acker.drain(Date.now() + this.shutdownMs);
     this.acker.stop();
@@ -526,6 +602,37 @@ export class Worker {
     } catch (error) {
       this.log.error({ err: error }, 'cannot hand tasks back; they return to their queue when their lease expires');
     }
+  }
+}
+
+/**
+ * The tasks whose cancellation a worker heard of (a `task.revoked` naming it, or a renewal) before the task
+ * arrived: the revoke travels on the event connection, the task on another, and either may come first. Such
+ * a task is stopped before its handler starts. Kept a lease time: a task arriving later than that has run
+ * down its lease and is confirmed first, and the renewal reports the cancellation again.
+ */
+export class RevokedAhead {
+  /** Task id -> when it is forgotten; in insertion order, which is expiry order. */
+  private readonly ids = new Map<string, number>();
+
+  constructor(private readonly keepMs: number) {}
+
+  add(id: string, now = Date.now()): void {
+    for (const [old, until] of this.ids) {
+      if (until > now) break;
+      this.ids.delete(old);
+    }
+    this.ids.delete(id);
+    this.ids.set(id, now + this.keepMs);
+  }
+
+  /** Whether `id` was revoked ahead (and not forgotten); forgets it. */
+  take(id: string, now = Date.now()): boolean {
+    if (this.ids.size === 0) return false;
+    const until = this.ids.get(id);
+    if (until === undefined) return false;
+    this.ids.delete(id);
+    return until > now;
   }
 }
 

@@ -96,7 +96,7 @@ describe('the worker pool', () => {
     }
   });
 
-  it('ignores a task it already holds in the same attempt (a hand-off delivered twice), and takes a new attempt', () => {
+  it('ignores a task it already holds in the same attempt (a hand-off delivered twice) or a later one, and takes a new attempt', () => {
     const { pool: p, started } = pool(1, 10);
     assert.equal(p.add(leased('a')), true);
     assert.equal(p.add(leased('b')), true);
@@ -109,6 +109,11 @@ describe('the worker pool', () => {
     // The lease was lost and the task leased again: the new attempt replaces the old one.
     assert.equal(p.add({ ...leased('a'), attempt: 2 }), true);
     assert.equal(p.attempts.get('a')?.task.attempt, 2);
+    // An earlier attempt's hand-off arriving late (after the task came back and was leased again) is ignored.
+    assert.equal(p.add(leased('a')), false, 'attempt 1 after attempt 2');
+    assert.equal(p.add(leased('b')), false);
+    assert.equal(p.attempts.get('a')?.task.attempt, 2);
+    assert.deepEqual(started, ['a']);
   });
 
   it('hands over the waiting attempts at shutdown, leaving the running ones', () => {

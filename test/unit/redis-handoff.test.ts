@@ -5,8 +5,11 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
+import type { LeasedTask } from '../../src/broker/broker.js';
+import { celeriacLibrary } from '../../src/brokers/redis/scripts.js';
 import { Celeriac, connectBroker, createLogger, type Broker } from '../../src/index.js';
 import { newTask } from '../conformance/suite/records.js';
+import { deferred } from '../support/deferred.js';
 import { openMonitor } from '../support/monitor.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { within } from '../support/wait.js';
@@ -252,6 +255,7 @@ describe('Redis hand-off', () => {
     const redis = new Redis(server.port);
     const inboxKey = `{${prefix}:default}:idle:reader`;
     const delivered: string[][] = [];
+    const unconfirmed: Array<boolean | undefined> = [];
     let reclaimed: () => void = () => undefined;
     const deliveredOnce = new Promise<void>((resolve) => (reclaimed = resolve));
     const held = newTask();
@@ -260,6 +264,7 @@ describe('Redis hand-off', () => {
       ['default'],
       (tasks) => {
         delivered.push(tasks.map((task) => task.id));
+        unconfirmed.push(...tasks.map((task) => task.unconfirmed));
         reclaimed();
       },
       () => [held.id],
@@ -281,6 +286,7 @@ describe('Redis hand-off', () => {
       assert.ok(Number(await redis.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes')) >= 2);
       await within(deliveredOnce, 10_000, 'the reclaimed task');
       assert.deepEqual(delivered, [[lost.id]], 'only the task neither held nor in the inbox');
+      assert.deepEqual(unconfirmed, [true], 'as unconfirmed: the worker may have received it since it said what it held');
 
       // Its entry arrives after all (a reply delayed, not lost): skipped; what waits in the inbox is not.
       await redis.rpush(inboxKey, lostEntry);
@@ -291,6 +297,63 @@ describe('Redis hand-off', () => {
       inbox.dispose();
       redis.disconnect();
       await producer.close();
+      await broker.close();
+    }
+  });
+
+  it("a lease whose reply waited for another queue's call while a reclaim delivered its tasks returns them unconfirmed", async () => {
+    const prefix = `handoff-${randomUUID().slice(0, 8)}`;
+    const broker = await connectBroker(`${server.url}?prefix=${prefix}`);
+    const reclaimed: LeasedTask[] = [];
+    const reclaimedOnce = deferred();
+    const inbox = await broker.openInbox!(
+      'w',
+      ['a'],
+      (tasks) => {
+        reclaimed.push(...tasks);
+        reclaimedOnce.resolve();
+      },
+      () => [],
+    );
+    assert.ok(inbox);
+    // Queue b's lease call is held up (as a call sent again after its connection dropped would be), so
+    // queue a's reply, with its task, waits in memory for it.
+    const lease = celeriacLibrary().functions.lease;
+    const client = (broker as unknown as { ctx: { client: { fcall: (...args: unknown[]) => Promise<unknown> } } }).ctx.client;
+    const fcall = client.fcall.bind(client);
+    const leasedA = deferred();
+    const releaseB = deferred();
+    client.fcall = async (...args: unknown[]) => {
+      const queue = args[0] === lease ? String(args[2]).match(/:(a|b)\}:queued$/)?.[1] : undefined;
+      if (queue === 'b') await releaseB.promise;
+      const reply = await fcall(...args);
+      if (queue === 'a') leasedA.resolve();
+      return reply;
+    };
+    try {
+      const task = newTask({ queue: 'a' });
+      const other = newTask({ queue: 'b' });
+      await broker.enqueue([task]);
+      await broker.enqueue([other]);
+      const leasing = broker.lease({ workerId: 'w', queues: ['a', 'b'], limit: 5, leaseMs: 30_000, now: Date.now() });
+      await leasedA.promise;
+      // Meanwhile the inbox's connection is replaced: its reclaim finds the task active for the worker and
+      // not held, and delivers it.
+      (inbox as unknown as { blocking: { emit(event: string): void } }).blocking.emit('ready');
+      await within(reclaimedOnce.promise, 10_000, 'the reclaim');
+      releaseB.resolve();
+      const leased = await leasing;
+      assert.deepEqual(reclaimed.map((t) => [t.id, t.unconfirmed]), [[task.id, true]]);
+      assert.deepEqual(leased.map((t) => [t.id, t.unconfirmed]), [[task.id, true], [other.id, true]], 'the worker must confirm them before running them');
+
+      // Without a reclaim meanwhile, a lease is taken as it is.
+      const control = newTask({ queue: 'a' });
+      await broker.enqueue([control]);
+      const plain = await broker.lease({ workerId: 'w', queues: ['a', 'b'], limit: 5, leaseMs: 30_000, now: Date.now() });
+      assert.deepEqual(plain.map((t) => [t.id, t.unconfirmed]), [[control.id, undefined]]);
+    } finally {
+      releaseB.resolve();
+      inbox.dispose();
       await broker.close();
     }
   });

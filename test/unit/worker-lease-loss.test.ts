@@ -2,13 +2,38 @@
 // and the worker must neither warn nor stop anything for it (seen in a soak: tens of "lease lost" warnings
 // for tasks that had completed). A lease really lost before the outcome was stored shows in the store's
 // answer, and is what the worker warns about.
+// A task can also arrive late, its lease run down or out: a hand-off that sat in the inbox while the
+// connection was down (seen in a Cluster soak: an attempt started 1.7 s after its task had been rescued
+// and run again elsewhere). The worker renews such a lease, in its attempt, before it starts the task;
+// and so it does for a task a broker delivers unconfirmed (Redis: found handed over but not held after a
+// reconnection), which this worker may have run already. A cancellation heard before its task arrived
+// stops the task before its handler starts.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import { Celeriac } from '../../src/index.js';
+import type { Broker, Inbox, LeasedTask } from '../../src/broker/broker.js';
+import { Celeriac, type CeleriacEvent } from '../../src/index.js';
+import { DEFAULT_EXECUTION } from '../../src/options.js';
+import { RevokedAhead } from '../../src/worker/worker.js';
 import { deferred } from '../support/deferred.js';
 
 type Line = { msg: string; taskId?: string };
+
+/**
+ * Gives the SQLite broker (which has none) an inbox that delivers nothing itself, and returns the `local`
+ * delivery the worker will pass it: a test delivers tasks through it, as a Redis broker's reclaim would.
+ */
+function fakeInbox(broker: Broker): { deliver: (tasks: LeasedTask[]) => void } {
+  let local: ((tasks: LeasedTask[]) => void) | undefined;
+  broker.openInbox = (_workerId, _queues, deliver) => {
+    local = deliver;
+    let close: (value: null) => void = () => undefined;
+    const closed = new Promise<null>((resolve) => (close = resolve));
+    const inbox: Inbox = { take: () => closed, close: async () => close(null), dispose: () => undefined };
+    return Promise.resolve(inbox);
+  };
+  return { deliver: (tasks) => local!(tasks) };
+}
 
 function appWithLog(): { app: Celeriac; lines: Line[] } {
   const lines: Line[] = [];
@@ -87,5 +112,209 @@ describe('a worker and its leases', () => {
       await worker.close();
       await app.close();
     }
+  });
+
+  it('does not start a task that arrives after its lease ran out and the task went back to its queue', async () => {
+    const { app, lines } = appWithLog();
+    const attempts: number[] = [];
+    app.task({ name: 't', run: (_input: null, ctx) => (attempts.push(ctx.attempt), 'done') });
+    const broker = await app.broker();
+    const lease = broker.lease.bind(broker);
+    let late = true;
+    // The first lease's reply arrives long after Redis ran it: meanwhile the lease ran out and the task
+    // went back to its queue (a maintenance pass of another process).
+    broker.lease = async (request) => {
+      const leased = await lease(request);
+      if (!late || leased.length === 0) return leased;
+      late = false;
+      assert.equal((await broker.maintain(Date.now() + 60_000)).rescued, leased.length);
+      return leased.map((task) => ({ ...task, leaseExpiresAt: Date.now() - 1 }));
+    };
+    const worker = app.worker({ handleSignals: false, leaseTime: '1s', maintenance: false });
+    try {
+      await worker.start();
+      const run = await app.enqueue('t', null);
+      assert.equal(await run.result({ timeout: '5s' }), 'done');
+      assert.deepEqual(attempts, [2], 'only the attempt leased after the rescue ran');
+      const dropped = lines.filter((line) => /arrived after its lease ran out/.test(line.msg));
+      assert.deepEqual(dropped.map((line) => line.taskId), [run.id]);
+    } finally {
+      await worker.close();
+      await app.close();
+    }
+  });
+
+  it('renews the lease of a task that arrives with little of it left before starting it', async () => {
+    const { app, lines } = appWithLog();
+    const renewals: Array<{ ids: string[]; attempts?: number[] }> = [];
+    const startedAfter: number[] = [];
+    app.task({ name: 't', run: () => (startedAfter.push(renewals.length), 'done') });
+    const broker = await app.broker();
+    const lease = broker.lease.bind(broker);
+    const renew = broker.renew.bind(broker);
+    broker.renew = (workerId, ids, leaseMs, now, attempts) => {
+      renewals.push({ ids, attempts });
+      return renew(workerId, ids, leaseMs, now, attempts);
+    };
+    let late = true;
+    broker.lease = async (request) => {
+      const leased = await lease(request);
+      if (!late || leased.length === 0) return leased;
+      late = false;
+      return leased.map((task) => ({ ...task, leaseExpiresAt: Date.now() + 50 })); // 50 ms of a 10 s lease left
+    };
+    const worker = app.worker({ handleSignals: false, leaseTime: '10s', maintenance: false });
+    try {
+      await worker.start();
+      const run = await app.enqueue('t', null);
+      assert.equal(await run.result({ timeout: '5s' }), 'done');
+      assert.deepEqual(renewals[0], { ids: [run.id], attempts: [1] }, 'the lease was renewed in its attempt');
+      assert.deepEqual(startedAfter, [1], 'the task started once, after that renewal');
+      assert.equal((await run.status()).attempts, 1);
+      assert.deepEqual(lines, []);
+    } finally {
+      await worker.close();
+      await app.close();
+    }
+  });
+
+  it('confirms a task delivered unconfirmed before running it: not again once it ran here, and once if it never did', async () => {
+    const { app, lines } = appWithLog();
+    const runs: string[] = [];
+    app.task({ name: 't', run: (input: string) => (runs.push(input), 'done') });
+    const broker = await app.broker();
+    const inbox = fakeInbox(broker);
+    const renew = broker.renew.bind(broker);
+    let confirmations = 0;
+    broker.renew = (workerId, ids, leaseMs, now, attempts) => {
+      confirmations++;
+      return renew(workerId, ids, leaseMs, now, attempts);
+    };
+    const worker = app.worker({ handleSignals: false, maintenance: false });
+    try {
+      await worker.start();
+      // Ran and finished here; then delivered again, as by a reclaim that read what the worker held before
+      // the task arrived: its lease is fresh, yet it must not run again.
+      const ran = await app.enqueue('t', 'ran');
+      assert.equal(await ran.result({ timeout: '5s' }), 'done');
+      const stale: LeasedTask = { ...(await leasedCopy(broker, ran.id)), leaseExpiresAt: Date.now() + 30_000 };
+      // Leased to this worker and never received: delivered once, unconfirmed, it runs.
+      const lost = await app.enqueue('t', 'lost', { queue: 'elsewhere' });
+      const [leased] = await broker.lease({ workerId: worker.id, queues: ['elsewhere'], limit: 1, leaseMs: 30_000, now: Date.now() });
+      assert.equal(leased?.id, lost.id);
+      inbox.deliver([stale, leased!].map((task) => ({ ...task, unconfirmed: true })));
+      assert.equal(await lost.result({ timeout: '5s' }), 'done');
+      assert.deepEqual(runs, ['ran', 'lost'], 'each ran once');
+      assert.equal(confirmations > 0, true, 'the deliveries were confirmed');
+      assert.equal((await lost.status()).attempts, 1);
+      assert.deepEqual(lines, []);
+    } finally {
+      await worker.close();
+      await app.close();
+    }
+  });
+
+  it('stops a task whose cancellation it heard before the task arrived, before its handler starts', async () => {
+    const { app } = appWithLog();
+    const runs: string[] = [];
+    app.task({ name: 't', run: (input: string) => (runs.push(input), 'done') });
+    const broker = await app.broker();
+    // The worker's own event listener, to deliver a revoke to it ahead of the lease's reply.
+    const listeners: Array<(events: CeleriacEvent[]) => void> = [];
+    const subscribe = broker.subscribe.bind(broker);
+    broker.subscribe = (listener, options) => {
+      if (options?.forWorker) listeners.push(listener);
+      return subscribe(listener, options);
+    };
+    const lease = broker.lease.bind(broker);
+    let revokedFirst = true;
+    broker.lease = async (request) => {
+      const leased = await lease(request);
+      if (!revokedFirst || leased.length === 0) return leased;
+      revokedFirst = false;
+      // The cancellation comes while the lease's reply is on its way, and its event gets there first.
+      for (const task of leased) {
+        assert.equal(await broker.cancel(task.id, 'revoked', Date.now()), 'requested');
+        const revoked: CeleriacEvent = { type: 'task.revoked', taskId: task.id, name: task.name, queue: task.queue, workerId: request.workerId, timestamp: Date.now() };
+        for (const listener of listeners) listener([revoked]);
+      }
+      return leased;
+    };
+    const worker = app.worker({ handleSignals: false, maintenance: false });
+    try {
+      await worker.start();
+      assert.equal(listeners.length, 1);
+      const run = await app.enqueue('t', 'cancelled');
+      await assert.rejects(run.result({ timeout: '5s' }), /cancel/i);
+      assert.equal((await run.status()).state, 'cancelled');
+      const next = await app.enqueue('t', 'next');
+      assert.equal(await next.result({ timeout: '5s' }), 'done');
+      assert.deepEqual(runs, ['next'], 'the cancelled task never started');
+    } finally {
+      await worker.close();
+      await app.close();
+    }
+  });
+
+  it('a renewal that finds an earlier attempt lost leaves the later attempt that took its place alone', async () => {
+    const { app, lines } = appWithLog();
+    const gate = deferred();
+    const started: number[] = [];
+    const secondStarted = deferred();
+    app.task({
+      name: 't',
+      run: async (_input: null, ctx) => {
+        started.push(ctx.attempt);
+        if (ctx.attempt === 1) await gate.promise; // Stalls: its lease runs out.
+        else secondStarted.resolve();
+        return ctx.attempt;
+      },
+    });
+    const broker = await app.broker();
+    const renew = broker.renew.bind(broker);
+    let raced = false;
+    // A renewal of attempt 1 is on its way while the lease runs out, the task comes back, and this worker
+    // leases it again as attempt 2; the renewal's answer (attempt 1 lost) comes after attempt 2 started.
+    broker.renew = async (workerId, ids, leaseMs, now, attempts) => {
+      if (raced || !attempts?.includes(1)) return renew(workerId, ids, leaseMs, now, attempts);
+      raced = true;
+      assert.equal((await broker.maintain(Date.now() + 60_000)).rescued, 1);
+      await secondStarted.promise;
+      return renew(workerId, ids, leaseMs, now, attempts);
+    };
+    const worker = app.worker({ handleSignals: false, concurrency: 2, leaseTime: '300ms', maintenance: false });
+    try {
+      await worker.start();
+      const run = await app.enqueue('t', null);
+      assert.equal(await run.result({ timeout: '5s' }), 2);
+      assert.deepEqual(started, [1, 2]);
+      assert.equal((await run.status()).attempts, 2, 'attempt 2 was not abandoned, so nothing ran a third time');
+      assert.deepEqual(lines.filter((line) => /lease lost \(renewed too late/.test(line.msg)), []);
+    } finally {
+      gate.resolve();
+      await worker.close();
+      await app.close();
+    }
+  });
+});
+
+/** A task's leased form, read back from the broker (as a reclaim would return it). */
+async function leasedCopy(broker: Broker, id: string): Promise<LeasedTask> {
+  const info = (await broker.getTask(id))!;
+  return { id, name: info.name, queue: info.queue, priority: info.priority, input: info.input, attempt: info.attempts, createdAt: info.createdAt.getTime(), execution: DEFAULT_EXECUTION, leaseExpiresAt: 0 };
+}
+
+describe('the revokes a worker heard before their task arrived', () => {
+  it('are taken once, and forgotten after the time they are kept', () => {
+    const revoked = new RevokedAhead(1_000);
+    revoked.add('a', 0);
+    revoked.add('b', 500);
+    assert.equal(revoked.take('a', 999), true);
+    assert.equal(revoked.take('a', 999), false, 'taken once');
+    assert.equal(revoked.take('b', 1_499), true);
+    revoked.add('c', 0);
+    revoked.add('d', 2_000); // Prunes 'c', kept until 1,000.
+    assert.equal(revoked.take('c', 0), false, 'forgotten');
+    assert.equal(revoked.take('d', 3_000), false, 'past the time it is kept');
   });
 });

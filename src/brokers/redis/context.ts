@@ -25,13 +25,17 @@ export interface RedisContext {
    * sent before the latest of them may lack its names, and is not kept as `ledQueues`.
    */
   queueRegistrations: number;
+  /**
+   * How many times an inbox of this instance delivered reclaimed tasks (handoff.ts): a lease call during
+   * which it changed may bring back tasks a reclaim delivered already, and marks its tasks unconfirmed.
+   */
+  reclaimsDelivered: number;
 }
 
 /** A worker of this broker instance that takes hand-offs directly (Broker.openInbox's `local`). */
 export interface LocalWorker {
   workerId: string;
-  /** `unconfirmed`: tasks the worker may have received already (see Broker.openInbox). */
-  deliver: (tasks: LeasedTask[], unconfirmed?: boolean) => void;
+  deliver: (tasks: LeasedTask[]) => void;
 }
 
 /**

@@ -9,9 +9,12 @@
 // while Redis still held it (and popped into it until its wait ended). So whenever the blocking
 // connection was replaced, the inbox asks Redis (reclaim.lua, on the command connection) for the tasks
 // active for its worker that the worker does not hold and that do not wait in the inbox, at once and
-// again once any old wait has ended, and delivers them through `local`. Such a task may also still be on
-// its way in a BLMPOP reply (or a lease's, or an enqueue's): the worker ignores a task it holds in the
-// same attempt, and the inbox skips the entries it reclaimed until a wait sent after the reclaim answers.
+// again once any old wait has ended (one reclaim at a time: reconnections that come together, as a Cluster
+// client's node connections do, share the next one), and delivers them through `local`, unconfirmed.
+// Such a task may also still be on its way in a BLMPOP reply (or a lease's, or an enqueue's), or have
+// arrived that way after the reclaim read what the worker held, and even have finished: the worker
+// ignores a task it holds in the same attempt and confirms the lease of any other before running it, and
+// the inbox skips the entries it reclaimed until a wait sent after the reclaim answers.
 import type { Inbox, LeasedTask } from '../../broker/broker.js';
 import { handedTask, leasedTask, LEASED_FIELDS, toNumber } from './codec.js';
 import type { Client } from './connection.js';
@@ -46,7 +49,9 @@ export class RedisInbox implements Inbox {
   private failed = false;
   /** The reclaim due once a wait of the replaced connection has surely ended. */
   private laterReclaim: NodeJS.Timeout | undefined;
-  private reclaiming = 0;
+  private reclaiming = false;
+  /** A reconnection came while a reclaim was in flight: another follows it. */
+  private reclaimAgain = false;
   /** Counts finished reclaims: a wait sent after the last one finished clears `reclaimed` when it answers. */
   private reclaims = 0;
   /** Tasks reclaimed (id -> lease expiry) whose inbox entries may still arrive: skipped. */
@@ -87,7 +92,7 @@ export class RedisInbox implements Inbox {
     }
     // Whether every reclaim had finished before this wait was sent: its answer then comes after any
     // entry a reclaimed task could still have been in.
-    const afterReclaims = this.reclaiming === 0 ? this.reclaims : -1;
+    const afterReclaims = this.reclaiming ? -1 : this.reclaims;
     let reply: [string, string[]] | null;
     try {
       reply = (await this.blocking.call('BLMPOP', this.waitSeconds, 1, this.key, 'LEFT', 'COUNT', TAKE_COUNT)) as [string, string[]] | null;
@@ -146,24 +151,36 @@ export class RedisInbox implements Inbox {
   private async reclaim(): Promise<void> {
     const local = this.local;
     if (this.stopped || !local || !this.holding) return;
-    this.reclaiming++;
+    if (this.reclaiming) {
+      this.reclaimAgain = true;
+      return;
+    }
+    this.reclaiming = true;
     try {
       const held = Array.from(this.holding(), toStoredId);
       const reply = await script<unknown[]>(this.ctx, 'reclaim', [this.keys.active, this.keys.idle], [this.keys.taskPrefix, this.workerId, ...held]);
       const tasks: LeasedTask[] = [];
       for (let at = 0; at < reply.length; at += RECLAIMED_FIELDS) {
         const task = leasedTask(reply, at, this.keys.queue, toNumber(reply[at + LEASED_FIELDS]));
+        task.unconfirmed = true;
         this.reclaimed.set(task.id, task.leaseExpiresAt);
         this.ctx.queues.remember(task.id, task.queue);
         tasks.push(task);
       }
-      if (tasks.length > 0 && !this.stopped) local.deliver(tasks);
+      if (tasks.length > 0 && !this.stopped) {
+        this.ctx.reclaimsDelivered++;
+        local.deliver(tasks);
+      }
     } catch {
       // Unreachable again: the next reconnection reclaims, and meanwhile such tasks return when their
       // lease expires, as before.
     } finally {
-      this.reclaiming--;
+      this.reclaiming = false;
       this.reclaims++;
+      if (this.reclaimAgain) {
+        this.reclaimAgain = false;
+        void this.reclaim();
+      }
     }
   }
 }

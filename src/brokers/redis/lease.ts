@@ -106,10 +106,19 @@ function runScripts(
 
 async function runLeases(ctx: RedisContext, request: LeaseRequest, plan: Map<string, number>): Promise<LeasedTask[]> {
   const leaseExpiresAt = request.now + request.leaseMs;
+  const reclaims = ctx.reclaimsDelivered;
   const replies = await runScripts(ctx, request, plan);
+  // A reclaim delivered tasks while this call was in flight: they may be this call's, taken from a reply
+  // that came and was held here while another queue's call was sent again (or from a first run whose reply
+  // was lost). The worker may have run them already: it confirms each lease before running it.
+  const unconfirmed = ctx.reclaimsDelivered !== reclaims;
   const leased: LeasedTask[] = [];
   for (const { queue, reply } of replies) {
-    for (let at = 0; at < reply!.length; at += LEASED_FIELDS) leased.push(leasedTask(reply!, at, queue, leaseExpiresAt));
+    for (let at = 0; at < reply!.length; at += LEASED_FIELDS) {
+      const task = leasedTask(reply!, at, queue, leaseExpiresAt);
+      if (unconfirmed) task.unconfirmed = true;
+      leased.push(task);
+    }
   }
   // Across queues: by priority, each queue's tasks in the order its script took them (a stable sort). Not
   // by id: a task that came back (a retry, a rescue) joined the back of its queue, behind younger ones.

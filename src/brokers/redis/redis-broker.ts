@@ -68,6 +68,7 @@ export class RedisBroker implements Broker {
       socketTimeoutMs: target.socketTimeoutMs,
       ledQueues: undefined,
       queueRegistrations: 0,
+      reclaimsDelivered: 0,
     };
     return new RedisBroker(masked, ctx, connections);
   }
@@ -152,7 +153,7 @@ export class RedisBroker implements Broker {
   async openInbox(
     workerId: string,
     queues: string[],
-    local?: (tasks: LeasedTask[], unconfirmed?: boolean) => void,
+    local?: (tasks: LeasedTask[]) => void,
     holding?: () => Iterable<string>,
   ): Promise<Inbox | undefined> {
     const distinct = [...new Set(queues)];
