@@ -11,8 +11,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import type { Broker, Inbox, LeasedTask } from '../../src/broker/broker.js';
-import { Celeriac, type CeleriacEvent } from '../../src/index.js';
+import type { Broker, Inbox, LeaseRequest, LeasedTask } from '../../src/broker/broker.js';
+import { Celeriac, type CeleriacEvent, type Worker, type WorkerOptions } from '../../src/index.js';
 import { DEFAULT_EXECUTION } from '../../src/options.js';
 import { RevokedAhead } from '../../src/worker/worker.js';
 import { deferred } from '../support/deferred.js';
@@ -33,6 +33,30 @@ function fakeInbox(broker: Broker): { deliver: (tasks: LeasedTask[]) => void } {
     return Promise.resolve(inbox);
   };
   return { deliver: (tasks) => local!(tasks) };
+}
+
+/** Makes the first lease that takes tasks go through `first` (a reply held up, say); the others pass. */
+function onFirstLease(broker: Broker, first: (leased: LeasedTask[], request: LeaseRequest) => Promise<LeasedTask[]> | LeasedTask[]): void {
+  const lease = broker.lease.bind(broker);
+  let done = false;
+  broker.lease = async (request) => {
+    const leased = await lease(request);
+    if (done || leased.length === 0) return leased;
+    done = true;
+    return first(leased, request);
+  };
+}
+
+/** Starts a worker of `app` (no maintenance), runs `body`, then closes the worker and the app, whatever happens. */
+async function whileWorking(app: Celeriac, options: WorkerOptions, body: (worker: Worker) => Promise<void>): Promise<void> {
+  const worker = app.worker({ handleSignals: false, maintenance: false, ...options });
+  try {
+    await worker.start();
+    await body(worker);
+  } finally {
+    await worker.close();
+    await app.close();
+  }
 }
 
 function appWithLog(): { app: Celeriac; lines: Line[] } {
@@ -119,29 +143,19 @@ describe('a worker and its leases', () => {
     const attempts: number[] = [];
     app.task({ name: 't', run: (_input: null, ctx) => (attempts.push(ctx.attempt), 'done') });
     const broker = await app.broker();
-    const lease = broker.lease.bind(broker);
-    let late = true;
     // The first lease's reply arrives long after Redis ran it: meanwhile the lease ran out and the task
     // went back to its queue (a maintenance pass of another process).
-    broker.lease = async (request) => {
-      const leased = await lease(request);
-      if (!late || leased.length === 0) return leased;
-      late = false;
+    onFirstLease(broker, async (leased) => {
       assert.equal((await broker.maintain(Date.now() + 60_000)).rescued, leased.length);
       return leased.map((task) => ({ ...task, leaseExpiresAt: Date.now() - 1 }));
-    };
-    const worker = app.worker({ handleSignals: false, leaseTime: '1s', maintenance: false });
-    try {
-      await worker.start();
+    });
+    await whileWorking(app, { leaseTime: '1s' }, async () => {
       const run = await app.enqueue('t', null);
       assert.equal(await run.result({ timeout: '5s' }), 'done');
       assert.deepEqual(attempts, [2], 'only the attempt leased after the rescue ran');
       const dropped = lines.filter((line) => /arrived after its lease ran out/.test(line.msg));
       assert.deepEqual(dropped.map((line) => line.taskId), [run.id]);
-    } finally {
-      await worker.close();
-      await app.close();
-    }
+    });
   });
 
   it('renews the lease of a task that arrives with little of it left before starting it', async () => {
@@ -150,32 +164,20 @@ describe('a worker and its leases', () => {
     const startedAfter: number[] = [];
     app.task({ name: 't', run: () => (startedAfter.push(renewals.length), 'done') });
     const broker = await app.broker();
-    const lease = broker.lease.bind(broker);
     const renew = broker.renew.bind(broker);
     broker.renew = (workerId, ids, leaseMs, now, attempts) => {
       renewals.push({ ids, attempts });
       return renew(workerId, ids, leaseMs, now, attempts);
     };
-    let late = true;
-    broker.lease = async (request) => {
-      const leased = await lease(request);
-      if (!late || leased.length === 0) return leased;
-      late = false;
-      return leased.map((task) => ({ ...task, leaseExpiresAt: Date.now() + 50 })); // 50 ms of a 10 s lease left
-    };
-    const worker = app.worker({ handleSignals: false, leaseTime: '10s', maintenance: false });
-    try {
-      await worker.start();
+    onFirstLease(broker, (leased) => leased.map((task) => ({ ...task, leaseExpiresAt: Date.now() + 50 }))); // 50 ms of a 10 s lease left
+    await whileWorking(app, { leaseTime: '10s' }, async () => {
       const run = await app.enqueue('t', null);
       assert.equal(await run.result({ timeout: '5s' }), 'done');
       assert.deepEqual(renewals[0], { ids: [run.id], attempts: [1] }, 'the lease was renewed in its attempt');
       assert.deepEqual(startedAfter, [1], 'the task started once, after that renewal');
       assert.equal((await run.status()).attempts, 1);
       assert.deepEqual(lines, []);
-    } finally {
-      await worker.close();
-      await app.close();
-    }
+    });
   });
 
   it('confirms a task delivered unconfirmed before running it: not again once it ran here, and once if it never did', async () => {
@@ -190,9 +192,7 @@ describe('a worker and its leases', () => {
       confirmations++;
       return renew(workerId, ids, leaseMs, now, attempts);
     };
-    const worker = app.worker({ handleSignals: false, maintenance: false });
-    try {
-      await worker.start();
+    await whileWorking(app, {}, async (worker) => {
       // Ran and finished here; then delivered again, as by a reclaim that read what the worker held before
       // the task arrived: its lease is fresh, yet it must not run again.
       const ran = await app.enqueue('t', 'ran');
@@ -208,10 +208,7 @@ describe('a worker and its leases', () => {
       assert.equal(confirmations > 0, true, 'the deliveries were confirmed');
       assert.equal((await lost.status()).attempts, 1);
       assert.deepEqual(lines, []);
-    } finally {
-      await worker.close();
-      await app.close();
-    }
+    });
   });
 
   it('stops a task whose cancellation it heard before the task arrived, before its handler starts', async () => {
@@ -226,12 +223,7 @@ describe('a worker and its leases', () => {
       if (options?.forWorker) listeners.push(listener);
       return subscribe(listener, options);
     };
-    const lease = broker.lease.bind(broker);
-    let revokedFirst = true;
-    broker.lease = async (request) => {
-      const leased = await lease(request);
-      if (!revokedFirst || leased.length === 0) return leased;
-      revokedFirst = false;
+    onFirstLease(broker, async (leased, request) => {
       // The cancellation comes while the lease's reply is on its way, and its event gets there first.
       for (const task of leased) {
         assert.equal(await broker.cancel(task.id, 'revoked', Date.now()), 'requested');
@@ -239,10 +231,8 @@ describe('a worker and its leases', () => {
         for (const listener of listeners) listener([revoked]);
       }
       return leased;
-    };
-    const worker = app.worker({ handleSignals: false, maintenance: false });
-    try {
-      await worker.start();
+    });
+    await whileWorking(app, {}, async () => {
       assert.equal(listeners.length, 1);
       const run = await app.enqueue('t', 'cancelled');
       await assert.rejects(run.result({ timeout: '5s' }), /cancel/i);
@@ -250,10 +240,7 @@ describe('a worker and its leases', () => {
       const next = await app.enqueue('t', 'next');
       assert.equal(await next.result({ timeout: '5s' }), 'done');
       assert.deepEqual(runs, ['next'], 'the cancelled task never started');
-    } finally {
-      await worker.close();
-      await app.close();
-    }
+    });
   });
 
   it('a renewal that finds an earlier attempt lost leaves the later attempt that took its place alone', async () => {
@@ -282,19 +269,17 @@ describe('a worker and its leases', () => {
       await secondStarted.promise;
       return renew(workerId, ids, leaseMs, now, attempts);
     };
-    const worker = app.worker({ handleSignals: false, concurrency: 2, leaseTime: '300ms', maintenance: false });
-    try {
-      await worker.start();
-      const run = await app.enqueue('t', null);
-      assert.equal(await run.result({ timeout: '5s' }), 2);
-      assert.deepEqual(started, [1, 2]);
-      assert.equal((await run.status()).attempts, 2, 'attempt 2 was not abandoned, so nothing ran a third time');
-      assert.deepEqual(lines.filter((line) => /lease lost \(renewed too late/.test(line.msg)), []);
-    } finally {
-      gate.resolve();
-      await worker.close();
-      await app.close();
-    }
+    await whileWorking(app, { concurrency: 2, leaseTime: '300ms' }, async () => {
+      try {
+        const run = await app.enqueue('t', null);
+        assert.equal(await run.result({ timeout: '5s' }), 2);
+        assert.deepEqual(started, [1, 2]);
+        assert.equal((await run.status()).attempts, 2, 'attempt 2 was not abandoned, so nothing ran a third time');
+        assert.deepEqual(lines.filter((line) => /lease lost \(renewed too late/.test(line.msg)), []);
+      } finally {
+        gate.resolve();
+      }
+    });
   });
 });
 
