@@ -65,8 +65,8 @@ export class Pool {
    * is refused by the broker as of a lost lease.
    */
   add(task: LeasedTask, now = Date.now()): boolean {
+    if (this.holds(task)) return false;
     const held = this.attempts.get(task.id);
-    if (held && held.task.attempt >= task.attempt) return false;
     if (held) {
       const at = this.waiting.findIndex((entry) => entry.attempt === held);
       if (at >= 0) this.waiting.splice(at, 1);
@@ -76,6 +76,11 @@ export class Pool {
     if (this.runningCount < this.concurrency) this.run(attempt);
     else this.waiting.push({ attempt, since: now });
     return true;
+  }
+
+  /** Whether it holds the task in the attempt given or a later one (`add` would ignore it). */
+  holds(task: LeasedTask): boolean {
+    return (this.attempts.get(task.id)?.task.attempt ?? 0) >= task.attempt;
   }
 
   /** An attempt's handler ended: frees its slot for the next waiting one. */

@@ -442,7 +442,7 @@ export class Worker {
    * held); the rest are left to expire.
    */
   private async confirm(tasks: LeasedTask[]): Promise<void> {
-    const pending = tasks.filter((task) => (this.pool.attempts.get(task.id)?.task.attempt ?? 0) < task.attempt);
+    const pending = tasks.filter((task) => !this.pool.holds(task));
     if (pending.length === 0) return;
     let outcome: RenewOutcome;
     try {
