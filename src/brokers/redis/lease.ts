@@ -88,7 +88,7 @@ function runScripts(
   request: LeaseRequest,
   plan: Map<string, number>,
   mode: 'probe' | '' = '',
-): Promise<Array<{ queue: string; reply: unknown[] | null }>> {
+): Promise<Array<{ queue: string; reply: string | null }>> {
   const leaseExpiresAt = request.now + request.leaseMs;
   return publishing(ctx, plan.keys(), (header) =>
     [...plan].map(([queue, limit]) => {
@@ -96,7 +96,7 @@ function runScripts(
       const handoff = request.handoffUntil ?? '';
       const call = (leaseCalls = (leaseCalls + 1) % Number.MAX_SAFE_INTEGER).toString(36);
       const args = [keys.taskPrefix, queue, request.now, limit, leaseExpiresAt, request.workerId, ctx.keys.channelOf(queue), header, handoff, mode, call];
-      return script<unknown[] | null>(ctx, 'lease', [keys.queued, keys.active, keys.expiring, keys.cancelled, keys.idle], args).then((reply) => ({
+      return script<string | null>(ctx, 'lease', [keys.queued, keys.active, keys.expiring, keys.cancelled, keys.idle], args).then((reply) => ({
         queue,
         reply,
       }));
@@ -113,9 +113,10 @@ async function runLeases(ctx: RedisContext, request: LeaseRequest, plan: Map<str
   // was lost). The worker may have run them already: it confirms each lease before running it.
   const unconfirmed = ctx.reclaimsDelivered !== reclaims;
   const leased: LeasedTask[] = [];
-  for (const { queue, reply } of replies) {
-    for (let at = 0; at < reply!.length; at += LEASED_FIELDS) {
-      const task = leasedTask(reply!, at, queue, leaseExpiresAt);
+  for (const { queue, reply: text } of replies) {
+    const reply = JSON.parse(text!) as unknown[];
+    for (let at = 0; at < reply.length; at += LEASED_FIELDS) {
+      const task = leasedTask(reply, at, queue, leaseExpiresAt);
       if (unconfirmed) task.unconfirmed = true;
       leased.push(task);
     }

@@ -15,10 +15,10 @@ export async function settleTasks(ctx: RedisContext, settlements: Settlement[]):
     for (const [queue, members] of byQueue(settlements, (s) => queues.get(s.taskId))) {
       const keys = ctx.keys.queue(queue);
       for (const chunk of chunks(members)) {
-        const args: Array<string | number> = [keys.taskPrefix, queue, ctx.keys.channelOf(queue), header];
-        for (const { item } of chunk) settlementArgs(item, args);
-        const call = script<number[]>(ctx, 'settle', [keys.active, keys.completed, keys.failed, keys.cancelled, keys.retrying, keys.idle], args);
-        calls.push(call.then((reply) => chunk.forEach(({ index }, i) => (held[index] = Number(reply[i]) === 1))));
+        const rows = JSON.stringify(chunk.map(({ item }) => settlementRow(item)));
+        const args = [keys.taskPrefix, queue, ctx.keys.channelOf(queue), header, rows];
+        const call = script<string>(ctx, 'settle', [keys.active, keys.completed, keys.failed, keys.cancelled, keys.retrying, keys.idle], args);
+        calls.push(call.then((reply) => chunk.forEach(({ index }, i) => (held[index] = reply.charCodeAt(i) === ONE))));
       }
     }
     return calls;
@@ -27,23 +27,31 @@ export async function settleTasks(ctx: RedisContext, settlements: Settlement[]):
   return held;
 }
 
-/** kind, id, worker, now, attempt, then three arguments whose meaning depends on the kind (see settle.lua). */
-function settlementArgs(s: Settlement, args: Array<string | number>): void {
-  args.push(s.kind, toStoredId(s.taskId), s.workerId, s.now, s.attempt ?? '');
+const ONE = '1'.charCodeAt(0);
+
+/** kind, id, worker, now, attempt, then three fields whose meaning depends on the kind (see settle.lua). */
+function settlementRow(s: Settlement): string[] {
+  const id = toStoredId(s.taskId);
+  const now = String(s.now);
+  const attempt = s.attempt === undefined ? '' : String(s.attempt);
   switch (s.kind) {
     case 'complete':
-      args.push(encode(s.result), '', '');
-      break;
+      return [s.kind, id, s.workerId, now, attempt, encode(s.result), '', ''];
     case 'fail':
-      args.push(JSON.stringify(s.error), attemptError(s.error, s.now), '');
-      break;
+      return [s.kind, id, s.workerId, now, attempt, JSON.stringify(s.error), attemptError(s.error, s.now), ''];
     case 'retry':
-      args.push(JSON.stringify(s.error), attemptError(s.error, s.now), s.runAt);
-      break;
+      return [s.kind, id, s.workerId, now, attempt, JSON.stringify(s.error), attemptError(s.error, s.now), String(s.runAt)];
     case 'cancel':
-      args.push(s.reason, '', '');
-      break;
+      return [s.kind, id, s.workerId, now, attempt, wellFormed(s.reason), '', ''];
   }
+}
+
+/**
+ * Lone surrogates as U+FFFD, as writing the text as UTF-8 would make them: JSON.stringify escapes them
+ * (\ud800), and cjson refuses such an escape. (JSON texts, the results and errors, escape theirs already.)
+ */
+function wellFormed(text: string): string {
+  return Buffer.from(text, 'utf8').toString('utf8');
 }
 
 function attemptError(error: TaskError, now: number): string {

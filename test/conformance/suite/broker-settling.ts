@@ -96,6 +96,37 @@ export function brokerSettlingCases(cases: Cases): void {
     assert.match(info?.error?.message ?? '', /revoked/);
   });
 
+  cases.case('any text survives a lease and every kind of settlement: quotes, escapes, control characters, any script', async (world) => {
+    const broker = await world.broker();
+    // A lone surrogate survives as JSON (input, result, error), which escapes it.
+    const text = 'q " b \\ s / nul \u0000 tab \t nl \n sep \u2028 é 中 😀 \\u0041 [1,2] {"a":null}';
+    const lone = `${text} \ud800`;
+    const input = { text: lone, list: [text, '', 0, null] };
+    const ids = await Promise.all(Array.from({ length: 4 }, () => enqueueOne(broker, { input })));
+    const leased = await broker.lease(leaseRequest('w1', { limit: 4 }));
+    assert.deepEqual(leased.map((task) => task.input), [input, input, input, input]);
+    assert.deepEqual(leased.map((task) => task.decodeError), [undefined, undefined, undefined, undefined]);
+    const [done, failed, retried, cancelled] = ids as [string, string, string, string];
+    const now = Date.now();
+    const error = { type: 'Error', message: lone, stack: text };
+    const held = await broker.settle([
+      { kind: 'complete', taskId: done, workerId: 'w1', result: { text: lone }, now },
+      { kind: 'fail', taskId: failed, workerId: 'w1', error, now },
+      { kind: 'retry', taskId: retried, workerId: 'w1', error, runAt: now + 60_000, now },
+      { kind: 'cancel', taskId: cancelled, workerId: 'w1', reason: text, now },
+    ]);
+    assert.deepEqual(held, [true, true, true, true]);
+    assert.deepEqual((await broker.getTask(done))?.result, { text: lone });
+    assert.deepEqual((await broker.getTask(failed))?.error, error);
+    assert.equal((await broker.getTask(retried))?.errors[0]?.message, lone);
+    assert.equal((await broker.getTask(cancelled))?.error?.message, text);
+    // A cancellation's reason is plain text: a lone surrogate in it is stored as it is or as U+FFFD
+    // (which a UTF-8 store makes of it), and never makes the settlement fail.
+    const last = await enqueueAndLease(broker, 'w1');
+    assert.deepEqual(await broker.settle([{ kind: 'cancel', taskId: last, workerId: 'w1', reason: 'x\ud800', now }]), [true]);
+    assert.match((await broker.getTask(last))?.error?.message ?? '', /^x(\ud800|\ufffd)$/);
+  });
+
   cases.case('settle by a worker that lost the lease returns false and changes nothing', async (world) => {
     const broker = await world.broker();
     const t0 = Date.now();

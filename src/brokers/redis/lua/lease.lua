@@ -17,9 +17,10 @@
 -- same call returns those of them the worker still holds in the attempt it started, and leases nothing
 -- more. ioredis sends a command again after reconnecting when its reply did not come, though Redis may
 -- have run it; without this, the tasks of the first run would wait for their lease to expire.
--- Returns, per leased task: id, name, priority, input, execution, attempt, createdAt (priority and
--- createdAt nil when the hash leaves them out: the default priority, the time in the id); nil for a
--- probe that found tasks waiting.
+-- Returns a JSON array, per leased task: id, name, priority, input, execution, attempt, createdAt (text
+-- but attempt; '' for a field the hash leaves out, false for a missing input: no priority or createdAt
+-- mean the default priority and the time in the id); nil for a probe that found tasks waiting. One text, not a nested
+-- reply: a client decodes it in one JSON.parse (about a third of the CPU of 7 reply elements a task).
 -- @include events
 -- @include task
 -- @include queue
@@ -39,11 +40,17 @@ local out = {}
 local started = {} -- the task.started fields after the common ones, by attempt
 local call, call_key = ARGV[11] or '', KEYS[2] .. ':call:' .. worker
 
--- One leased task in the reply (see Returns).
+-- One leased task in the reply (see Returns). HMGET's false (no such field) becomes '', which the
+-- client reads as absent, but for the input (false: a missing input, not an unreadable one).
 local function add_leased(id, name, priority, input, execution, attempt, created)
   local n = #out
-  out[n + 1], out[n + 2], out[n + 3], out[n + 4] = id, name, priority, input
-  out[n + 5], out[n + 6], out[n + 7] = execution, attempt, created
+  out[n + 1], out[n + 2], out[n + 3], out[n + 4] = id, name or '', priority or '', input
+  out[n + 5], out[n + 6], out[n + 7] = execution or '', attempt, created or ''
+end
+
+-- cjson writes an empty table as an object.
+local function leased_reply()
+  return #out == 0 and '[]' or cjson.encode(out)
 end
 
 -- A second run of this call (see ARGV[11]): what the first one leased, as it returned it.
@@ -55,7 +62,7 @@ if call ~= '' then
         'exec', 'attempts', 'created')
       if f[1] == 'active' and f[2] == worker and f[3] == now then add_leased(id, f[4], f[5], f[6], f[7], tonumber(f[8]), f[9]) end
     end
-    return out
+    return leased_reply()
   end
 end
 
@@ -123,4 +130,4 @@ if ARGV[9] ~= '' then
   end
 end
 publish_events(ARGV[7], ARGV[8])
-return out
+return leased_reply()

@@ -8,11 +8,13 @@
 -- KEYS[5] retrying ZSET   KEYS[6] idle workers HASH (handoff.lua: a registered worker's room grows by
 -- the attempts it ended)
 -- ARGV[1] task key prefix   ARGV[2] queue   ARGV[3] events channel   ARGV[4] event header
--- then 8 per settlement: kind, task id, worker id, now, the attempt it ends or '' (any), and by kind:
+-- ARGV[5] the settlements, a JSON array of arrays of 8 strings: kind, task id, worker id, now, the attempt
+-- it ends or '' (any), and by kind:
 --   complete: result JSON, '', ''          fail: error JSON, attempt error JSON, ''
 --   retry: error JSON, attempt error JSON, runAt          cancel: reason, '', ''
--- Returns, per settlement: 1 if applied (or applied by an earlier run of this same call), 0 if the worker
--- no longer held the task.
+-- (One argument, not 8 a settlement: a client writes it in one JSON.stringify, about half the CPU.)
+-- Returns a string with a character per settlement: '1' if applied (or applied by an earlier run of this
+-- same call), '0' if the worker no longer held the task.
 -- @include events
 -- @include task
 -- @include zbatch
@@ -88,8 +90,10 @@ local function settle(kind, id, worker, now, ends, a, b, c)
   return 1
 end
 
-for i = 5, #ARGV, 8 do
-  out[#out + 1] = settle(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7])
+local settlements = cjson.decode(ARGV[5])
+for i = 1, #settlements do
+  local s = settlements[i]
+  out[i] = settle(s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8])
 end
 
 flush_zsets()
@@ -101,4 +105,4 @@ for worker, count in pairs(ended) do
   end
 end
 publish_events(ARGV[3], ARGV[4])
-return out
+return table.concat(out)
