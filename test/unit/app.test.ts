@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { join } from 'node:path';
-import { BrokerError, Celeriac, connectBroker, createLogger } from '../../src/index.js';
+import { BrokerError, Celeriac, connectBroker, createLogger, type TaskFailedError } from '../../src/index.js';
 import { createTestApp } from '../../src/testing/index.js';
 import { tempDir } from '../support/tmp.js';
 import { within } from '../support/wait.js';
@@ -57,6 +57,33 @@ describe('the app', () => {
       await listening.close();
       await other.close();
       dir.cleanup();
+    }
+  });
+
+  it('a handler may return a value, throw, or return a promise or any other thenable', async () => {
+    const app = new Celeriac({ broker: 'sqlite::memory:', logger: createLogger({ level: 'silent' }) });
+    const thenable = (value: number): PromiseLike<number> => ({ then: (resolve) => (setImmediate(() => resolve?.(value)), undefined as never) });
+    const shapes = {
+      value: () => 1,
+      throws: () => {
+        throw new Error('thrown');
+      },
+      promise: async () => 3,
+      rejects: () => Promise.reject(new Error('rejected')),
+      thenable: () => thenable(5) as Promise<number>, // The types say a promise; plain JavaScript may return any thenable.
+    };
+    for (const [name, run] of Object.entries(shapes)) app.task({ name, retry: { maxRetries: 0 }, run });
+    const worker = app.worker({ concurrency: 5, handleSignals: false });
+    try {
+      await worker.start();
+      const settled = await Promise.allSettled(Object.keys(shapes).map(async (name) => (await app.enqueue(name, {})).result({ timeout: '10s' })));
+      assert.deepEqual(
+        settled.map((outcome) => (outcome.status === 'fulfilled' ? outcome.value : (outcome.reason as TaskFailedError).error?.message)),
+        [1, 'thrown', 3, 'rejected', 5],
+      );
+    } finally {
+      await worker.close();
+      await app.close();
     }
   });
 

@@ -14,9 +14,9 @@ export async function settleTasks(ctx: RedisContext, settlements: Settlement[]):
     const calls: Array<Promise<void>> = [];
     for (const [queue, members] of byQueue(settlements, (s) => queues.get(s.taskId))) {
       const keys = ctx.keys.queue(queue);
-      for (const chunk of chunks(members)) {
+      for (const chunk of byWorker(members).flatMap((ofWorker) => chunks(ofWorker))) {
         const rows = JSON.stringify(chunk.map(({ item }) => settlementRow(item)));
-        const args = [keys.taskPrefix, queue, ctx.keys.channelOf(queue), header, rows];
+        const args = [keys.taskPrefix, queue, ctx.keys.channelOf(queue), header, chunk[0]!.item.workerId, rows];
         const call = script<string>(ctx, 'settle', [keys.active, keys.completed, keys.failed, keys.cancelled, keys.retrying, keys.idle], args);
         calls.push(call.then((reply) => chunk.forEach(({ index }, i) => (held[index] = reply.charCodeAt(i) === ONE))));
       }
@@ -29,20 +29,33 @@ export async function settleTasks(ctx: RedisContext, settlements: Settlement[]):
 
 const ONE = '1'.charCodeAt(0);
 
-/** kind, id, worker, now, attempt, then three fields whose meaning depends on the kind (see settle.lua). */
+/** A queue's settlements by the worker that made them: one call names one worker (a batch has one). */
+function byWorker<T extends { item: Settlement }>(members: T[]): T[][] {
+  const first = members[0]!.item.workerId;
+  if (members.every(({ item }) => item.workerId === first)) return [members];
+  const groups = new Map<string, T[]>();
+  for (const member of members) {
+    const group = groups.get(member.item.workerId);
+    if (group) group.push(member);
+    else groups.set(member.item.workerId, [member]);
+  }
+  return [...groups.values()];
+}
+
+/** kind, id, now, attempt, then three fields whose meaning depends on the kind (see settle.lua). */
 function settlementRow(s: Settlement): string[] {
   const id = toStoredId(s.taskId);
   const now = String(s.now);
   const attempt = s.attempt === undefined ? '' : String(s.attempt);
   switch (s.kind) {
     case 'complete':
-      return [s.kind, id, s.workerId, now, attempt, encode(s.result), '', ''];
+      return [s.kind, id, now, attempt, encode(s.result), '', ''];
     case 'fail':
-      return [s.kind, id, s.workerId, now, attempt, JSON.stringify(s.error), attemptError(s.error, s.now), ''];
+      return [s.kind, id, now, attempt, JSON.stringify(s.error), attemptError(s.error, s.now), ''];
     case 'retry':
-      return [s.kind, id, s.workerId, now, attempt, JSON.stringify(s.error), attemptError(s.error, s.now), String(s.runAt)];
+      return [s.kind, id, now, attempt, JSON.stringify(s.error), attemptError(s.error, s.now), String(s.runAt)];
     case 'cancel':
-      return [s.kind, id, s.workerId, now, attempt, wellFormed(s.reason), '', ''];
+      return [s.kind, id, now, attempt, wellFormed(s.reason), '', ''];
   }
 }
 

@@ -1,4 +1,4 @@
--- settle: ends attempts of one queue's tasks: complete, fail, retry later, or cancel. Each settlement
+-- settle: ends attempts of one queue's tasks, held by one worker: complete, fail, retry later, or cancel. Each
 -- applies only while the task is active and held by the settling worker, in the attempt it names (when
 -- it names one: a settlement of an attempt whose lease was lost cannot end a later attempt that the
 -- same worker leased again). A retry of a task whose cancellation was asked while it ran ends it cancelled
@@ -8,27 +8,27 @@
 -- KEYS[5] retrying ZSET   KEYS[6] idle workers HASH (handoff.lua: a registered worker's room grows by
 -- the attempts it ended)
 -- ARGV[1] task key prefix   ARGV[2] queue   ARGV[3] events channel   ARGV[4] event header
--- ARGV[5] the settlements, a JSON array of arrays of 8 strings: kind, task id, worker id, now, the attempt
--- it ends or '' (any), and by kind:
+-- ARGV[5] the settling worker's id
+-- ARGV[6] the settlements, a JSON array of arrays of 7 strings: kind, task id, now, the attempt it ends or
+-- '' (any), and by kind:
 --   complete: result JSON, '', ''          fail: error JSON, attempt error JSON, ''
 --   retry: error JSON, attempt error JSON, runAt          cancel: reason, '', ''
--- (One argument, not 8 a settlement: a client writes it in one JSON.stringify, about half the CPU.)
+-- (One argument, not 7 a settlement: a client writes it in one JSON.stringify, about half the CPU.)
 -- Returns a string with a character per settlement: '1' if applied (or applied by an earlier run of this
 -- same call), '0' if the worker no longer held the task.
 -- @include events
 -- @include task
 -- @include zbatch
 
-local prefix, queue = ARGV[1], ARGV[2]
+local prefix, queue, worker = ARGV[1], ARGV[2], ARGV[5]
 local out = {}
-local completed = {} -- the task.completed fields after the common ones, by worker and attempt
+local completed = {} -- the task.completed fields after the common ones, by attempt
 
-local function completed_extra(worker, attempt)
-  local key = worker .. ':' .. attempt
-  local extra = completed[key]
+local function completed_extra(attempt)
+  local extra = completed[attempt]
   if not extra then
     extra = ',"workerId":' .. json_string(worker) .. ',"attempt":' .. attempt
-    completed[key] = extra
+    completed[attempt] = extra
   end
   return extra
 end
@@ -39,12 +39,12 @@ local function finish(task_key, id, state, finished_key, now, fields)
   zadd_later(finished_key, now, id)
 end
 
-local ended = {} -- attempts ended, by worker
+local ended = 0 -- attempts ended
 
 -- Whether this very settlement ended the attempt already: sent again by ioredis after its reply was lost
 -- (see enqueue.lua), it finds the attempt ended as it ends it, at its instant, and reports as the first
 -- run did (else its worker would warn of a lease lost). `f`: the HMGET in settle().
-local function settled_by_this_call(task_key, f, kind, worker, now, ends, c)
+local function settled_by_this_call(task_key, f, kind, now, ends, c)
   if ends ~= '' and tonumber(ends) ~= (tonumber(f[4]) or 0) then return false end
   local g = redis.call('HMGET', task_key, 'finished', 'runAt')
   -- A retry leaves no worker behind, and waits until runAt; or it ended the task cancelled (see below).
@@ -53,18 +53,18 @@ local function settled_by_this_call(task_key, f, kind, worker, now, ends, c)
   return f[1] == state and f[2] == worker and g[1] == now
 end
 
-local function settle(kind, id, worker, now, ends, a, b, c)
+local function settle(kind, id, now, ends, a, b, c)
   local task_key = prefix .. id
   local f = redis.call('HMGET', task_key, 'state', 'worker', 'name', 'attempts', 'cancel')
   if f[1] ~= 'active' or f[2] ~= worker then
-    return settled_by_this_call(task_key, f, kind, worker, now, ends, c) and 1 or 0
+    return settled_by_this_call(task_key, f, kind, now, ends, c) and 1 or 0
   end
   local name, attempt = f[3], tonumber(f[4]) or 0
   if ends ~= '' and tonumber(ends) ~= attempt then return 0 end
   if kind == 'complete' then
     finish(task_key, id, 'completed', KEYS[2], now, { 'result', a })
     if attempt > 1 then redis.call('HDEL', task_key, 'error') end
-    task_event('task.completed', id, name, queue, now, completed_extra(worker, attempt))
+    task_event('task.completed', id, name, queue, now, completed_extra(attempt))
   elseif kind == 'fail' then
     finish(task_key, id, 'failed', KEYS[3], now, { 'error', a })
     append_error(task_key, b, attempt)
@@ -86,23 +86,21 @@ local function settle(kind, id, worker, now, ends, a, b, c)
   else
     error('unknown settlement kind ' .. tostring(kind))
   end
-  ended[worker] = (ended[worker] or 0) + 1
+  ended = ended + 1
   return 1
 end
 
-local settlements = cjson.decode(ARGV[5])
+local settlements = cjson.decode(ARGV[6])
 for i = 1, #settlements do
   local s = settlements[i]
-  out[i] = settle(s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8])
+  out[i] = settle(s[1], s[2], s[3], s[4], s[5], s[6], s[7])
 end
 
 flush_zsets()
-for worker, count in pairs(ended) do
-  local registration = redis.call('HGET', KEYS[6], worker)
-  if registration then
-    local room, rest = string.match(registration, '^(%d+)(|.*)$')
-    if room then redis.call('HSET', KEYS[6], worker, (tonumber(room) + count) .. rest) end
-  end
+local registration = ended > 0 and redis.call('HGET', KEYS[6], worker)
+if registration then
+  local room, rest = string.match(registration, '^(%d+)(|.*)$')
+  if room then redis.call('HSET', KEYS[6], worker, (tonumber(room) + ended) .. rest) end
 end
 publish_events(ARGV[3], ARGV[4])
 return table.concat(out)
