@@ -46,8 +46,9 @@ export const LEASED_FIELDS = 7;
  * (priority and createdAt absent when the hash leaves them out, see enqueue.lua).
  */
 export function leasedTask(reply: unknown[], at: number, queue: string, leaseExpiresAt: number): LeasedTask {
-  const [storedId, name, priority, input, execution, attempt, createdAt] = reply.slice(at, at + LEASED_FIELDS);
-  return toLeasedTask(storedId, name, priority, decode(input, 'stored input'), execution, attempt, createdAt, queue, leaseExpiresAt);
+  // Indexed, not sliced: this runs once per task of every lease.
+  const input = decode(reply[at + 3], 'stored input');
+  return toLeasedTask(reply[at], reply[at + 1], reply[at + 2], input, reply[at + 4], reply[at + 5], reply[at + 6], queue, leaseExpiresAt);
 }
 
 /**
