@@ -19,8 +19,9 @@
 -- have run it; without this, the tasks of the first run would wait for their lease to expire.
 -- Returns a JSON array, per leased task: id, name, priority, input, execution, attempt, createdAt (text
 -- but attempt; '' for a field the hash leaves out, false for a missing input: no priority or createdAt
--- mean the default priority and the time in the id); nil for a probe that found tasks waiting. One text, not a nested
--- reply: a client decodes it in one JSON.parse (about a third of the CPU of 7 reply elements a task).
+-- mean the default priority and the time in the id); nil for a probe that found tasks waiting. One
+-- text, not a nested reply: a client decodes it in one JSON.parse (about a third of the CPU of 7 reply
+-- elements a task).
 -- @include events
 -- @include task
 -- @include queue

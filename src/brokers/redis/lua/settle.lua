@@ -1,5 +1,5 @@
--- settle: ends attempts of one queue's tasks, held by one worker: complete, fail, retry later, or cancel. Each
--- applies only while the task is active and held by the settling worker, in the attempt it names (when
+-- settle: ends attempts of one queue's tasks, held by one worker: complete, fail, retry later, or
+-- cancel. Each applies only while the task is active and held by that worker, in the attempt it names (when
 -- it names one: a settlement of an attempt whose lease was lost cannot end a later attempt that the
 -- same worker leased again). A retry of a task whose cancellation was asked while it ran ends it cancelled
 -- instead ('revoked', as a rescue or a hand-back does), its attempt's error recorded; a completion or a
