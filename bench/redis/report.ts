@@ -78,6 +78,22 @@ const FIGURES: Figure[] = [
   },
   { key: 'latencyCrossProcessP99Ms', label: 'latency p99, x-process', lowerIsBetter: true, get: (r) => r.latencyCrossProcess?.p99, format: ms },
   {
+    key: 'latencyWarmP50Ms',
+    label: 'latency p50, warm',
+    lowerIsBetter: true,
+    get: (r) => r.latencyWarm?.p50,
+    format: ms,
+    rounds: (r) => p50Rounds(r.latencyWarm),
+  },
+  {
+    key: 'latencyWarmCrossProcessP50Ms',
+    label: 'latency p50, warm x-process',
+    lowerIsBetter: true,
+    get: (r) => r.latencyWarmCrossProcess?.p50,
+    format: ms,
+    rounds: (r) => p50Rounds(r.latencyWarmCrossProcess),
+  },
+  {
     key: 'latencySpacedP50Ms',
     label: 'latency p50, spaced',
     lowerIsBetter: true,

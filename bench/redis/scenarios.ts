@@ -31,7 +31,16 @@ const MEMORY_TASKS = Number(process.env.BENCH_MEMORY_TASKS ?? 100_000);
 /** Producers of the one-at-a-time scenario, each sending its next task once Redis acknowledged its last. */
 const SINGLE_PRODUCERS = Number(process.env.BENCH_SINGLE_PRODUCERS ?? 16);
 const CONCURRENCY = 50;
+/** Untimed tasks before a latency run's samples. */
 const WARM_UP_TASKS = 50;
+/**
+ * Untimed tasks before the samples of the "warm" latency runs. A cross-process round starts a new worker
+ * process, whose first thousand or so tasks run while V8 is still compiling its hot path on background
+ * threads; on this machine those threads share the one CPU that a one-at-a-time loop's processes are
+ * packed onto, and a library with more code on its path pays more (docs/benchmarks.md, nineteenth
+ * session). A long-lived worker, as in production, is past that: these runs measure it.
+ */
+const WARM_TASKS = Number(process.env.BENCH_LATENCY_WARM_TASKS ?? 2_000);
 const SCENARIO_DEADLINE_MS = 120_000;
 const CHILD = fileURLToPath(new URL('./worker-child.ts', import.meta.url));
 
@@ -90,6 +99,9 @@ export interface LibraryResults {
   singleEnqueueCrossProcess?: SingleEnqueue;
   processingCrossProcess?: Processing;
   latencyCrossProcess?: Latency;
+  /** The same after WARM_TASKS untimed tasks instead of WARM_UP_TASKS: a long-lived worker. */
+  latencyWarm?: Latency;
+  latencyWarmCrossProcess?: Latency;
   /** The same with a pause before each task (SPACED_GAP_MS): every process idle when it is sent. */
   latencySpaced?: Latency;
   latencySpacedCrossProcess?: Latency;
@@ -103,6 +115,8 @@ export interface RedisResults {
   latencyRounds: number;
   memoryTasks: number;
   latencyGapMs: number;
+  latencyWarmUpTasks: number;
+  latencyWarmTasks: number;
   libraries: Record<Library, LibraryResults>;
   /** True when a scenario overran its deadline and may have left clients open: exit explicitly. */
   leftOpen: boolean;
@@ -244,10 +258,10 @@ class Bench {
   }
 
   /**
-   * Enqueue-to-start of one task at a time on an idle worker, after WARM_UP_TASKS untimed tasks; each
-   * task is sent once the previous one finished, or `gapMs` after that.
+   * Enqueue-to-start of one task at a time on an idle worker, after `warmUp` untimed tasks; each task is
+   * sent once the previous one finished, or `gapMs` after that.
    */
-  latency(library: Library, crossProcess: boolean, gapMs = 0): Promise<Latency> {
+  latency(library: Library, crossProcess: boolean, gapMs = 0, warmUp = WARM_UP_TASKS): Promise<Latency> {
     return this.scenario(library, async (queue) => {
       const latencies: number[] = [];
       let child: JsonChild | undefined;
@@ -263,7 +277,7 @@ class Bench {
           onStart: (input) => void (input.sentAt !== undefined && latencies.push(clockMs() - input.sentAt)),
         });
       }
-      for (let i = 0; i < WARM_UP_TASKS; i++) await queue.enqueueAndWait({ i });
+      for (let i = 0; i < warmUp; i++) await queue.enqueueAndWait({ i });
       for (let i = 0; i < LATENCY_SAMPLES; i++) {
         if (gapMs > 0) await new Promise((resolve) => setTimeout(resolve, gapMs));
         await queue.enqueueAndWait({ sentAt: clockMs() });
@@ -298,10 +312,16 @@ async function stopChild(child: JsonChild): Promise<void> {
 
 interface LatencyMode {
   crossProcess: boolean;
-  spaced: boolean;
+  /** Back-to-back after a short warm-up, back-to-back after WARM_TASKS, or spaced. */
+  kind: 'back-to-back' | 'warm' | 'spaced';
 }
-const latencyName = ({ crossProcess, spaced }: LatencyMode) =>
-  `latency ${spaced ? 'spaced ' : ''}${crossProcess ? 'cross-proc' : 'in-process'}`;
+const latencyName = ({ crossProcess, kind }: LatencyMode) =>
+  `latency ${kind === 'back-to-back' ? '' : `${kind} `}${crossProcess ? 'cross-proc' : 'in-process'}`;
+const LATENCY_FIELDS = {
+  'back-to-back': ['latency', 'latencyCrossProcess'],
+  warm: ['latencyWarm', 'latencyWarmCrossProcess'],
+  spaced: ['latencySpaced', 'latencySpacedCrossProcess'],
+} as const;
 
 type Measure = <T>(what: string, run: () => Promise<T>, show: (value: T) => string) => Promise<T | undefined>;
 
@@ -383,6 +403,8 @@ export async function runRedisBenchmarks(options: { inProcess: boolean; crossPro
       latencyRounds: LATENCY_ROUNDS,
       memoryTasks: MEMORY_TASKS,
       latencyGapMs: SPACED_GAP_MS,
+      latencyWarmUpTasks: WARM_UP_TASKS,
+      latencyWarmTasks: WARM_TASKS,
       libraries: {} as Record<Library, LibraryResults>,
       leftOpen: false,
     };
@@ -498,11 +520,12 @@ export async function runRedisBenchmarks(options: { inProcess: boolean; crossPro
     // libraries one right after another (so a machine whose speed drifts during the run, as this shared
     // one does by tens of percent, weighs on all alike), and in an order that rotates from round to round
     // (so no library is always the one that runs first, or right after another one's child process).
-    // Back-to-back (each task sent as soon as the previous one finished) and spaced (SPACED_GAP_MS later).
+    // Back-to-back (each task sent as soon as the previous one finished), the same after a long warm-up
+    // (WARM_TASKS), and spaced (SPACED_GAP_MS later).
     const modes: LatencyMode[] = [];
-    for (const spaced of [false, true]) {
-      if (options.inProcess) modes.push({ crossProcess: false, spaced });
-      if (options.crossProcess) modes.push({ crossProcess: true, spaced });
+    for (const kind of ['back-to-back', 'warm', 'spaced'] as const) {
+      if (options.inProcess) modes.push({ crossProcess: false, kind });
+      if (options.crossProcess) modes.push({ crossProcess: true, kind });
     }
     const rounds = new Map<string, Required<Latency>['rounds']>();
     for (let round = 0; round < LATENCY_ROUNDS; round++) {
@@ -510,7 +533,9 @@ export async function runRedisBenchmarks(options: { inProcess: boolean; crossPro
       for (const mode of modes) {
         for (const library of turn) {
           const what = `${latencyName(mode)} ${round + 1}/${LATENCY_ROUNDS}`;
-          const value = await measurers.get(library)!(what, () => bench.latency(library, mode.crossProcess, mode.spaced ? SPACED_GAP_MS : 0), latencyText);
+          const gapMs = mode.kind === 'spaced' ? SPACED_GAP_MS : 0;
+          const warmUp = mode.kind === 'warm' ? WARM_TASKS : WARM_UP_TASKS;
+          const value = await measurers.get(library)!(what, () => bench.latency(library, mode.crossProcess, gapMs, warmUp), latencyText);
           const key = `${library}:${latencyName(mode)}`;
           if (value) rounds.set(key, [...(rounds.get(key) ?? []), { round, p50: value.p50, p99: value.p99 }]);
         }
@@ -526,8 +551,7 @@ export async function runRedisBenchmarks(options: { inProcess: boolean; crossPro
           p99: median(measured.map((m) => m.p99)),
           rounds: measured,
         };
-        if (mode.spaced) r[mode.crossProcess ? 'latencySpacedCrossProcess' : 'latencySpaced'] = value;
-        else r[mode.crossProcess ? 'latencyCrossProcess' : 'latency'] = value;
+        r[LATENCY_FIELDS[mode.kind][mode.crossProcess ? 1 : 0]] = value;
         await measure(latencyName(mode), () => Promise.resolve(value), latencyText);
       }
     }

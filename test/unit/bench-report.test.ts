@@ -18,6 +18,8 @@ function results(libraries: Partial<Record<'celeriac' | 'bullmq' | 'beequeue', L
     latencyRounds: 3,
     memoryTasks: 100_000,
     latencyGapMs: 2,
+    latencyWarmUpTasks: 50,
+    latencyWarmTasks: 2_000,
     libraries: libraries as RedisResults['libraries'],
     leftOpen: false,
   };
