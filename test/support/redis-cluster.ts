@@ -27,7 +27,9 @@ export interface RedisCluster {
   /**
    * A manual failover (`CLUSTER FAILOVER` on a replica) of the shard that serves `key`: the master
    * pauses its clients until the replica holds everything, then they swap roles. Resolves once every
-   * live node names the replica as the slot's master; returns the shard as it was before.
+   * live node names the replica as the slot's master; returns the shard as it was before. A replica
+   * whose replication link is down (cut a moment ago, through a proxy) cannot catch up, and Redis drops
+   * such a request after 5 s: the failover waits for the link, and asks again, within 60 s.
    */
   failover(key: string): Promise<{ master: RedisServer; replica: RedisServer }>;
   /**
@@ -40,6 +42,10 @@ export interface RedisCluster {
   replicated(key: string): Promise<void>;
   stop(): Promise<void>;
 }
+
+/** How long `failover` tries in all, and how long it waits for one request (Redis drops one after 5 s). */
+const FAILOVER_WITHIN_MS = 60_000;
+const FAILOVER_ATTEMPT_MS = 8_000;
 
 /** Certificate files (PEM paths) for a TLS-only cluster. */
 export interface ClusterTls {
@@ -124,11 +130,11 @@ export async function startRedisCluster(options: ClusterOptions = {}): Promise<R
   const shardOf = (key: string) => shardSeenBy(live()[0]!, key);
 
   /** Polls `check` with a growing pause until it holds, within 30 s (gossip has no event a client can wait on). */
-  const eventually = async (what: string, check: () => Promise<boolean>): Promise<void> => {
-    const deadline = Date.now() + 30_000;
+  const eventually = async (what: string, check: () => Promise<boolean>, withinMs = 30_000): Promise<void> => {
+    const deadline = Date.now() + withinMs;
     for (let pause = 10; ; pause = Math.min(pause * 2, 200)) {
       if (await check().catch(() => false)) return;
-      if (Date.now() > deadline) throw new Error(`${what} within 30 s`);
+      if (Date.now() > deadline) throw new Error(`${what} within ${withinMs / 1_000} s`);
       await new Promise((resolve) => setTimeout(resolve, pause));
     }
   };
@@ -189,15 +195,41 @@ export async function startRedisCluster(options: ClusterOptions = {}): Promise<R
       });
     },
     failover: async (key) => {
-      const { master, replicas: shardReplicas } = await shardOf(key);
-      const replica = shardReplicas[0];
-      if (!replica) throw new Error(`${key}'s shard has no replica to fail over to`);
-      await withAdmin(replica, (client) => client.call('CLUSTER', 'FAILOVER'));
-      await eventually(`node ${replica.port} is not the master of ${key}'s slot everywhere`, async () => {
-        const views = await Promise.all(live().map((node) => shardSeenBy(node, key)));
-        return views.every((view) => view.master === replica);
-      });
-      return { master, replica };
+      const deadline = Date.now() + FAILOVER_WITHIN_MS;
+      for (;;) {
+        // The shard as it is now, with a replica whose link to its master is up (one failed over a
+        // moment ago, or whose link was cut, may still be reconnecting or resyncing).
+        let shard!: { master: RedisServer; replicas: RedisServer[] };
+        let replica: RedisServer | undefined;
+        await eventually(
+          `${key}'s shard has no replica linked to its master`,
+          async () => {
+            shard = await shardOf(key);
+            for (const candidate of shard.replicas) {
+              const info = await withAdmin(candidate, (client) => client.info('replication'));
+              if (/master_link_status:up/.test(info)) {
+                replica = candidate;
+                return true;
+              }
+            }
+            return false;
+          },
+          Math.max(0, deadline - Date.now()),
+        );
+        const chosen = replica!;
+        await withAdmin(chosen, (client) => client.call('CLUSTER', 'FAILOVER'));
+        try {
+          await eventually(
+            `node ${chosen.port} is not the master of ${key}'s slot everywhere`,
+            async () => (await Promise.all(live().map((node) => shardSeenBy(node, key)))).every((view) => view.master === chosen),
+            Math.min(FAILOVER_ATTEMPT_MS, Math.max(0, deadline - Date.now())),
+          );
+          return { master: shard.master, replica: chosen };
+        } catch (error) {
+          if (Date.now() >= deadline) throw error;
+          // Dropped (its replica could not catch up in time): ask again.
+        }
+      }
     },
     stop: async () => {
       await Promise.all([...proxies.map((proxy) => proxy.close()), ...nodes.map((node) => node.stop())]);
