@@ -196,39 +196,40 @@ export async function startRedisCluster(options: ClusterOptions = {}): Promise<R
     },
     failover: async (key) => {
       const deadline = Date.now() + FAILOVER_WITHIN_MS;
+      const left = () => Math.max(0, deadline - Date.now());
+      const replication = (node: RedisServer) => withAdmin(node, (client) => client.info('replication'));
+      // A replica whose link to its master is up (one failed over a moment ago, or whose link was cut,
+      // may still be reconnecting or resyncing).
+      let chosen: { master: RedisServer; replica: RedisServer } | undefined;
+      await eventually(
+        `${key}'s shard has no replica linked to its master`,
+        async () => {
+          const { master, replicas: shardReplicas } = await shardOf(key);
+          for (const replica of shardReplicas) {
+            if (!/master_link_status:up/.test(await replication(replica))) continue;
+            chosen = { master, replica };
+            return true;
+          }
+          return false;
+        },
+        left(),
+      );
+      const { master, replica } = chosen!;
       for (;;) {
-        // The shard as it is now, with a replica whose link to its master is up (one failed over a
-        // moment ago, or whose link was cut, may still be reconnecting or resyncing).
-        let shard!: { master: RedisServer; replicas: RedisServer[] };
-        let replica: RedisServer | undefined;
-        await eventually(
-          `${key}'s shard has no replica linked to its master`,
-          async () => {
-            shard = await shardOf(key);
-            for (const candidate of shard.replicas) {
-              const info = await withAdmin(candidate, (client) => client.info('replication'));
-              if (/master_link_status:up/.test(info)) {
-                replica = candidate;
-                return true;
-              }
-            }
-            return false;
-          },
-          Math.max(0, deadline - Date.now()),
-        );
-        const chosen = replica!;
-        await withAdmin(chosen, (client) => client.call('CLUSTER', 'FAILOVER'));
+        // Asked only while it is still a replica: a request dropped by Redis may yet have succeeded.
+        if (/role:slave/.test(await replication(replica))) await withAdmin(replica, (client) => client.call('CLUSTER', 'FAILOVER'));
         try {
           await eventually(
-            `node ${chosen.port} is not the master of ${key}'s slot everywhere`,
-            async () => (await Promise.all(live().map((node) => shardSeenBy(node, key)))).every((view) => view.master === chosen),
-            Math.min(FAILOVER_ATTEMPT_MS, Math.max(0, deadline - Date.now())),
+            `node ${replica.port} is not the master of ${key}'s slot everywhere`,
+            async () => (await Promise.all(live().map((node) => shardSeenBy(node, key)))).every((view) => view.master === replica),
+            Math.min(FAILOVER_ATTEMPT_MS, left()),
           );
-          return { master: shard.master, replica: chosen };
+          return { master, replica };
         } catch (error) {
-          if (Date.now() >= deadline) throw error;
-          // Dropped (its replica could not catch up in time): ask again.
+          if (left() === 0) throw error;
         }
+        // Dropped: the replica could not catch up in time. Asked again once it can.
+        await eventually(`node ${replica.port} is neither linked to its master nor a master`, async () => /role:master|master_link_status:up/.test(await replication(replica)), left());
       }
     },
     stop: async () => {
