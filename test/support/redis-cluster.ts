@@ -129,7 +129,7 @@ export async function startRedisCluster(options: ClusterOptions = {}): Promise<R
 
   const shardOf = (key: string) => shardSeenBy(live()[0]!, key);
 
-  /** Polls `check` with a growing pause until it holds, within 30 s (gossip has no event a client can wait on). */
+  /** Polls `check` with a growing pause until it holds, within `withinMs` (gossip has no event a client can wait on). */
   const eventually = async (what: string, check: () => Promise<boolean>, withinMs = 30_000): Promise<void> => {
     const deadline = Date.now() + withinMs;
     for (let pause = 10; ; pause = Math.min(pause * 2, 200)) {
