@@ -205,9 +205,10 @@ export interface Broker {
   /**
    * Hands active tasks back to their queue at once (graceful shutdown, or leased tasks that waited too
    * long for a slot), in the place they had in line (ahead of tasks queued after them); the attempt is
-   * not counted.
+   * not counted. With `attempts` (one per id, as in `renew`), a task is handed back only in that attempt:
+   * one leased again since, even by the same worker, is left to its new lease. Workers always give it.
    */
-  release(workerId: string, taskIds: string[], now: number): Promise<number>;
+  release(workerId: string, taskIds: string[], now: number, attempts?: number[]): Promise<number>;
   settle(settlements: Settlement[]): Promise<boolean[]>;
   /**
    * Settles attempts and leases more in one step (a busy worker's "ack and fetch next"): the same

@@ -598,7 +598,12 @@ export class Worker {
   private async handBack(attempts: Attempt[]): Promise<void> {
     for (const attempt of attempts) attempt.handedBack = true;
     try {
-      await this.broker.release(this.id, attempts.map((attempt) => attempt.task.id), Date.now());
+      await this.broker.release(
+        this.id,
+        attempts.map((attempt) => attempt.task.id),
+        Date.now(),
+        attempts.map((attempt) => attempt.task.attempt),
+      );
     } catch (error) {
       this.log.error({ err: error }, 'cannot hand tasks back; they return to their queue when their lease expires');
     }

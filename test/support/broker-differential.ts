@@ -195,10 +195,14 @@ export async function runSequence(redisUrl: string, seed: number, steps: number)
         // A worker shutting down hands back all it holds, in the order it leased them. (Only while no other
         // worker holds tasks: Redis puts what is handed back at the front of the queue, so a task handed
         // back later goes ahead of one handed back earlier, where SQLite puts each in the place it had.)
+        // Half the time naming attempts, now and then the one before (that task stays held).
         const [workerId] = held.values() as Iterable<string>;
         const taskIds = [...held.keys()];
-        await both(`release ${workerId} ${taskIds.length}`, (b) => b.release(workerId!, taskIds, now));
-        held.clear();
+        const named = rng.chance(0.5) ? taskIds.map((id) => attempts.get(id)! - (rng.chance(0.1) ? 1 : 0)) : undefined;
+        await both(`release ${workerId} ${taskIds.length} ${named?.join(',') ?? ''}`, (b) => b.release(workerId!, taskIds, now, named));
+        taskIds.forEach((id, i) => {
+          if (named === undefined || named[i] === attempts.get(id)) held.delete(id);
+        });
       } else if (roll < 82) {
         await both('maintain', (b) => b.maintain(now));
       } else if (roll < 83) {

@@ -157,12 +157,19 @@ export async function renewLeases(
   return outcome;
 }
 
-export async function releaseTasks(ctx: RedisContext, workerId: string, taskIds: string[], now: number): Promise<number> {
+export async function releaseTasks(
+  ctx: RedisContext,
+  workerId: string,
+  taskIds: string[],
+  now: number,
+  attempts?: number[],
+): Promise<number> {
   const queues = await ctx.queues.lookup(taskIds);
   const counts = await publishing(ctx, queues.values(), (header) =>
     [...byQueue(taskIds, (id) => queues.get(id))].map(([queue, members]) => {
       const keys = ctx.keys.queue(queue);
-      const args = [keys.taskPrefix, queue, workerId, now, ctx.keys.channelOf(queue), header, ...members.map(({ item }) => toStoredId(item))];
+      const args: Array<string | number> = [keys.taskPrefix, queue, workerId, now, ctx.keys.channelOf(queue), header];
+      for (const { item, index } of members) args.push(toStoredId(item), attempts?.[index] ?? '');
       return script<number>(ctx, 'release', [keys.active, keys.queued, keys.expiring, keys.cancelled], args);
     }),
   );

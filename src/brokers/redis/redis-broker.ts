@@ -97,9 +97,9 @@ export class RedisBroker implements Broker {
     return this.run('renew', (ctx) => renewLeases(ctx, workerId, taskIds, leaseMs, now, attempts));
   }
 
-  release(workerId: string, taskIds: string[], now: number): Promise<number> {
+  release(workerId: string, taskIds: string[], now: number, attempts?: number[]): Promise<number> {
     if (taskIds.length === 0) return Promise.resolve(0);
-    return this.run('release', (ctx) => releaseTasks(ctx, workerId, taskIds, now));
+    return this.run('release', (ctx) => releaseTasks(ctx, workerId, taskIds, now, attempts));
   }
 
   settle(settlements: Settlement[]): Promise<boolean[]> {

@@ -78,13 +78,14 @@ export function renewLeases(
   return outcome;
 }
 
-export function releaseTasks(ctx: SqliteContext, workerId: string, taskIds: string[], now: number): number {
+export function releaseTasks(ctx: SqliteContext, workerId: string, taskIds: string[], now: number, attempts?: number[]): number {
   const release = ctx.statements.get('release_task');
   let released = 0;
-  for (const id of taskIds) {
-    const row = release.get({ id, workerId, now });
+  for (const [i, id] of taskIds.entries()) {
+    const attempt = attempts?.[i] ?? null;
+    const row = release.get({ id, workerId, now, attempt });
     if (!row) {
-      finishCancellation(ctx, id, workerId, now);
+      finishCancellation(ctx, id, workerId, now, attempt);
       continue;
     }
     released++;
@@ -94,7 +95,7 @@ export function releaseTasks(ctx: SqliteContext, workerId: string, taskIds: stri
 }
 
 /** A task handed back while its cancellation was pending is cancelled rather than queued again. */
-function finishCancellation(ctx: SqliteContext, id: string, workerId: string, now: number): void {
-  const row = ctx.statements.get('cancel_requested_task').get({ id, workerId, now, error: cancelledError('revoked') });
+function finishCancellation(ctx: SqliteContext, id: string, workerId: string, now: number, attempt: number | null): void {
+  const row = ctx.statements.get('cancel_requested_task').get({ id, workerId, now, attempt, error: cancelledError('revoked') });
   if (row) addCancelled(ctx, id, row, now, 'revoked');
 }

@@ -42,7 +42,7 @@ export function rescueExpired(ctx: SqliteContext, now: number): number {
     const workerId = lost.worker_id as string;
     if (lost.cancel_requested) {
       // It was being cancelled when its worker died: finish the cancellation instead of running it again.
-      const row = cancel.get({ id: lost.id, workerId, now, error: cancelledError('revoked') });
+      const row = cancel.get({ id: lost.id, workerId, now, attempt: null, error: cancelledError('revoked') });
       if (row) addCancelled(ctx, lost.id, row, now, 'revoked');
       continue;
     }

@@ -97,9 +97,9 @@ export class SqliteBroker implements Broker {
     return this.write('renew', () => renewLeases(this.ctx, workerId, taskIds, leaseMs, now, attempts));
   }
 
-  release(workerId: string, taskIds: string[], now: number): Promise<number> {
+  release(workerId: string, taskIds: string[], now: number, attempts?: number[]): Promise<number> {
     if (taskIds.length === 0) return Promise.resolve(0);
-    return this.write('release', () => releaseTasks(this.ctx, workerId, taskIds, now));
+    return this.write('release', () => releaseTasks(this.ctx, workerId, taskIds, now, attempts));
   }
 
   settle(settlements: Settlement[]): Promise<boolean[]> {

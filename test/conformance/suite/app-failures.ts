@@ -345,4 +345,31 @@ export function appFailureCases(cases: Cases): void {
     await world.worker(app);
     assert.equal(await run.result({ timeout: '10s' }), 'run 2, attempt 1');
   });
+
+  cases.case('graceful close hands back the attempt it holds: a second one, after a worker died in the first', async (world) => {
+    const app = await world.app();
+    const started = deferred();
+    let calls = 0;
+    const task = app.task({
+      name: 'conformance.stubborn-again',
+      run: async (_input: unknown, ctx) => {
+        if (++calls > 1) return `run ${calls}, attempt ${ctx.attempt}`;
+        started.resolve();
+        return never();
+      },
+    });
+    const run = await task.enqueue(undefined);
+    // A worker that leased it and died: its lease ran out long ago, so the next lease is the second attempt.
+    const broker = await app.broker();
+    await broker.lease({ workerId: 'dead-worker', queues: ['default'], limit: 1, leaseMs: 1_000, now: Date.now() - 60_000 });
+    const worker = await world.worker(app, { shutdownTimeout: '50ms' });
+    await started.promise;
+    await worker.close();
+    const info = await run.status();
+    assert.equal(info.state, 'queued', 'the worker named the attempt it held, so it was handed back');
+    assert.equal(info.attempts, 1, 'the lost first attempt counts, the interrupted second does not');
+
+    await world.worker(app);
+    assert.equal(await run.result({ timeout: '10s' }), 'run 2, attempt 2');
+  });
 }

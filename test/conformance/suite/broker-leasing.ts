@@ -234,6 +234,33 @@ export function brokerLeasingCases(cases: Cases): void {
     assert.equal(await broker.release('w1', [id], Date.now()), 0, 'a former holder cannot release it');
   });
 
+  cases.case('release naming an attempt hands back only that attempt: a task leased again since keeps its new lease', async (world) => {
+    const broker = await world.broker();
+    const id = await enqueueOne(broker);
+    const cancelled = await enqueueOne(broker);
+    const t0 = Date.now();
+    const first = await broker.lease(leaseRequest('w1', { now: t0, leaseMs: 1_000, limit: 2 }));
+    assert.deepEqual(first.map((task) => task.attempt), [1, 1]);
+    // Both leases lapse, both tasks go back to their queue, and the same worker leases them again.
+    assert.equal((await broker.maintain(t0 + 1_200)).rescued, 2);
+    const second = await broker.lease(leaseRequest('w1', { now: t0 + 1_300, leaseMs: 60_000, limit: 2 }));
+    assert.deepEqual(second.map((task) => task.attempt), [2, 2]);
+    assert.equal(await broker.cancel(cancelled, 'asked', t0 + 1_350), 'requested');
+
+    assert.equal(await broker.release('w1', [id, cancelled], t0 + 1_400, [1, 1]), 0, 'the earlier attempts are not held any more');
+    const kept = await broker.getTask(id);
+    assert.equal(kept?.state, 'active', 'the later attempt keeps its lease');
+    assert.equal(kept?.attempts, 2);
+    assert.equal((await broker.getTask(cancelled))?.state, 'active', 'nor is the later attempt cancelled by the earlier one');
+    assert.deepEqual(await broker.lease(leaseRequest('w2', { now: t0 + 1_500 })), [], 'nothing went back to the queue');
+
+    assert.equal(await broker.release('w1', [id, cancelled], t0 + 1_600, [2, 2]), 1, 'the attempt held is handed back');
+    const back = await broker.getTask(id);
+    assert.equal(back?.state, 'queued');
+    assert.equal(back?.attempts, 1, 'the attempt handed back does not count');
+    assert.equal((await broker.getTask(cancelled))?.state, 'cancelled', 'handed back while its cancellation was asked');
+  });
+
   cases.case('release hands tasks back in the place they had: ahead of the tasks queued after them', async (world) => {
     const broker = await world.broker();
     const [a, b, c] = [await enqueueOne(broker), await enqueueOne(broker), await enqueueOne(broker)];
