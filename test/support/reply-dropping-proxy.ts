@@ -10,9 +10,13 @@ export interface ReplyDroppingProxy {
   url: string;
   /**
    * The next request chunk (on any connection) whose text contains `marker` is delivered, and the
-   * connection closed when its answer comes. Resolves once that happened.
+   * connection closed when its answer comes. Resolves once that happened. With `thenHold`, the
+   * connections opened from then on (the client's reconnection) get no further than the proxy until
+   * `releaseHeld()`: what the client sends again waits, while the test changes things behind its back.
    */
-  dropReplyTo(marker: string): Promise<void>;
+  dropReplyTo(marker: string, options?: { thenHold?: boolean }): Promise<void>;
+  /** Lets the held connections through to Redis, with what their clients sent meanwhile. */
+  releaseHeld(): void;
   /** Closes every connection open now (clients reconnect through the proxy); returns how many. */
   cutAll(): number;
   /**
@@ -26,9 +30,21 @@ export interface ReplyDroppingProxy {
 
 export async function startReplyDroppingProxy(redisPort: number): Promise<ReplyDroppingProxy> {
   let trap: { marker: string; dropped: () => void } | undefined;
+  /** Connections waiting for releaseHeld(), while holding. */
+  let held: Array<() => void> | undefined;
   const sockets = new Set<net.Socket>();
   const silencers = new Set<() => void>();
   const server = net.createServer((client) => {
+    if (!held) return wire(client);
+    client.pause();
+    sockets.add(client); // Closed by close() even if never let through.
+    client.on('error', () => client.destroy());
+    held.push(() => {
+      wire(client);
+      client.resume();
+    });
+  });
+  const wire = (client: net.Socket): void => {
     const upstream = net.connect(redisPort, '127.0.0.1');
     sockets.add(client).add(upstream);
     let dropNextReply: (() => void) | undefined;
@@ -63,14 +79,27 @@ export async function startReplyDroppingProxy(redisPort: number): Promise<ReplyD
     };
     client.on('close', end).on('error', end);
     upstream.on('close', end).on('error', end);
-  });
+  };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as net.AddressInfo).port;
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
-    dropReplyTo(marker) {
-      return new Promise<void>((resolve) => (trap = { marker, dropped: resolve }));
+    dropReplyTo(marker, options) {
+      return new Promise<void>((resolve) => {
+        trap = {
+          marker,
+          dropped: () => {
+            if (options?.thenHold) held ??= [];
+            resolve();
+          },
+        };
+      });
+    },
+    releaseHeld() {
+      const waiting = held ?? [];
+      held = undefined;
+      for (const start of waiting) start();
     },
     cutAll() {
       const open = [...sockets];

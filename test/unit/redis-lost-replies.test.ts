@@ -6,7 +6,9 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { Celeriac, createLogger } from '../../src/index.js';
+import type { Settlement } from '../../src/broker/broker.js';
+import { Celeriac, connectBroker, createLogger } from '../../src/index.js';
+import { newTask } from '../conformance/suite/records.js';
 import { recordApp } from '../support/events.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { startReplyDroppingProxy, type ReplyDroppingProxy } from '../support/reply-dropping-proxy.js';
@@ -217,6 +219,70 @@ describe('Redis: a reply lost after the command ran', () => {
       await worker.close();
       await workerApp.close();
       await producer.close();
+    }
+  });
+
+  it('a retry whose reply was lost, sent again after its task was promoted, reports that it stored the outcome', async () => {
+    const prefix = `lost-${randomUUID().slice(0, 8)}`;
+    const warnings: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (text: string) => void warnings.push((JSON.parse(text) as { msg: string }).msg) });
+    const producer = new Celeriac({ broker: `${server.url}?prefix=${prefix}`, logger });
+    const workerApp = new Celeriac({ broker: `${proxy.url}?prefix=${prefix}`, logger });
+    const retry = { retry: { maxRetries: 1, backoff: 'fixed', delay: 10, jitter: false } } as const;
+    workerApp.task({
+      name: 'flaky',
+      run: (_input: unknown, ctx) => {
+        if (ctx.attempt === 1) throw new Error('first attempt fails');
+        return 'done';
+      },
+    });
+    const worker = workerApp.worker({ concurrency: 1, handleSignals: false, leaseTime: '10m' });
+    try {
+      await workerApp.broker();
+      await worker.start();
+      const lostRetry = proxy.dropReplyTo('_settle', { thenHold: true });
+      const run = await producer.enqueue('flaky', {}, retry);
+      await lostRetry;
+      // The worker's connection is held at the proxy: the retry is promoted before its settle comes again.
+      const broker = await producer.broker();
+      assert.equal((await broker.maintain(Date.now() + 60_000)).promoted, 1);
+      assert.equal((await run.status()).state, 'queued');
+      proxy.releaseHeld();
+      assert.equal(await run.result({ timeout: '10s' }), 'done');
+      const info = await run.status();
+      assert.equal(info.attempts, 2);
+      assert.deepEqual(info.errors.map((error) => [error.message, error.attempt]), [['first attempt fails', 1]], 'recorded once');
+      assert.deepEqual(warnings.filter((msg) => /lease lost/.test(msg)), []);
+    } finally {
+      proxy.releaseHeld();
+      await worker.close();
+      await workerApp.close();
+      await producer.close();
+    }
+  });
+
+  it('a retry settlement run again reports it stored, even once its task was promoted and leased again; another is refused', async () => {
+    const broker = await connectBroker(`${server.url}?prefix=lost-${randomUUID().slice(0, 8)}`);
+    try {
+      const task = newTask();
+      await broker.enqueue([task]);
+      const t0 = Date.now();
+      const [first] = await broker.lease({ workerId: 'w1', queues: ['default'], limit: 1, leaseMs: 60_000, now: t0 });
+      assert.equal(first?.attempt, 1);
+      const retry: Settlement = { kind: 'retry', taskId: task.id, workerId: 'w1', attempt: 1, now: t0 + 10, error: { type: 'Error', message: 'boom' }, runAt: t0 + 20 };
+      assert.deepEqual(await broker.settle([retry]), [true]);
+      assert.equal((await broker.maintain(t0 + 30)).promoted, 1);
+      assert.deepEqual(await broker.settle([retry]), [true], 'promoted since: the same call, sent again');
+      const [second] = await broker.lease({ workerId: 'w1', queues: ['default'], limit: 1, leaseMs: 60_000, now: t0 + 40 });
+      assert.equal(second?.attempt, 2);
+      assert.deepEqual(await broker.settle([retry]), [true], 'leased again since, even by the same worker');
+      assert.deepEqual(await broker.settle([{ ...retry, now: t0 + 50 }]), [false], 'another settlement of the first attempt: refused');
+      const info = await broker.getTask(task.id);
+      assert.equal(info?.state, 'active', 'the second attempt goes on');
+      assert.equal(info?.attempts, 2);
+      assert.deepEqual(info?.errors.map((error) => error.attempt), [1], 'the retry recorded once');
+    } finally {
+      await broker.close();
     }
   });
 

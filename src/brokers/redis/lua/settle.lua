@@ -44,7 +44,14 @@ local ended = 0 -- attempts ended
 -- Whether this very settlement ended the attempt already: sent again by ioredis after its reply was lost
 -- (see enqueue.lua), it finds the attempt ended as it ends it, at its instant, and reports as the first
 -- run did (else its worker would warn of a lease lost). `f`: the HMGET in settle().
-local function settled_by_this_call(task_key, f, kind, now, ends, c)
+local function settled_by_this_call(task_key, f, kind, now, ends, b, c)
+  -- A retry whose task went on since (promoted, even leased again): its attempt's error is recorded as
+  -- this call recorded it (append_error). Only that attempt's one settlement writes such an entry.
+  if kind == 'retry' and ends ~= '' and f[1] ~= 'retrying' then
+    local errors = redis.call('HGET', task_key, 'errors')
+    local entry = string.sub(b, 1, -2) .. ',"attempt":' .. ends .. '}'
+    if errors and string.find(errors, entry, 1, true) then return true end
+  end
   if ends ~= '' and tonumber(ends) ~= (tonumber(f[4]) or 0) then return false end
   local g = redis.call('HMGET', task_key, 'finished', 'runAt')
   -- A retry leaves no worker behind, and waits until runAt; or it ended the task cancelled (see below).
@@ -57,10 +64,12 @@ local function settle(kind, id, now, ends, a, b, c)
   local task_key = prefix .. id
   local f = redis.call('HMGET', task_key, 'state', 'worker', 'name', 'attempts', 'cancel')
   if f[1] ~= 'active' or f[2] ~= worker then
-    return settled_by_this_call(task_key, f, kind, now, ends, c) and 1 or 0
+    return settled_by_this_call(task_key, f, kind, now, ends, b, c) and 1 or 0
   end
   local name, attempt = f[3], tonumber(f[4]) or 0
-  if ends ~= '' and tonumber(ends) ~= attempt then return 0 end
+  if ends ~= '' and tonumber(ends) ~= attempt then
+    return settled_by_this_call(task_key, f, kind, now, ends, b, c) and 1 or 0
+  end
   if kind == 'complete' then
     finish(task_key, id, 'completed', KEYS[2], now, { 'result', a })
     if attempt > 1 then redis.call('HDEL', task_key, 'error') end
