@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import type { Settlement } from '../../src/broker/broker.js';
 import { Celeriac, connectBroker, createLogger } from '../../src/index.js';
 import { newTask } from '../conformance/suite/records.js';
+import { toStoredId } from '../../src/brokers/redis/ids.js';
 import { recordApp } from '../support/events.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { startReplyDroppingProxy, type ReplyDroppingProxy } from '../support/reply-dropping-proxy.js';
@@ -282,6 +283,42 @@ describe('Redis: a reply lost after the command ran', () => {
       assert.equal(info?.attempts, 2);
       assert.deepEqual(info?.errors.map((error) => error.attempt), [1], 'the retry recorded once');
     } finally {
+      await broker.close();
+    }
+  });
+
+  it("two lease calls of one worker sent again after both ran (both in flight when the connection dropped) each return what they leased", async () => {
+    const prefix = `lost-${randomUUID().slice(0, 8)}`;
+    const broker = await connectBroker(`${server.url}?prefix=${prefix}`);
+    const raw = new Redis(server.port);
+    // The lease calls as the broker sends them, to send them again as ioredis would after a reconnection.
+    const sent: Array<Array<string | Buffer | number>> = [];
+    const sendCommand = Redis.prototype.sendCommand;
+    Redis.prototype.sendCommand = function (this: Redis, command, stream) {
+      if (command.name === 'fcall' && String(command.args[0]).endsWith('_lease')) sent.push([...command.args] as Array<string | Buffer | number>);
+      return sendCommand.call(this, command, stream);
+    };
+    try {
+      const tasks = Array.from({ length: 6 }, () => newTask());
+      await broker.enqueue(tasks);
+      const now = Date.now();
+      const request = { workerId: 'w1', queues: ['default'], limit: 2, leaseMs: 60_000, now };
+      const [first, second] = await Promise.all([broker.lease(request), broker.lease(request)]);
+      Redis.prototype.sendCommand = sendCommand;
+      assert.equal(sent.length, 2);
+      const ids = (reply: unknown) => (JSON.parse(String(reply)) as unknown[]).filter((_, i) => i % 7 === 0);
+      const stored = (leased: Array<{ id: string }>) => leased.map((task) => toStoredId(task.id));
+      assert.deepEqual(ids(await raw.call('fcall', ...sent[0]!)), stored(first), 'the first call, sent again');
+      assert.deepEqual(ids(await raw.call('fcall', ...sent[1]!)), stored(second), 'the second call, sent again');
+      const rest = await broker.lease({ ...request, workerId: 'w2', limit: 10 });
+      assert.deepEqual(rest.map((task) => task.id), tasks.slice(4).map((task) => task.id), 'nothing more was leased');
+      await broker.enqueue([newTask()]);
+      assert.equal((await broker.lease(request)).length, 1);
+      const record = await raw.get(`{${prefix}:default}:active:call:w1`);
+      assert.equal(record?.split('\n').length, 2, "the record keeps the worker's last two calls");
+    } finally {
+      Redis.prototype.sendCommand = sendCommand;
+      raw.disconnect();
       await broker.close();
     }
   });

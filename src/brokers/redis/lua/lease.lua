@@ -13,10 +13,13 @@
 -- queue leases nothing and registers the worker. An idle worker of several queues renews its
 -- registrations with one call per queue this way.
 -- ARGV[11] this call's id, unique among the worker's calls: the ids a call leased are kept (the STRING
--- "<active ZSET>:call:<worker>", "<call id>|<JSON array of ids>", for the lease time), and a second run of the
+-- "<active ZSET>:call:<worker>", a line "<call id>|<JSON array of ids>" for each of the worker's last two
+-- calls on this queue that leased tasks, the newest first, for the lease time), and a second run of the
 -- same call returns those of them the worker still holds in the attempt it started, and leases nothing
 -- more. ioredis sends a command again after reconnecting when its reply did not come, though Redis may
--- have run it; without this, the tasks of the first run would wait for their lease to expire.
+-- have run it; without this, the tasks of the first run would wait for their lease to expire. Two: a
+-- worker has at most two leases of a queue in flight at once (src/worker/lease-budget.ts), and a
+-- dropped connection sends both again.
 -- Returns a JSON array, per leased task: id, name, priority, input, execution, attempt, createdAt (text
 -- but attempt; '' for a field the hash leaves out, false for a missing input: no priority or createdAt
 -- mean the default priority and the time in the id); nil for a probe that found tasks waiting. One
@@ -54,11 +57,26 @@ local function leased_reply()
   return #out == 0 and '[]' or cjson.encode(out)
 end
 
+-- The JSON array of the ids that `call` leased, from the worker's record (see ARGV[11]), or nil.
+local function recorded_ids(record, call)
+  local head = call .. '|'
+  local at = 1
+  while at do
+    local line_end = string.find(record, '\n', at, true)
+    if string.sub(record, at, at + #head - 1) == head then
+      return string.sub(record, at + #head, line_end and line_end - 1 or -1)
+    end
+    at = line_end and line_end + 1
+  end
+  return nil
+end
+
 -- A second run of this call (see ARGV[11]): what the first one leased, as it returned it.
-if call ~= '' then
-  local previous = redis.call('GET', call_key)
-  if previous and string.sub(previous, 1, #call + 1) == call .. '|' then
-    for _, id in ipairs(cjson.decode(string.sub(previous, #call + 2))) do
+local record = call ~= '' and redis.call('GET', call_key)
+if record then
+  local ids = recorded_ids(record, call)
+  if ids then
+    for _, id in ipairs(cjson.decode(ids)) do
       local f = redis.call('HMGET', prefix .. id, 'state', 'worker', 'started', 'name', 'priority', 'input',
         'exec', 'attempts', 'created')
       if f[1] == 'active' and f[2] == worker and f[3] == now then add_leased(id, f[4], f[5], f[6], f[7], tonumber(f[8]), f[9]) end
@@ -121,7 +139,9 @@ flush_zsets()
 if call ~= '' and leased > 0 and tonumber(lease_ms) > 0 then
   local ids = {}
   for i = 1, #out, 7 do ids[#ids + 1] = out[i] end
-  redis.call('SET', call_key, call .. '|' .. cjson.encode(ids), 'PX', lease_ms)
+  local line = call .. '|' .. cjson.encode(ids)
+  local newest = record and string.match(record, '^[^\n]+')
+  redis.call('SET', call_key, newest and (line .. '\n' .. newest) or line, 'PX', lease_ms)
 end
 if ARGV[9] ~= '' then
   if leased < limit then
