@@ -282,6 +282,9 @@ describe('Redis: a reply lost after the command ran', () => {
       assert.equal(info?.state, 'active', 'the second attempt goes on');
       assert.equal(info?.attempts, 2);
       assert.deepEqual(info?.errors.map((error) => error.attempt), [1], 'the retry recorded once');
+      assert.deepEqual(await broker.settle([{ ...retry, attempt: 2, now: t0 + 60, runAt: t0 + 70 }]), [true]);
+      assert.deepEqual(await broker.settle([retry]), [true], 'the task retrying again, in its second attempt');
+      assert.deepEqual((await broker.getTask(task.id))?.errors.map((error) => error.attempt), [1, 2]);
     } finally {
       await broker.close();
     }

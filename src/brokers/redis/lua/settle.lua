@@ -45,9 +45,10 @@ local ended = 0 -- attempts ended
 -- (see enqueue.lua), it finds the attempt ended as it ends it, at its instant, and reports as the first
 -- run did (else its worker would warn of a lease lost). `f`: the HMGET in settle().
 local function settled_by_this_call(task_key, f, kind, now, ends, b, c)
-  -- A retry whose task went on since (promoted, even leased again): its attempt's error is recorded as
-  -- this call recorded it (append_error). Only that attempt's one settlement writes such an entry.
-  if kind == 'retry' and ends ~= '' and f[1] ~= 'retrying' then
+  -- A retry, whether its task waits still or went on since (promoted, leased again, even retrying again):
+  -- its attempt's error is recorded as this call recorded it (append_error). Only that attempt's one
+  -- settlement writes such an entry (it names the attempt and the instant).
+  if kind == 'retry' and ends ~= '' then
     local errors = redis.call('HGET', task_key, 'errors')
     local entry = string.sub(b, 1, -2) .. ',"attempt":' .. ends .. '}'
     if errors and string.find(errors, entry, 1, true) then return true end
