@@ -185,6 +185,36 @@ describe('Redis: a reply lost after the command ran', () => {
     }
   });
 
+  it("a worker's worker.online and worker.offline whose reply was lost are published once", async () => {
+    const prefix = `lost-${randomUUID().slice(0, 8)}`;
+    const logger = createLogger({ level: 'silent' });
+    const listener = new Celeriac({ broker: `${server.url}?prefix=${prefix}`, logger });
+    const workerApp = new Celeriac({ broker: `${proxy.url}?prefix=${prefix}`, logger });
+    const events = await recordApp(listener);
+    workerApp.task({ name: 'noop', run: () => undefined });
+    const worker = workerApp.worker({ concurrency: 1, handleSignals: false });
+    try {
+      await workerApp.broker(); // Connected (and the library loaded) before the trap is set.
+      const lostOnline = proxy.dropReplyTo('_publish');
+      await worker.start(); // After the call sent again was answered.
+      await lostOnline;
+      const lostOffline = proxy.dropReplyTo('_publish');
+      await worker.close();
+      await lostOffline;
+      // Published after both calls (and on the same channel): heard after anything they published.
+      const last = await listener.enqueue('noop', {});
+      await events.waitForTask(last.id, 'task.queued');
+      const of = (type: string) => events.matching((event) => event.type === type && 'workerId' in event && event.workerId === worker.id);
+      assert.equal(of('worker.online').length, 1);
+      assert.equal(of('worker.offline').length, 1);
+    } finally {
+      events.stop();
+      await worker.close();
+      await workerApp.close();
+      await listener.close();
+    }
+  });
+
   it('a settle whose reply was lost reports, sent again, that it stored the outcome: no lease lost is warned of', async () => {
     const prefix = `lost-${randomUUID().slice(0, 8)}`;
     const warnings: string[] = [];

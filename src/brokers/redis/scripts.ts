@@ -41,9 +41,10 @@ const LUA_DIR = new URL('./lua/', import.meta.url);
 const INCLUDE_LINE = /^-- @include ([\w-]+)[ \t]*$/gm;
 /**
  * `-- @flags allow-oom`: a script that only reads, deletes, publishes, rewrites a few bytes in place, marks a
- * queue found empty (a key of a few bytes), or records a worker coming online, so it may still run when Redis is full (pruning and purging free memory; a worker
- * started then comes online and waits for room). Without it a function may write and is refused while
- * Redis is over `maxmemory`.
+ * queue found empty or a call that published (keys of a few bytes), or records a worker coming online, so
+ * it may still run when Redis is full (pruning and purging free memory; a worker started then comes
+ * online and waits for room). Without it a function may write and is refused while Redis is over
+ * `maxmemory`.
  */
 const FLAGS_LINE = /^-- @flags ([\w -]+?)[ \t]*$/m;
 const KNOWN_FLAGS = new Set(['allow-oom']);
