@@ -350,7 +350,7 @@ export class Worker {
       const held = await this.acker.settle(settlement);
       if (held === false) {
         this.log.warn(
-          { taskId: task.id, task: task.name },
+          { taskId: task.id, task: task.name, attempt: task.attempt },
           'lease lost before the outcome was stored (the broker unreachable for longer than the lease time?); the outcome is discarded and the task runs again',
         );
       }

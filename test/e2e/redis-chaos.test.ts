@@ -8,7 +8,8 @@
 // - every call was acknowledged, and every task not cancelled completed with its own result;
 // - no attempt of a task started twice, and its attempts count every start;
 // - a task ran again only after a planned failure, in a process that was killed, or after its worker
-//   said it lost the lease (logged); every run in a process that lived ended;
+//   said it lost the lease (logged); every run in a process that lived ended; an outcome that was
+//   stored was never reported lost to its worker;
 // - a task cancelled while waiting never started afterwards, one asked to stop while running never
 //   started again once a run had ended, and a cancellation ended as it said.
 // A scratch soak of this kind (random faults, many seeds) found the bugs the seventeenth session fixed;
@@ -149,6 +150,16 @@ async function soak(t: TestContext, url: string, faults: Record<string, () => Pr
   }
   const warnings = workers.flatMap((worker) => worker.stderrLines().filter((line) => Number(line.level) >= 40));
   const leaseLost = new Set(warnings.filter((line) => /lease lost/.test(String(line.msg))).map((line) => String(line.taskId)));
+  // An outcome the broker stored must not be reported lost to its worker (as a settle sent again after a
+  // lost reply once was, for a retry whose task had been promoted meanwhile).
+  for (const line of warnings.filter((line) => /lease lost before the outcome was stored/.test(String(line.msg)))) {
+    const [id, attempt] = [String(line.taskId), Number(line.attempt)];
+    const task = await app.getTask(id);
+    const stored =
+      (task?.state === 'completed' && task.attempts === attempt) ||
+      task?.errors.some((error) => error.attempt === attempt && error.message === 'planned failure');
+    if (stored) violations.push(`attempt ${attempt}'s outcome was stored, yet its worker was told the lease was lost: ${id} ${JSON.stringify(task?.errors)}`);
+  }
   const warned: Record<string, number> = {};
   for (const line of warnings) warned[String(line.msg).slice(0, 60)] = (warned[String(line.msg).slice(0, 60)] ?? 0) + 1;
   const stateCounts: Record<string, number> = {};
