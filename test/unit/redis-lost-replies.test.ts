@@ -65,6 +65,30 @@ async function world() {
   };
 }
 
+/**
+ * A producer straight to Redis, and a started worker (concurrency 1) through the proxy whose task 'flaky'
+ * fails its first attempt (a retry settlement, with `retry`) and completes its second; the warnings logged.
+ */
+async function flakyWorld() {
+  const prefix = `lost-${randomUUID().slice(0, 8)}`;
+  const warnings: string[] = [];
+  const logger = pino({ level: 'warn' }, { write: (text: string) => void warnings.push((JSON.parse(text) as { msg: string }).msg) });
+  const producer = new Celeriac({ broker: `${server.url}?prefix=${prefix}`, logger });
+  const workerApp = new Celeriac({ broker: `${proxy.url}?prefix=${prefix}`, logger });
+  const retry = { retry: { maxRetries: 1, backoff: 'fixed', delay: 10, jitter: false } } as const;
+  workerApp.task({
+    name: 'flaky',
+    run: (_input: unknown, ctx) => {
+      if (ctx.attempt === 1) throw new Error('first attempt fails');
+      return 'done';
+    },
+  });
+  const worker = workerApp.worker({ concurrency: 1, handleSignals: false, leaseTime: '10m' });
+  await workerApp.broker(); // Connected (and the library loaded) before a trap is set.
+  await worker.start();
+  return { warnings, producer, workerApp, worker, retry };
+}
+
 describe('Redis: a reply lost after the command ran', () => {
   for (const waiting of [true, false]) {
     it(`a single enqueue runs its task once (${waiting ? 'handed to an idle worker' : 'queued, no worker yet'})`, async () => {
@@ -216,26 +240,10 @@ describe('Redis: a reply lost after the command ran', () => {
   });
 
   it('a settle whose reply was lost reports, sent again, that it stored the outcome: no lease lost is warned of', async () => {
-    const prefix = `lost-${randomUUID().slice(0, 8)}`;
-    const warnings: string[] = [];
-    const logger = pino({ level: 'warn' }, { write: (text: string) => void warnings.push((JSON.parse(text) as { msg: string }).msg) });
-    const producer = new Celeriac({ broker: `${server.url}?prefix=${prefix}`, logger });
-    const workerApp = new Celeriac({ broker: `${proxy.url}?prefix=${prefix}`, logger });
-    // Fails once (a retry settlement), then completes (a complete settlement). The first task loses its
-    // retry's reply, the second its first settlement's (a retry's too, or with it a completion's: one
-    // call stores what the worker finished in one turn).
-    const retry = { retry: { maxRetries: 1, backoff: 'fixed', delay: 10, jitter: false } } as const;
-    workerApp.task({
-      name: 'flaky',
-      run: (_input: unknown, ctx) => {
-        if (ctx.attempt === 1) throw new Error('first attempt fails');
-        return 'done';
-      },
-    });
-    const worker = workerApp.worker({ concurrency: 1, handleSignals: false, leaseTime: '10m' });
+    // The first task loses its retry's reply, the second its first settlement's (a retry's too, or with
+    // it a completion's: one call stores what the worker finished in one turn).
+    const { warnings, producer, worker, workerApp, retry } = await flakyWorld();
     try {
-      await workerApp.broker(); // Connected (and the library loaded) before the trap is set.
-      await worker.start();
       const lostRetry = proxy.dropReplyTo('_settle');
       const run = await producer.enqueue('flaky', {}, retry);
       await lostRetry;
@@ -254,23 +262,8 @@ describe('Redis: a reply lost after the command ran', () => {
   });
 
   it('a retry whose reply was lost, sent again after its task was promoted, reports that it stored the outcome', async () => {
-    const prefix = `lost-${randomUUID().slice(0, 8)}`;
-    const warnings: string[] = [];
-    const logger = pino({ level: 'warn' }, { write: (text: string) => void warnings.push((JSON.parse(text) as { msg: string }).msg) });
-    const producer = new Celeriac({ broker: `${server.url}?prefix=${prefix}`, logger });
-    const workerApp = new Celeriac({ broker: `${proxy.url}?prefix=${prefix}`, logger });
-    const retry = { retry: { maxRetries: 1, backoff: 'fixed', delay: 10, jitter: false } } as const;
-    workerApp.task({
-      name: 'flaky',
-      run: (_input: unknown, ctx) => {
-        if (ctx.attempt === 1) throw new Error('first attempt fails');
-        return 'done';
-      },
-    });
-    const worker = workerApp.worker({ concurrency: 1, handleSignals: false, leaseTime: '10m' });
+    const { warnings, producer, worker, workerApp, retry } = await flakyWorld();
     try {
-      await workerApp.broker();
-      await worker.start();
       const lostRetry = proxy.dropReplyTo('_settle', { thenHold: true });
       const run = await producer.enqueue('flaky', {}, retry);
       await lostRetry;
