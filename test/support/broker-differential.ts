@@ -99,8 +99,11 @@ export async function runSequence(redisUrl: string, seed: number, steps: number)
     leaseMs: LEASE_MS,
     now,
   });
+  /** Tasks handed back (release), until leased again: see the release step. */
+  const handedBack = new Set<string>();
   const noteLeased = (leased: LeasedTask[], workerId: string): void => {
     for (const task of leased) {
+      handedBack.delete(task.id);
       held.delete(task.id); // Then last in the map, which keeps the order of the leases.
       held.set(task.id, workerId);
       attempts.set(task.id, task.attempt);
@@ -136,6 +139,14 @@ export async function runSequence(redisUrl: string, seed: number, steps: number)
     }
   };
   const describe = (settlements: Settlement[]): string => settlements.map((s) => `${s.kind}:${ids.indexOf(s.taskId)}:${s.workerId}`).join(',');
+  /** Whether a task handed back earlier still waits in its queue (read from SQLite, off the record). */
+  const handedBackWaits = async (): Promise<boolean> => {
+    for (const id of handedBack) {
+      if ((await sqlite.getTask(id))?.state === 'queued') return true;
+      handedBack.delete(id);
+    }
+    return false;
+  };
   try {
     for (let step = 0; step < steps; step++) {
       now += rng.pick([0, 0, 1, 7, 250, 1_000, 2_500]);
@@ -191,17 +202,21 @@ export async function runSequence(redisUrl: string, seed: number, steps: number)
         // Half the time naming attempts, right or wrong (a worker's renewal names the attempt it holds).
         const attempts = rng.chance(0.5) ? taskIds.map(() => rng.int(1, 3)) : undefined;
         await both(`renew ${workerId} ${taskIds.length} ${attempts?.join(',') ?? ''}`, (b) => b.renew(workerId, taskIds, LEASE_MS, now, attempts), sorted);
-      } else if (roll < 74 && held.size > 0 && new Set(held.values()).size === 1) {
+      } else if (roll < 74 && held.size > 0 && new Set(held.values()).size === 1 && !(await handedBackWaits())) {
         // A worker shutting down hands back all it holds, in the order it leased them. (Only while no other
-        // worker holds tasks: Redis puts what is handed back at the front of the queue, so a task handed
-        // back later goes ahead of one handed back earlier, where SQLite puts each in the place it had.)
+        // worker holds tasks, and no task handed back earlier waits still, as one a release naming the wrong
+        // attempt kept held and a later release hands back: Redis puts what is handed back at the front of
+        // the queue, so a task handed back later goes ahead of one handed back earlier, where SQLite puts
+        // each in the place it had.)
         // Half the time naming attempts, now and then the one before (that task stays held).
         const [workerId] = held.values() as Iterable<string>;
         const taskIds = [...held.keys()];
         const named = rng.chance(0.5) ? taskIds.map((id) => attempts.get(id)! - (rng.chance(0.1) ? 1 : 0)) : undefined;
         await both(`release ${workerId} ${taskIds.length} ${named?.join(',') ?? ''}`, (b) => b.release(workerId!, taskIds, now, named));
         taskIds.forEach((id, i) => {
-          if (named === undefined || named[i] === attempts.get(id)) held.delete(id);
+          if (named !== undefined && named[i] !== attempts.get(id)) return;
+          held.delete(id);
+          handedBack.add(id);
         });
       } else if (roll < 82) {
         await both('maintain', (b) => b.maintain(now));

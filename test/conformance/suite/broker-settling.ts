@@ -1,6 +1,7 @@
 // Broker cases: settling attempts (complete, fail, retry, cancel), lost leases, cancellation, progress.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import type { Settlement } from '../../../src/broker/broker.js';
 import { recordBroker } from '../../support/events.js';
 import { enqueueAndLease, enqueueOne, leaseRequest, newTask } from './records.js';
 import type { Cases } from './world.js';
@@ -159,6 +160,22 @@ export function brokerSettlingCases(cases: Cases): void {
     assert.equal(after?.state, 'completed');
     assert.equal(after?.result, 'fresh');
     assert.deepEqual(after?.errors.map((e) => e.type), ['WorkerLostError']);
+  });
+
+  cases.case('a retry that comes at the very instant a rescue ended its task cancelled is refused', async (world) => {
+    // On Redis a settlement that finds its task ended at its own instant may be itself, sent again after a
+    // lost reply (docs/redis.md, "A lost reply"): a retry that ended its task cancelled recorded its error.
+    const broker = await world.broker();
+    const t0 = Date.now();
+    const id = await enqueueAndLease(broker, 'w1', {}, { now: t0, leaseMs: 100 });
+    assert.equal(await broker.cancel(id, 'not wanted', t0 + 10), 'requested');
+    const at = t0 + 1_000;
+    await broker.maintain(at);
+    const rescued = await broker.getTask(id);
+    assert.equal(rescued?.state, 'cancelled', 'the rescue ends the task whose cancel was asked');
+    const retry: Settlement = { kind: 'retry', taskId: id, workerId: 'w1', attempt: 1, error: BOOM, runAt: at + 100, now: at };
+    assert.deepEqual(await broker.settle([retry]), [false]);
+    assert.deepEqual((await broker.getTask(id))?.errors, rescued?.errors, 'the retry recorded nothing');
   });
 
   cases.case('a settlement (and progress) names its attempt: one of an attempt whose lease was lost cannot end the next attempt, though the same worker runs it', async (world) => {

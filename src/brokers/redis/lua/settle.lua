@@ -45,17 +45,18 @@ local ended = 0 -- attempts ended
 -- (see enqueue.lua), it finds the attempt ended as it ends it, at its instant, and reports as the first
 -- run did (else its worker would warn of a lease lost). `f`: the HMGET in settle().
 local function settled_by_this_call(task_key, f, kind, now, ends, b, c)
-  -- A retry, whether its task waits still or went on since (promoted, leased again, even retrying again):
-  -- its attempt's error is recorded as this call recorded it (append_error). Only that attempt's one
-  -- settlement writes such an entry (it names the attempt and the instant).
+  -- A retry, whether its task waits still or went on since (promoted, leased again, even retrying again),
+  -- or ended cancelled: its attempt's error is recorded as this call recorded it (append_error). Only that
+  -- attempt's one settlement writes such an entry (it names the attempt and the instant). Without it, a
+  -- task the retry finds cancelled at its instant was cancelled by another call (a rescue at that instant).
   if kind == 'retry' and ends ~= '' then
     local errors = redis.call('HGET', task_key, 'errors')
     local entry = string.sub(b, 1, -2) .. ',"attempt":' .. ends .. '}'
-    if errors and string.find(errors, entry, 1, true) then return true end
+    return errors ~= false and string.find(errors, entry, 1, true) ~= nil
   end
   if ends ~= '' and tonumber(ends) ~= (tonumber(f[4]) or 0) then return false end
   local g = redis.call('HMGET', task_key, 'finished', 'runAt')
-  -- A retry leaves no worker behind, and waits until runAt; or it ended the task cancelled (see below).
+  -- A retry naming no attempt leaves no worker behind and waits until runAt, or it ended the task cancelled.
   if kind == 'retry' and f[1] == 'retrying' then return g[2] == c end
   local state = (kind == 'complete' and 'completed') or (kind == 'fail' and 'failed') or 'cancelled'
   return f[1] == state and f[2] == worker and g[1] == now
