@@ -162,7 +162,7 @@ export function brokerSettlingCases(cases: Cases): void {
     assert.deepEqual(after?.errors.map((e) => e.type), ['WorkerLostError']);
   });
 
-  cases.case('a retry that comes at the very instant a rescue ended its task cancelled is refused', async (world) => {
+  cases.case('a retry, or a cancel for another reason, that comes at the very instant a rescue ended its task cancelled is refused', async (world) => {
     // On Redis a settlement that finds its task ended at its own instant may be itself, sent again after a
     // lost reply (docs/redis.md, "A lost reply"): a retry that ended its task cancelled recorded its error.
     const broker = await world.broker();
@@ -175,7 +175,10 @@ export function brokerSettlingCases(cases: Cases): void {
     assert.equal(rescued?.state, 'cancelled', 'the rescue ends the task whose cancel was asked');
     const retry: Settlement = { kind: 'retry', taskId: id, workerId: 'w1', attempt: 1, error: BOOM, runAt: at + 100, now: at };
     assert.deepEqual(await broker.settle([retry]), [false]);
-    assert.deepEqual((await broker.getTask(id))?.errors, rescued?.errors, 'the retry recorded nothing');
+    assert.deepEqual(await broker.settle([{ kind: 'cancel', taskId: id, workerId: 'w1', attempt: 1, reason: 'shutting down', now: at }]), [false]);
+    const after = await broker.getTask(id);
+    assert.deepEqual(after?.errors, rescued?.errors, 'the retry recorded nothing');
+    assert.equal(after?.error?.message, 'revoked');
   });
 
   cases.case('a settlement (and progress) names its attempt: one of an attempt whose lease was lost cannot end the next attempt, though the same worker runs it', async (world) => {

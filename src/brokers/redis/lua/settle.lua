@@ -44,7 +44,7 @@ local ended = 0 -- attempts ended
 -- Whether this very settlement ended the attempt already: sent again by ioredis after its reply was lost
 -- (see enqueue.lua), it finds the attempt ended as it ends it, at its instant, and reports as the first
 -- run did (else its worker would warn of a lease lost). `f`: the HMGET in settle().
-local function settled_by_this_call(task_key, f, kind, now, ends, b, c)
+local function settled_by_this_call(task_key, f, kind, now, ends, a, b, c)
   -- A retry, whether its task waits still or went on since (promoted, leased again, even retrying again),
   -- or ended cancelled: its attempt's error is recorded as this call recorded it (append_error). Only that
   -- attempt's one settlement writes such an entry (it names the attempt and the instant). Without it, a
@@ -55,9 +55,11 @@ local function settled_by_this_call(task_key, f, kind, now, ends, b, c)
     return errors ~= false and string.find(errors, entry, 1, true) ~= nil
   end
   if ends ~= '' and tonumber(ends) ~= (tonumber(f[4]) or 0) then return false end
-  local g = redis.call('HMGET', task_key, 'finished', 'runAt')
+  local g = redis.call('HMGET', task_key, 'finished', 'runAt', 'error')
   -- A retry naming no attempt leaves no worker behind and waits until runAt, or it ended the task cancelled.
   if kind == 'retry' and f[1] == 'retrying' then return g[2] == c end
+  -- A cancel records its reason: a rescue that cancelled the task at this instant recorded 'revoked'.
+  if kind == 'cancel' and g[3] ~= cancelled_error(a) then return false end
   local state = (kind == 'complete' and 'completed') or (kind == 'fail' and 'failed') or 'cancelled'
   return f[1] == state and f[2] == worker and g[1] == now
 end
@@ -66,11 +68,11 @@ local function settle(kind, id, now, ends, a, b, c)
   local task_key = prefix .. id
   local f = redis.call('HMGET', task_key, 'state', 'worker', 'name', 'attempts', 'cancel')
   if f[1] ~= 'active' or f[2] ~= worker then
-    return settled_by_this_call(task_key, f, kind, now, ends, b, c) and 1 or 0
+    return settled_by_this_call(task_key, f, kind, now, ends, a, b, c) and 1 or 0
   end
   local name, attempt = f[3], tonumber(f[4]) or 0
   if ends ~= '' and tonumber(ends) ~= attempt then
-    return settled_by_this_call(task_key, f, kind, now, ends, b, c) and 1 or 0
+    return settled_by_this_call(task_key, f, kind, now, ends, a, b, c) and 1 or 0
   end
   if kind == 'complete' then
     finish(task_key, id, 'completed', KEYS[2], now, { 'result', a })
