@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
  * Milliseconds on a clock shared by every process of this machine (CLOCK_MONOTONIC), with sub-microsecond
  * precision: only differences mean anything. Not `performance.timeOrigin + performance.now()`: a process
  * reads its time origin's wall clock and monotonic clock one after the other as it starts, and in some
- * processes they were 80-140 us apart (twenty-first session), as large an error as the cross-process
+ * processes they were up to 140 us apart (twenty-first session), as large an error as the cross-process
  * latencies measured with it.
  */
 export function clockMs(): number {

@@ -204,10 +204,10 @@ export async function runSequence(redisUrl: string, seed: number, steps: number)
         await both(`renew ${workerId} ${taskIds.length} ${attempts?.join(',') ?? ''}`, (b) => b.renew(workerId, taskIds, LEASE_MS, now, attempts), sorted);
       } else if (roll < 74 && held.size > 0 && new Set(held.values()).size === 1 && !(await handedBackWaits())) {
         // A worker shutting down hands back all it holds, in the order it leased them. (Only while no other
-        // worker holds tasks, and no task handed back earlier waits still, as one a release naming the wrong
-        // attempt kept held and a later release hands back: Redis puts what is handed back at the front of
-        // the queue, so a task handed back later goes ahead of one handed back earlier, where SQLite puts
-        // each in the place it had.)
+        // worker holds tasks and no task handed back earlier still waits: Redis puts what is handed back at
+        // the front of the queue, so a task handed back later goes ahead of one handed back earlier, where
+        // SQLite puts each in the place it had. A release naming a wrong attempt keeps that task held, and
+        // the next release hands it back behind the others.)
         // Half the time naming attempts, now and then the one before (that task stays held).
         const [workerId] = held.values() as Iterable<string>;
         const taskIds = [...held.keys()];
