@@ -207,7 +207,7 @@ export async function runSequence(redisUrl: string, seed: number, steps: number)
         // worker holds tasks and no task handed back earlier still waits: Redis puts what is handed back at
         // the front of the queue, so a task handed back later goes ahead of one handed back earlier, where
         // SQLite puts each in the place it had. A release naming a wrong attempt keeps that task held, and
-        // the next release hands it back behind the others.)
+        // the next release hands it back after the others.)
         // Half the time naming attempts, now and then the one before (that task stays held).
         const [workerId] = held.values() as Iterable<string>;
         const taskIds = [...held.keys()];
