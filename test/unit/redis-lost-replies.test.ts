@@ -166,6 +166,19 @@ describe('Redis: a reply lost after the command ran', () => {
     }
   });
 
+  it('a purge whose reply was lost reports, sent again, the tasks its first run deleted', async () => {
+    const w = await world();
+    try {
+      await w.producer.enqueueMany(Array.from({ length: 5 }, (_, n) => ({ task: 'count', input: { n } })));
+      const lost = proxy.dropReplyTo('_purge');
+      assert.equal(await w.producer.purge('default'), 5);
+      await lost;
+      assert.equal((await w.producer.stats()).queues.default?.counts.queued ?? 0, 0);
+    } finally {
+      await w.close();
+    }
+  });
+
   it('a progress update and a heartbeat whose reply was lost publish their event once', async () => {
     const prefix = `lost-${randomUUID().slice(0, 8)}`;
     const logger = createLogger({ level: 'silent' });

@@ -3,6 +3,7 @@
 // maintenance service. Each runs one script per known queue (`{P}:queues`), sent as pipelines
 // (fanout.ts).
 // The pruner also forgets queues that held nothing for a while (forgetQueues).
+import { randomUUID } from 'node:crypto';
 import type { MaintenanceOutcome, PruneOutcome, RetentionPolicy } from '../../broker/broker.js';
 import { publishing, queueNames, script, type RedisContext } from './context.js';
 import { fanOut } from './fanout.js';
@@ -127,7 +128,7 @@ export async function purge(ctx: RedisContext, queue: string | undefined): Promi
       ctx.client,
       queues.map((name) => {
         const keys = ctx.keys.queue(name);
-        return scriptCommand('purge', [keys.queued, keys.scheduled, keys.retrying, keys.expiring, keys.keys, keys.unused], [keys.taskPrefix, BATCH]);
+        return scriptCommand('purge', [keys.queued, keys.scheduled, keys.retrying, keys.expiring, keys.keys, keys.unused], [keys.taskPrefix, BATCH, randomUUID()]);
       }),
     );
     total += sum(deleted);
