@@ -86,7 +86,12 @@ async function flakyWorld() {
   const worker = workerApp.worker({ concurrency: 1, handleSignals: false, leaseTime: '10m' });
   await workerApp.broker(); // Connected (and the library loaded) before a trap is set.
   await worker.start();
-  return { warnings, producer, workerApp, worker, retry };
+  const close = async () => {
+    await worker.close();
+    await workerApp.close();
+    await producer.close();
+  };
+  return { warnings, producer, worker, retry, close };
 }
 
 describe('Redis: a reply lost after the command ran', () => {
@@ -255,7 +260,7 @@ describe('Redis: a reply lost after the command ran', () => {
   it('a settle whose reply was lost reports, sent again, that it stored the outcome: no lease lost is warned of', async () => {
     // The first task loses its retry's reply, the second its first settlement's (a retry's too, or with
     // it a completion's: one call stores what the worker finished in one turn).
-    const { warnings, producer, worker, workerApp, retry } = await flakyWorld();
+    const { warnings, producer, retry, close } = await flakyWorld();
     try {
       const lostRetry = proxy.dropReplyTo('_settle');
       const run = await producer.enqueue('flaky', {}, retry);
@@ -268,14 +273,12 @@ describe('Redis: a reply lost after the command ran', () => {
       assert.equal(await second.result({ timeout: '10s' }), 'done');
       assert.deepEqual(warnings.filter((msg) => /lease lost/.test(msg)), []);
     } finally {
-      await worker.close();
-      await workerApp.close();
-      await producer.close();
+      await close();
     }
   });
 
   it('a retry whose reply was lost, sent again after its task was promoted, reports that it stored the outcome', async () => {
-    const { warnings, producer, worker, workerApp, retry } = await flakyWorld();
+    const { warnings, producer, retry, close } = await flakyWorld();
     try {
       const lostRetry = proxy.dropReplyTo('_settle', { thenHold: true });
       const run = await producer.enqueue('flaky', {}, retry);
@@ -292,9 +295,7 @@ describe('Redis: a reply lost after the command ran', () => {
       assert.deepEqual(warnings.filter((msg) => /lease lost/.test(msg)), []);
     } finally {
       proxy.releaseHeld();
-      await worker.close();
-      await workerApp.close();
-      await producer.close();
+      await close();
     }
   });
 
