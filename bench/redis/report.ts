@@ -19,6 +19,16 @@ interface Figure {
 }
 
 const p50Rounds = (latency: Latency | undefined) => latency?.rounds?.map(({ round, p50 }) => ({ round, value: p50 }));
+const roundTripRounds = (latency: Latency | undefined) => latency?.rounds?.map(({ round, roundTripP50 }) => ({ round, value: roundTripP50 }));
+/** The round trip (enqueue to result in hand) of a latency mode. */
+const roundTrip = (key: string, label: string, of: (r: LibraryResults) => Latency | undefined): Figure => ({
+  key,
+  label,
+  lowerIsBetter: true,
+  get: (r) => of(r)?.roundTripP50,
+  format: ms,
+  rounds: (r) => roundTripRounds(of(r)),
+});
 const rateRounds = (rate: Rate | undefined) => rate?.rounds.map((value, i) => ({ round: rate.roundNumbers[i]!, value }));
 const redisCpuRounds = (single: SingleEnqueue | undefined) =>
   single?.redisCpuRounds.map((value, i) => ({ round: single.roundNumbers[i]!, value }));
@@ -93,6 +103,8 @@ const FIGURES: Figure[] = [
     format: ms,
     rounds: (r) => p50Rounds(r.latencyWarmCrossProcess),
   },
+  roundTrip('roundTripP50Ms', 'round trip p50 (enqueue to result)', (r) => r.latency),
+  roundTrip('roundTripWarmP50Ms', 'round trip p50, warm', (r) => r.latencyWarm),
   {
     key: 'latencySpacedP50Ms',
     label: 'latency p50, spaced',
@@ -109,6 +121,8 @@ const FIGURES: Figure[] = [
     format: ms,
     rounds: (r) => p50Rounds(r.latencySpacedCrossProcess),
   },
+  roundTrip('roundTripCrossProcessP50Ms', 'round trip p50, x-process', (r) => r.latencyCrossProcess),
+  roundTrip('roundTripWarmCrossProcessP50Ms', 'round trip p50, warm x-process', (r) => r.latencyWarmCrossProcess),
   {
     key: 'singleEnqueueCrossProcessPerSecond',
     label: 'one at a time, x-process',

@@ -81,10 +81,15 @@ export interface Latency {
   p50: number;
   p99: number;
   /**
+   * The producer's round trip p50: from its enqueue call to the result in hand (the library's way of
+   * waiting for one: `enqueueAndWait`), on the producer's clock only.
+   */
+  roundTripP50: number;
+  /**
    * Each round's figures, by round number (in a round the libraries run this mode one after another;
    * p50 and p99 are the medians of the rounds, ratios the medians of the rounds' ratios).
    */
-  rounds?: Array<{ round: number; p50: number; p99: number }>;
+  rounds?: Array<{ round: number; p50: number; p99: number; roundTripP50: number }>;
 }
 export interface LibraryResults {
   available: boolean;
@@ -259,11 +264,13 @@ class Bench {
 
   /**
    * Enqueue-to-start of one task at a time on an idle worker, after `warmUp` untimed tasks; each task is
-   * sent once the previous one finished, or `gapMs` after that.
+   * sent once the previous one finished, or `gapMs` after that. Also each task's round trip, enqueue to
+   * result, as its producer waits for it.
    */
   latency(library: Library, crossProcess: boolean, gapMs = 0, warmUp = WARM_UP_TASKS): Promise<Latency> {
     return this.scenario(library, async (queue) => {
       const latencies: number[] = [];
+      const roundTrips: number[] = [];
       let child: JsonChild | undefined;
       let report: Promise<Record<string, unknown>> | undefined;
       if (crossProcess) {
@@ -280,13 +287,16 @@ class Bench {
       for (let i = 0; i < warmUp; i++) await queue.enqueueAndWait({ i });
       for (let i = 0; i < LATENCY_SAMPLES; i++) {
         if (gapMs > 0) await new Promise((resolve) => setTimeout(resolve, gapMs));
-        await queue.enqueueAndWait({ sentAt: clockMs() });
+        const sentAt = clockMs();
+        await queue.enqueueAndWait({ sentAt });
+        roundTrips.push(clockMs() - sentAt);
       }
+      const roundTripP50 = quantile(roundTrips, 0.5);
       if (report) {
         const { p50, p99 } = await report;
-        return { p50: p50 as number, p99: p99 as number };
+        return { p50: p50 as number, p99: p99 as number, roundTripP50 };
       }
-      return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99) };
+      return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), roundTripP50 };
     });
   }
 
@@ -380,7 +390,7 @@ function showRound(value: unknown): string {
 
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 const ms = (value: number) => `${value.toFixed(3)} ms`;
-const latencyText = (value: Latency) => `p50 ${ms(value.p50)}  p99 ${ms(value.p99)}`;
+const latencyText = (value: Latency) => `p50 ${ms(value.p50)}  p99 ${ms(value.p99)}  round trip p50 ${ms(value.roundTripP50)}`;
 
 /**
  * Runs the Redis benchmarks on one redis-server: `inProcess` (BENCH_ONLY name `redis`: bulk enqueue,
@@ -537,7 +547,7 @@ export async function runRedisBenchmarks(options: { inProcess: boolean; crossPro
           const warmUp = mode.kind === 'warm' ? WARM_TASKS : WARM_UP_TASKS;
           const value = await measurers.get(library)!(what, () => bench.latency(library, mode.crossProcess, gapMs, warmUp), latencyText);
           const key = `${library}:${latencyName(mode)}`;
-          if (value) rounds.set(key, [...(rounds.get(key) ?? []), { round, p50: value.p50, p99: value.p99 }]);
+          if (value) rounds.set(key, [...(rounds.get(key) ?? []), { round, p50: value.p50, p99: value.p99, roundTripP50: value.roundTripP50 }]);
         }
       }
     }
@@ -549,6 +559,7 @@ export async function runRedisBenchmarks(options: { inProcess: boolean; crossPro
         const value: Latency = {
           p50: median(measured.map((m) => m.p50)),
           p99: median(measured.map((m) => m.p99)),
+          roundTripP50: median(measured.map((m) => m.roundTripP50)),
           rounds: measured,
         };
         r[LATENCY_FIELDS[mode.kind][mode.crossProcess ? 1 : 0]] = value;

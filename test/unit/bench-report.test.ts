@@ -4,8 +4,8 @@ import { formatTable, ratios } from '../../bench/redis/report.js';
 import type { Latency, LibraryResults, RedisResults } from '../../bench/redis/scenarios.js';
 
 const latency = (p50s: Array<number | undefined>): Latency => {
-  const rounds = p50s.flatMap((p50, round) => (p50 === undefined ? [] : [{ round, p50, p99: p50 * 3 }]));
-  return { p50: 0, p99: 0, rounds }; // p50 of the rounds is not what ratios use: left at 0 on purpose.
+  const rounds = p50s.flatMap((p50, round) => (p50 === undefined ? [] : [{ round, p50, p99: p50 * 3, roundTripP50: p50 * 4 }]));
+  return { p50: 0, p99: 0, roundTripP50: 0, rounds }; // p50 of the rounds is not what ratios use: left at 0 on purpose.
 };
 
 function results(libraries: Partial<Record<'celeriac' | 'bullmq' | 'beequeue', LibraryResults>>): RedisResults {
@@ -40,6 +40,8 @@ describe('the Redis benchmark report', () => {
     assert.equal(ratio.celeriacOverBeequeue.latencyCrossProcessP50Ms, 1);
     assert.deepEqual(ratio.rounds.celeriacOverBullmq.latencyCrossProcessP50Ms, [0.5, 0.5, 0.5]);
     assert.equal(ratio.celeriacOverBullmq.latencyCrossProcessP50Ms, 0.5);
+    // The round trip of the same rounds (four times each p50 here): compared the same way.
+    assert.deepEqual(ratio.rounds.celeriacOverBeequeue.roundTripCrossProcessP50Ms, [1.5, 1]);
   });
 
   it('compares rates round by round too, by the round each was measured in', () => {
