@@ -1,5 +1,6 @@
 // Waiting for tasks to finish: driven by the broker's events, never by polling. A wait reads only its
-// task's outcome (state, result, error), never its input, which can be large (an agent's prompt).
+// task's outcome (state, result, error), never its input, which can be large (an agent's prompt), and
+// not even that when the event that its task finished carried the outcome (Redis, a small result).
 import type { Broker, TaskOutcome } from './broker/broker.js';
 import { TimeoutError } from './errors.js';
 import type { CeleriacEvent } from './events.js';
@@ -142,6 +143,11 @@ export class TaskWaiters {
       if (event.type !== 'task.completed' && event.type !== 'task.failed' && event.type !== 'task.cancelled') continue;
       const set = this.waiters.get(event.taskId);
       if (!set) continue;
+      const carried = this.broker.carriedOutcome?.(event);
+      if (carried) {
+        this.settle(event.taskId, set, carried); // A small result came with the event: no read.
+        continue;
+      }
       this.read(event.taskId).then(
         (outcome) => this.settle(event.taskId, set, outcome),
         (error: Error) => {

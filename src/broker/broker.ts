@@ -269,6 +269,12 @@ export interface Broker {
    * prompt). A broker without it is read with `getTask`.
    */
   getOutcome?(id: string): Promise<TaskOutcome | null>;
+  /**
+   * Optional: the outcome an event delivered by this broker carried along, if any (on Redis a
+   * `task.completed` event's message carries a small result), so a wait need not read the task. Listeners
+   * never see it in the event itself.
+   */
+  carriedOutcome?(event: CeleriacEvent): TaskOutcome | undefined;
   listTasks(filter: TaskFilter): Promise<TaskInfo[]>;
   counts(): Promise<Record<string, StateCounts>>;
   /** Up to `limit` tasks finished at or after `since`, newest first: a sample, for percentiles. */

@@ -26,7 +26,7 @@
 // to the new one, and subscribes again there, after half the socket timeout more).
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { EventListener, SubscribeOptions } from '../../broker/broker.js';
+import type { EventListener, SubscribeOptions, TaskOutcome } from '../../broker/broker.js';
 import type { CeleriacEvent } from '../../events.js';
 import { decodeBatch, encodeBatch } from '../../broker/event-batch.js';
 import type { Client } from './connection.js';
@@ -64,6 +64,8 @@ export const workChannelOf = (channel: string) => `${channel}:work`;
 export class EventHub {
   private readonly origin = randomUUID().slice(0, 13);
   private readonly listeners = new Map<EventListener, Subscription>();
+  /** The outcomes that delivered events carried (a small result: settle.lua), by event. */
+  private readonly carried = new WeakMap<CeleriacEvent, TaskOutcome>();
   private sent = 0;
   private acknowledged = 0;
   private closed = false;
@@ -166,6 +168,11 @@ export class EventHub {
   message(header: string, events: CeleriacEvent[]): string {
     const types = [...new Set(events.map((event) => event.type))].join(',');
     return `${header} ${types} ${encodeBatch(events)}`;
+  }
+
+  /** The outcome `event` (delivered by this hub) carried, if any: see parseEvents. */
+  carriedOutcome(event: CeleriacEvent): TaskOutcome | undefined {
+    return this.carried.get(event);
   }
 
   subscribe(listener: EventListener, options: SubscribeOptions = {}): () => void {
@@ -354,7 +361,7 @@ export class EventHub {
     for (const [listener, subscription] of [...this.listeners]) {
       if (subscription.work !== work || own <= subscription.skipUpTo) continue;
       if (subscription.types && !header.types.some((type) => subscription.types!.has(type))) continue;
-      events ??= parseEvents(message, header.bodyAt);
+      events ??= parseEvents(message, header.bodyAt, this.carried);
       if (!events) return;
       try {
         listener(events);
@@ -402,10 +409,24 @@ function parseHeader(message: string): Header | undefined {
   };
 }
 
-function parseEvents(message: string, at: number): CeleriacEvent[] | undefined {
+/**
+ * The events of a message; a `task.completed` event's result, when the message carries one (settle.lua),
+ * goes into `carried` instead of the event, whose fields stay those of events.md.
+ */
+function parseEvents(message: string, at: number, carried: WeakMap<CeleriacEvent, TaskOutcome>): CeleriacEvent[] | undefined {
+  let events: CeleriacEvent[];
   try {
-    return decodeBatch(message.slice(at), fromStoredId); // Scripts publish task ids in their stored form.
+    events = decodeBatch(message.slice(at), fromStoredId); // Scripts publish task ids in their stored form.
   } catch {
     return undefined; // A damaged message must not stop delivery of the rest.
   }
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i]!;
+    if (event.type === 'task.completed' && 'result' in event) {
+      const { result, ...fields } = event as CeleriacEvent & { result: unknown };
+      events[i] = fields;
+      carried.set(fields, { state: 'completed', result });
+    }
+  }
+  return events;
 }

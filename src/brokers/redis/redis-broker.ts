@@ -224,6 +224,10 @@ export class RedisBroker implements Broker {
     return this.ctx.events.subscribe(listener, options);
   }
 
+  carriedOutcome(event: CeleriacEvent): TaskOutcome | undefined {
+    return this.ctx.events.carriedOutcome(event);
+  }
+
   subscribed(): Promise<void> {
     return this.ctx.events.subscribed();
   }
