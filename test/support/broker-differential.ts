@@ -101,9 +101,12 @@ export async function runSequence(redisUrl: string, seed: number, steps: number)
   });
   /** Tasks handed back (release), until leased again: see the release step. */
   const handedBack = new Set<string>();
+  /** Tasks a release kept held (it named a wrong attempt), until leased again: see the release step. */
+  const keptHeld = new Set<string>();
   const noteLeased = (leased: LeasedTask[], workerId: string): void => {
     for (const task of leased) {
       handedBack.delete(task.id);
+      keptHeld.delete(task.id);
       held.delete(task.id); // Then last in the map, which keeps the order of the leases.
       held.set(task.id, workerId);
       attempts.set(task.id, task.attempt);
@@ -147,6 +150,8 @@ export async function runSequence(redisUrl: string, seed: number, steps: number)
     }
     return false;
   };
+  /** Whether a task a release kept held is held together with tasks leased since (see the release step). */
+  const keptWithOthers = (): boolean => [...held.keys()].some((id) => keptHeld.has(id)) && [...held.keys()].some((id) => !keptHeld.has(id));
   try {
     for (let step = 0; step < steps; step++) {
       now += rng.pick([0, 0, 1, 7, 250, 1_000, 2_500]);
@@ -202,19 +207,24 @@ export async function runSequence(redisUrl: string, seed: number, steps: number)
         // Half the time naming attempts, right or wrong (a worker's renewal names the attempt it holds).
         const attempts = rng.chance(0.5) ? taskIds.map(() => rng.int(1, 3)) : undefined;
         await both(`renew ${workerId} ${taskIds.length} ${attempts?.join(',') ?? ''}`, (b) => b.renew(workerId, taskIds, LEASE_MS, now, attempts), sorted);
-      } else if (roll < 74 && held.size > 0 && new Set(held.values()).size === 1 && !(await handedBackWaits())) {
+      } else if (roll < 74 && held.size > 0 && new Set(held.values()).size === 1 && !(await handedBackWaits()) && !keptWithOthers()) {
         // A worker shutting down hands back all it holds, in the order it leased them. (Only while no other
         // worker holds tasks and no task handed back earlier still waits: Redis puts what is handed back at
-        // the front of the queue, so a task handed back later goes ahead of one handed back earlier, where
-        // SQLite puts each in the place it had. A release naming a wrong attempt keeps that task held, and
-        // the next release hands it back after the others.)
+        // the front of the queue, in the order given, so a task handed back later goes ahead of one handed
+        // back earlier, where SQLite puts each in the place it had. A release naming a wrong attempt keeps
+        // that task held; with tasks leased after it, the order it was leased in need not be the order of
+        // their places, so it is handed back only alone, or with others kept held by the same release.)
         // Half the time naming attempts, now and then the one before (that task stays held).
         const [workerId] = held.values() as Iterable<string>;
         const taskIds = [...held.keys()];
         const named = rng.chance(0.5) ? taskIds.map((id) => attempts.get(id)! - (rng.chance(0.1) ? 1 : 0)) : undefined;
         await both(`release ${workerId} ${taskIds.length} ${named?.join(',') ?? ''}`, (b) => b.release(workerId!, taskIds, now, named));
+        keptHeld.clear(); // Those still held were kept by this release, and are all that is held.
         taskIds.forEach((id, i) => {
-          if (named !== undefined && named[i] !== attempts.get(id)) return;
+          if (named !== undefined && named[i] !== attempts.get(id)) {
+            keptHeld.add(id);
+            return;
+          }
           held.delete(id);
           handedBack.add(id);
         });
