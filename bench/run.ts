@@ -1,5 +1,5 @@
 // npm run bench: runs every benchmark, prints a table and writes bench/results/latest.json.
-// Environment: BENCH_TASKS (20000), BENCH_ROUNDS (3), BENCH_LATENCY_SAMPLES (1000), BENCH_LATENCY_ROUNDS (5, the Redis latency rounds), BENCH_LATENCY_GAP_MS (2, the pause before each task of the Redis "spaced" latency runs), BENCH_LATENCY_WARM_TASKS (2000, the untimed tasks before the Redis "warm" latency runs), BENCH_MEMORY_TASKS (100000), BENCH_SINGLE_PRODUCERS (16, the producers of the Redis "one at a time" run),
+// Environment: BENCH_TASKS (20000), BENCH_ROUNDS (3), BENCH_LATENCY_SAMPLES (1000), BENCH_LATENCY_ROUNDS (5, the Redis latency rounds), BENCH_LATENCY_GAP_MS (2, the pause before each task of the Redis "spaced" latency runs), BENCH_LATENCY_WARM_TASKS (2000, the untimed tasks before the Redis "warm" latency runs), BENCH_MEMORY_TASKS (100000), BENCH_SINGLE_PRODUCERS (16, the producers of the Redis "one at a time" run), BENCH_WORKER_NODE_OPTIONS (none; node options for the Redis benchmark's worker processes, every library alike: a diagnostic),
 // BENCH_ONLY=name,name to run some (the Redis comparison: `redis` in one process, `redis-x` with the worker in
 // another; both share one redis-server started here; `redis-idle` counts an idle worker's commands;
 // `redis-cluster` measures each Cluster node's CPU per task), BENCH_CLUSTER_TASKS (5000).
@@ -18,6 +18,11 @@ const results: Record<string, unknown> = {
   machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
   at: new Date().toISOString(),
 };
+if (process.env.BENCH_WORKER_NODE_OPTIONS) {
+  // A diagnostic (bench/redis/scenarios.ts): say so, so that its figures are not taken for the usual ones.
+  results.workerNodeOptions = process.env.BENCH_WORKER_NODE_OPTIONS;
+  console.log(`worker processes run with node ${process.env.BENCH_WORKER_NODE_OPTIONS} (BENCH_WORKER_NODE_OPTIONS), every library alike`);
+}
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 
 if (want('enqueue')) {

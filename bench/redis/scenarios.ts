@@ -41,6 +41,13 @@ const WARM_UP_TASKS = 50;
  * session). A long-lived worker, as in production, is past that: these runs measure it.
  */
 const WARM_TASKS = Number(process.env.BENCH_LATENCY_WARM_TASKS ?? 2_000);
+/**
+ * Node options for every worker child process, of every library alike (space-separated): a diagnostic,
+ * none by default. `--interrupt-budget=8192`, say, makes V8 compile hot functions after fewer calls,
+ * which shows how much of a young worker's latency is its compiling (docs/benchmarks.md, twenty-third
+ * session).
+ */
+const WORKER_NODE_OPTIONS = (process.env.BENCH_WORKER_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
 const SCENARIO_DEADLINE_MS = 120_000;
 const CHILD = fileURLToPath(new URL('./worker-child.ts', import.meta.url));
 
@@ -172,7 +179,7 @@ class Bench {
   }
 
   private spawnWorker(library: Library, mode: 'process' | 'latency' | 'stream', count: number): JsonChild {
-    const child = new JsonChild(CHILD, [library, this.target.host, String(this.target.port), mode, String(count)]);
+    const child = new JsonChild(CHILD, [library, this.target.host, String(this.target.port), mode, String(count)], WORKER_NODE_OPTIONS);
     this.children.add(child);
     return child;
   }
