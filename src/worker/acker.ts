@@ -1,5 +1,7 @@
 // Settles finished attempts in batches: every settlement made in one turn of the event loop goes to the
 // broker in one call, which also leases the next tasks when the worker has room (ack and fetch next).
+// A settlement made while no other attempt runs (`Refill.alone`) goes at once, in a microtask: nothing
+// could join its batch, and the producer waiting for it hears a turn sooner.
 // If the broker fails, the batch is kept and retried with backoff: nothing is lost.
 import type { Broker, LeaseRequest, LeasedTask, Settlement } from '../broker/broker.js';
 import type { Logger } from '../logger.js';
@@ -16,6 +18,8 @@ export interface Refill {
   request(): LeaseRequest | undefined;
   /** Called with what was leased (possibly nothing), or with undefined when the call failed. */
   leased(tasks: LeasedTask[] | undefined): void;
+  /** Whether no other attempt is running, so that no other result can join this turn's batch. */
+  alone(): boolean;
 }
 
 const MAX_BACKOFF_MS = 5_000;
@@ -42,7 +46,9 @@ export class Acker {
       this.batch.push({ settlement, resolve });
       if (!this.scheduled) {
         this.scheduled = true;
-        setImmediate(() => void this.flush());
+        // Results made in one turn go as one batch; a lone result (nothing else running) goes at once.
+        if (this.refill?.alone()) queueMicrotask(() => void this.flush());
+        else setImmediate(() => void this.flush());
       }
     });
   }

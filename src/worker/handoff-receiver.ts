@@ -12,6 +12,8 @@ const STOP_TIMEOUT_MS = 5_000;
 export class HandoffReceiver {
   private readonly stopped = new AbortController();
   private readonly loop: Promise<void>;
+  /** Tasks were just received and the next wait is not sent yet: it goes out at the next turn. */
+  private waitDue = false;
 
   constructor(
     private readonly inbox: Inbox,
@@ -19,6 +21,11 @@ export class HandoffReceiver {
     private readonly received: (tasks: LeasedTask[]) => void,
   ) {
     this.loop = this.receive();
+  }
+
+  /** Whether the next wait is about to be sent (a result of this turn should let it go first). */
+  get sendingWait(): boolean {
+    return this.waitDue;
   }
 
   /** Ends the registration and waits until what was handed over has been received (or a timeout). */
@@ -53,9 +60,11 @@ export class HandoffReceiver {
       }
       if (tasks === null) return;
       if (tasks.length > 0) {
+        this.waitDue = true;
         this.received(tasks);
         // Let the tasks start before the next wait is sent: they are what someone is waiting for.
         await nextMacrotask();
+        this.waitDue = false;
       }
     }
   }

@@ -145,6 +145,9 @@ export class Worker {
     this.acker = new Acker(this.broker, this.log, {
       request: () => this.refillRequest(),
       leased: (tasks) => this.refilled(tasks),
+      // The inbox's next wait goes first: a task handed over next would wait for it (measured: cold
+      // cross-process latency 1.22-1.31x Bee-Queue's with the result first, 0.97-1.17x without).
+      alone: () => this.pool.running === 0 && !this.handoffs?.sendingWait,
     });
     this.executorEnv = {
       workerId: this.id,

@@ -72,4 +72,25 @@ describe('hand-off receiver', () => {
     assert.ok(inbox.disposed, 'the inbox connection is dropped');
     assert.ok(inbox.takes >= 4);
   });
+
+  it('says its next wait is due from the delivery of tasks until it sends that wait', async () => {
+    const inbox = new FakeInbox();
+    const seen: Array<{ due: boolean; takes: number }> = [];
+    let delivered: () => void = () => undefined;
+    const receiver = new HandoffReceiver(inbox, silent, () => {
+      seen.push({ due: receiver.sendingWait, takes: inbox.takes });
+      delivered();
+    });
+    assert.equal(receiver.sendingWait, false, 'waiting, nothing received yet');
+    const arrived = new Promise<void>((resolve) => (delivered = resolve));
+    inbox.hand([leased('a')]);
+    await arrived;
+    assert.deepEqual(seen, [{ due: true, takes: 1 }], 'due while the tasks are delivered, before the next take');
+    // A turn later the next wait has gone out.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    assert.equal(inbox.takes, 2);
+    assert.equal(receiver.sendingWait, false);
+    await receiver.stop();
+  });
 });
