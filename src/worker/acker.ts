@@ -18,7 +18,10 @@ export interface Refill {
   request(): LeaseRequest | undefined;
   /** Called with what was leased (possibly nothing), or with undefined when the call failed. */
   leased(tasks: LeasedTask[] | undefined): void;
-  /** Whether no other attempt is running, so that no other result can join this turn's batch. */
+  /**
+   * Whether a settlement made now may go at once: no other attempt runs (no other result could join
+   * this turn's batch), and nothing due this turn should go before it.
+   */
   alone(): boolean;
 }
 
