@@ -12,8 +12,10 @@
 //   stored was never reported lost to its worker;
 // - a task cancelled while waiting never started afterwards, one asked to stop while running never
 //   started again once a run had ended, and a cancellation ended as it said.
-// A scratch soak of this kind (random faults, many seeds) found the bugs the seventeenth session fixed;
-// see that session's note and docs/guide.md, Delivery.
+// A soak of this kind (random faults, many seeds) found the bugs the seventeenth session fixed; see that
+// session's note and docs/guide.md, Delivery. To soak on one server: `CHAOS_SEEDS=16-22 CHAOS_TASKS=3000
+// node --import tsx --test --test-force-exit test/e2e/redis-chaos.test.ts` adds a test per seed, with its
+// own tasks and faults in a random order drawn from the seed (CONTRIBUTING.md, "Tests").
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -27,8 +29,11 @@ import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { startReplyDroppingProxy } from '../support/reply-dropping-proxy.js';
 import { tempDir } from '../support/tmp.js';
 
-const TOTAL = 2_000;
+const TOTAL = Number(process.env.CHAOS_TASKS ?? 2_000);
+if (!(Number.isInteger(TOTAL / 10) && TOTAL > 0)) throw new Error(`CHAOS_TASKS must be a positive multiple of 10, got ${process.env.CHAOS_TASKS}`);
 const FAULT_EVERY = 150;
+/** Seeds of extra soaks on one server ('16-22' or '3,9'); none in `npm test`. */
+const SEEDS = parseSeeds(process.env.CHAOS_SEEDS ?? '');
 const silent = pino({ level: 'silent' });
 const dir = tempDir('celeriac-e2e-chaos-');
 const children = new Children();
@@ -48,6 +53,26 @@ function generator(seed: number): () => number {
   return () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
 }
 
+function parseSeeds(text: string): number[] {
+  return text.split(',').filter(Boolean).flatMap((part) => {
+    const [from, to = from] = part.split('-').map(Number);
+    if (!Number.isInteger(from) || !Number.isInteger(to) || to! < from!) throw new Error(`CHAOS_SEEDS: bad part '${part}'`);
+    return Array.from({ length: to! - from! + 1 }, (_, k) => from! + k);
+  });
+}
+
+/** One fault per FAULT_EVERY tasks, drawn from `kinds` with `seed`: every kind once, in a random order, then at random. */
+function randomOrder(kinds: string[], seed: number): string[] {
+  const random = generator(seed * 7919 + 1);
+  const order = [...kinds];
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  while (order.length < Math.floor(TOTAL / FAULT_EVERY)) order.push(kinds[Math.floor(random() * kinds.length)]!);
+  return order;
+}
+
 interface Run {
   kind: 'S' | 'X' | 'F';
   attempt: number;
@@ -59,7 +84,13 @@ interface Run {
  * Three workers and a producer on `url` while TOTAL tasks go out and `faults` strike in `order`, one every
  * FAULT_EVERY tasks sent ('kill' and 'term' are provided here). Then the checks at the top of this file.
  */
-async function soak(t: TestContext, url: string, faults: Record<string, () => Promise<unknown> | unknown>, order: string[]): Promise<void> {
+async function soak(
+  t: TestContext,
+  url: string,
+  faults: Record<string, () => Promise<unknown> | unknown>,
+  order: string[],
+  seed = 17,
+): Promise<void> {
   const log = join(dir.path, `runs-${randomUUID()}.log`);
   const workers: Child[] = [];
   const killed = new Set<number>();
@@ -90,7 +121,7 @@ async function soak(t: TestContext, url: string, faults: Record<string, () => Pr
   const app = new Celeriac({ broker: url, logger: silent });
   apps.push(app);
   await app.broker();
-  const random = generator(17);
+  const random = generator(seed);
   const expected = new Map<string, number>();
   const cancels = new Map<string, { outcome: string; at: number }>();
   const failures: unknown[] = [];
@@ -195,14 +226,15 @@ async function soak(t: TestContext, url: string, faults: Record<string, () => Pr
       violations.push(`asked to stop while it ran, then started again: ${show}`);
     }
   }
-  t.diagnostic(`faults: ${order.join(', ')} (in turn, ${struck} in all); workers killed: ${killed.size}; tasks whose lease a worker lost: ${leaseLost.size}`);
+  t.diagnostic(`seed ${seed}, ${TOTAL} tasks; faults: ${order.join(', ')} (in turn, ${struck} in all); workers killed: ${killed.size}; tasks whose lease a worker lost: ${leaseLost.size}`);
   t.diagnostic(`cancellations and states: ${JSON.stringify(stateCounts)}`);
   t.diagnostic(`workers' warnings and errors: ${JSON.stringify(warned)}`);
   assert.deepEqual(violations, []);
   assert.ok(cancels.size > 0 && struck >= order.length, 'every kind of fault struck, and some tasks were cancelled');
 }
 
-test('one server (AOF on): cuts, silences, kill -9, SIGTERM and a restart, with retries, delays and cancellations: nothing lost, nothing run twice', async (t) => {
+/** One server (AOF on) behind a reply-dropping proxy, and the soak with `order` and `seed`. */
+async function soakOneServer(t: TestContext, order: string[], seed?: number): Promise<void> {
   const aof = tempDir('celeriac-e2e-chaos-aof-');
   const args = ['--appendonly', 'yes', '--appendfsync', 'always'];
   let server: RedisServer = await startRedisServer({ dir: aof.path, args });
@@ -220,14 +252,25 @@ test('one server (AOF on): cuts, silences, kill -9, SIGTERM and a restart, with 
           server = await startRedisServer({ port: server.port, dir: aof.path, args });
         },
       },
-      ['cut', 'kill', 'silence', 'term', 'restart'],
+      order,
+      seed,
     );
   } finally {
     await proxy.close();
     await server.stop();
     aof.cleanup();
   }
-});
+}
+
+const ONE_SERVER_FAULTS = ['cut', 'kill', 'silence', 'term', 'restart'];
+
+test('one server (AOF on): cuts, silences, kill -9, SIGTERM and a restart, with retries, delays and cancellations: nothing lost, nothing run twice', (t) =>
+  soakOneServer(t, ONE_SERVER_FAULTS));
+
+for (const seed of SEEDS) {
+  test(`one server (AOF on), seed ${seed}: ${TOTAL} tasks, faults in a random order: nothing lost, nothing run twice`, (t) =>
+    soakOneServer(t, randomOrder(ONE_SERVER_FAULTS, seed), seed));
+}
 
 test('a three-master Cluster: cuts, silences, kill -9, SIGTERM and shard failovers, with retries, delays and cancellations: nothing lost, nothing run twice', async (t) => {
   const cluster = await startRedisCluster({ replicas: 1, proxied: true, nodeTimeoutMs: 2_000 });
