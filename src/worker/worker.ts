@@ -96,6 +96,12 @@ export class Worker {
   private handoffs: HandoffReceiver | undefined;
   /** Renewals confirming the leases of tasks that arrived late or unconfirmed (`accept`). */
   private readonly confirming = new Set<Promise<void>>();
+  /**
+   * The tasks such a renewal is confirming: how many renewals confirm each, and the latest attempt of it
+   * that joined the pool meanwhile (0: none). A renewal's answer can come after the same attempt arrived
+   * another way, ran and was stored; "still held" is then out of date, and the attempt must not run again.
+   */
+  private readonly beingConfirmed = new Map<string, { renewals: number; joined: number }>();
   /** Tasks whose cancellation this worker heard of before the task itself arrived. */
   private readonly revokedAhead: RevokedAhead;
   /** A lease of limit 0 ending the registrations of a worker that hand-offs filled is in flight. */
@@ -429,13 +435,20 @@ export class Worker {
   private accept(tasks: LeasedTask[], now = Date.now()): void {
     let doubtful: LeasedTask[] | undefined;
     for (const task of tasks) {
-      if (!task.unconfirmed && task.leaseExpiresAt - now >= this.leaseMs / 2) this.pool.add(task);
+      if (!task.unconfirmed && task.leaseExpiresAt - now >= this.leaseMs / 2) this.join(task);
       else (doubtful ??= []).push(task);
     }
     if (!doubtful) return;
     const confirming = this.confirm(doubtful);
     this.confirming.add(confirming);
     void confirming.finally(() => this.confirming.delete(confirming));
+  }
+
+  /** Puts a leased task in the pool; a renewal confirming the same task hears of it (`beingConfirmed`). */
+  private join(task: LeasedTask): void {
+    if (!this.pool.add(task)) return;
+    const watch = this.beingConfirmed.get(task.id);
+    if (watch) watch.joined = Math.max(watch.joined, task.attempt);
   }
 
   /**
@@ -447,6 +460,11 @@ export class Worker {
   private async confirm(tasks: LeasedTask[]): Promise<void> {
     const pending = tasks.filter((task) => !this.pool.holds(task));
     if (pending.length === 0) return;
+    for (const { id } of pending) {
+      const watch = this.beingConfirmed.get(id);
+      if (watch) watch.renewals++;
+      else this.beingConfirmed.set(id, { renewals: 1, joined: 0 });
+    }
     let outcome: RenewOutcome;
     try {
       const ids = pending.map((task) => task.id);
@@ -460,7 +478,11 @@ export class Worker {
     const lost = new Set(outcome.lost);
     for (const id of outcome.cancelRequested) this.revokedAhead.add(id);
     for (const task of pending) {
-      if (!lost.has(task.id)) this.pool.add(task);
+      const watch = this.beingConfirmed.get(task.id)!;
+      const joinedMeanwhile = watch.joined >= task.attempt;
+      if (--watch.renewals === 0) this.beingConfirmed.delete(task.id);
+      if (joinedMeanwhile) this.log.debug({ taskId: task.id }, 'a task being confirmed arrived another way meanwhile; ignored');
+      else if (!lost.has(task.id)) this.join(task);
       else if (task.unconfirmed) this.log.debug({ taskId: task.id }, 'a task delivered again is no longer held (it ran here already?); ignored');
       else {
         this.log.warn(

@@ -13,12 +13,14 @@
 // - a task cancelled while waiting never started afterwards, one asked to stop while running never
 //   started again once a run had ended, and a cancellation ended as it said.
 // A soak of this kind (random faults, many seeds) found the bugs the seventeenth session fixed; see that
-// session's note and docs/guide.md, Delivery. To soak on one server: `CHAOS_SEEDS=16-22 CHAOS_TASKS=3000
-// node --import tsx --test --test-force-exit test/e2e/redis-chaos.test.ts` adds a test per seed, with its
-// own tasks and faults in a random order drawn from the seed (CONTRIBUTING.md, "Tests").
+// session's note and docs/guide.md, Delivery. To soak: `CHAOS_SEEDS=16-22 CHAOS_TASKS=3000 node --import
+// tsx --test --test-force-exit --test-name-pattern seed test/e2e/redis-chaos.test.ts` adds a test per
+// seed on one server (CHAOS_CLUSTER_SEEDS: on a Cluster), each with its own tasks and its faults in an
+// order drawn from the seed (CONTRIBUTING.md, "Tests"). CHAOS_LOG_LEVEL sets the workers' log level (warn);
+// CHAOS_DUMP names a file to write their logs to when a soak finds a violation.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, test, type TestContext } from 'node:test';
 import { pino } from 'pino';
@@ -32,8 +34,9 @@ import { tempDir } from '../support/tmp.js';
 const TOTAL = Number(process.env.CHAOS_TASKS ?? 2_000);
 if (!(Number.isInteger(TOTAL / 10) && TOTAL > 0)) throw new Error(`CHAOS_TASKS must be a positive multiple of 10, got ${process.env.CHAOS_TASKS}`);
 const FAULT_EVERY = 150;
-/** Seeds of extra soaks on one server ('16-22' or '3,9'); none in `npm test`. */
+/** Seeds of extra soaks ('16-22' or '3,9'), on one server and on a Cluster; none in `npm test`. */
 const SEEDS = parseSeeds(process.env.CHAOS_SEEDS ?? '');
+const CLUSTER_SEEDS = parseSeeds(process.env.CHAOS_CLUSTER_SEEDS ?? '');
 const silent = pino({ level: 'silent' });
 const dir = tempDir('celeriac-e2e-chaos-');
 const children = new Children();
@@ -96,7 +99,7 @@ async function soak(
   const killed = new Set<number>();
   let named = 0;
   const startWorker = async () => {
-    const worker = children.startWorker(url, { name: `c${named++}@%h`, concurrency: 16, leaseTime: '15s', shutdownTimeout: '10s', queues: 'high,default', log });
+    const worker = children.startWorker(url, { name: `c${named++}@%h`, concurrency: 16, leaseTime: '15s', shutdownTimeout: '10s', queues: 'high,default', log, logLevel: process.env.CHAOS_LOG_LEVEL });
     workers.push(worker.child);
     await worker.online(60_000);
   };
@@ -229,6 +232,9 @@ async function soak(
   t.diagnostic(`seed ${seed}, ${TOTAL} tasks; faults: ${order.join(', ')} (in turn, ${struck} in all); workers killed: ${killed.size}; tasks whose lease a worker lost: ${leaseLost.size}`);
   t.diagnostic(`cancellations and states: ${JSON.stringify(stateCounts)}`);
   t.diagnostic(`workers' warnings and errors: ${JSON.stringify(warned)}`);
+  if (process.env.CHAOS_DUMP && violations.length > 0) {
+    writeFileSync(process.env.CHAOS_DUMP, workers.map((worker) => `### worker pid ${worker.pid}\n${worker.stderr}`).join('\n'));
+  }
   assert.deepEqual(violations, []);
   assert.ok(cancels.size > 0 && struck >= order.length, 'every kind of fault struck, and some tasks were cancelled');
 }
@@ -272,7 +278,8 @@ for (const seed of SEEDS) {
     soakOneServer(t, randomOrder(ONE_SERVER_FAULTS, seed), seed));
 }
 
-test('a three-master Cluster: cuts, silences, kill -9, SIGTERM and shard failovers, with retries, delays and cancellations: nothing lost, nothing run twice', async (t) => {
+/** A proxied three-master Cluster with a replica each, and the soak with `order` and `seed`. */
+async function soakCluster(t: TestContext, order: string[], seed?: number): Promise<void> {
   const cluster = await startRedisCluster({ replicas: 1, proxied: true, nodeTimeoutMs: 2_000 });
   try {
     const prefix = `chaos-${randomUUID().slice(0, 8)}`;
@@ -287,12 +294,34 @@ test('a three-master Cluster: cuts, silences, kill -9, SIGTERM and shard failove
         silence: () => assert.ok(cluster.proxies.reduce((sum, proxy) => sum + proxy.silenceAll(), 0) > 0),
         failover: () => cluster.failover(shards[failovers++ % shards.length]!),
       },
-      // Every failover before the first silence: silenced replication links (the replicas reach their
-      // masters through the proxies too) stay down until Redis's replication timeout, and a manual
-      // failover waits for its replica.
-      ['cut', 'kill', 'failover', 'term', 'cut', 'failover', 'kill', 'failover', 'term', 'silence', 'kill', 'cut', 'silence'],
+      order,
+      seed,
     );
   } finally {
     await cluster.stop();
   }
-});
+}
+
+/**
+ * Every failover before the first silence: silenced replication links (the replicas reach their masters
+ * through the proxies too) stay down until Redis's replication timeout, and a manual failover waits for
+ * its replica.
+ */
+function failoversBeforeSilences(order: string[], seed: number): string[] {
+  const random = generator(seed * 104729 + 3);
+  const rest = order.filter((kind) => kind !== 'silence');
+  const silences = order.length - rest.length;
+  for (let k = 0; k < silences; k++) {
+    const after = rest.lastIndexOf('failover') + 1;
+    rest.splice(after + Math.floor(random() * (rest.length - after + 1)), 0, 'silence');
+  }
+  return rest;
+}
+
+test('a three-master Cluster: cuts, silences, kill -9, SIGTERM and shard failovers, with retries, delays and cancellations: nothing lost, nothing run twice', (t) =>
+  soakCluster(t, ['cut', 'kill', 'failover', 'term', 'cut', 'failover', 'kill', 'failover', 'term', 'silence', 'kill', 'cut', 'silence']));
+
+for (const seed of CLUSTER_SEEDS) {
+  test(`a three-master Cluster, seed ${seed}: ${TOTAL} tasks, faults in a random order: nothing lost, nothing run twice`, (t) =>
+    soakCluster(t, failoversBeforeSilences(randomOrder(['cut', 'kill', 'failover', 'term', 'silence'], seed), seed), seed));
+}

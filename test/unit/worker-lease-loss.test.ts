@@ -211,6 +211,39 @@ describe('a worker and its leases', () => {
     });
   });
 
+  it('does not run again a task delivered unconfirmed that arrived another way, ran and finished while its confirmation was on its way', async () => {
+    // Seen in a Cluster soak (twenty-fourth session): a reclaim delivered a task whose hand-off reply was
+    // still on its way; its confirming renewal ran in Redis before the task arrived, and its answer ("still
+    // held") came back only after the task had run here and its outcome was stored. The same attempt ran
+    // a second time, and its second outcome was refused as of a lost lease.
+    const { app, lines } = appWithLog();
+    const runs: string[] = [];
+    app.task({ name: 't', run: (input: string) => (runs.push(input), 'done') });
+    const broker = await app.broker();
+    const inbox = fakeInbox(broker);
+    const renew = broker.renew.bind(broker);
+    const renewed = deferred();
+    const answer = deferred();
+    broker.renew = async (workerId, ids, leaseMs, now, attempts) => {
+      const outcome = await renew(workerId, ids, leaseMs, now, attempts); // Runs now: the task is held.
+      renewed.resolve();
+      await answer.promise; // Its answer comes back late.
+      return outcome;
+    };
+    await whileWorking(app, {}, async (worker) => {
+      const run = await app.enqueue('t', 'once', { queue: 'elsewhere' });
+      const [leased] = await broker.lease({ workerId: worker.id, queues: ['elsewhere'], limit: 1, leaseMs: 30_000, now: Date.now() });
+      assert.equal(leased?.id, run.id);
+      inbox.deliver([{ ...leased!, unconfirmed: true }]);
+      await renewed.promise;
+      inbox.deliver([leased!]); // The hand-off's own reply: it runs, and its outcome is stored.
+      assert.equal(await run.result({ timeout: '5s' }), 'done');
+      answer.resolve();
+    });
+    assert.deepEqual(runs, ['once'], 'it ran once');
+    assert.deepEqual(lines, [], 'no lease reported lost');
+  });
+
   it('stops a task whose cancellation it heard before the task arrived, before its handler starts', async () => {
     const { app } = appWithLog();
     const runs: string[] = [];
