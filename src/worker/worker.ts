@@ -446,7 +446,7 @@ export class Worker {
 
   /** Puts a leased task in the pool; a renewal confirming the same task hears of it (`beingConfirmed`). */
   private join(task: LeasedTask): void {
-    if (!this.pool.add(task)) return;
+    if (!this.pool.add(task) || this.beingConfirmed.size === 0) return;
     const watch = this.beingConfirmed.get(task.id);
     if (watch) watch.joined = Math.max(watch.joined, task.attempt);
   }
