@@ -59,6 +59,15 @@ async function whileWorking(app: Celeriac, options: WorkerOptions, body: (worker
   }
 }
 
+/** An app whose task 't' records each run's input, its broker with a fake inbox, and the broker's own `renew`. */
+async function recordingApp() {
+  const { app, lines } = appWithLog();
+  const runs: string[] = [];
+  app.task({ name: 't', run: (input: string) => (runs.push(input), 'done') });
+  const broker = await app.broker();
+  return { app, lines, runs, broker, inbox: fakeInbox(broker), renew: broker.renew.bind(broker) };
+}
+
 function appWithLog(): { app: Celeriac; lines: Line[] } {
   const lines: Line[] = [];
   const logger = pino({ level: 'warn' }, { write: (text: string) => void lines.push(JSON.parse(text) as Line) });
@@ -181,12 +190,7 @@ describe('a worker and its leases', () => {
   });
 
   it('confirms a task delivered unconfirmed before running it: not again once it ran here, and once if it never did', async () => {
-    const { app, lines } = appWithLog();
-    const runs: string[] = [];
-    app.task({ name: 't', run: (input: string) => (runs.push(input), 'done') });
-    const broker = await app.broker();
-    const inbox = fakeInbox(broker);
-    const renew = broker.renew.bind(broker);
+    const { app, lines, runs, broker, inbox, renew } = await recordingApp();
     let confirmations = 0;
     broker.renew = (workerId, ids, leaseMs, now, attempts) => {
       confirmations++;
@@ -212,16 +216,11 @@ describe('a worker and its leases', () => {
   });
 
   it('does not run again a task delivered unconfirmed that arrived another way, ran and finished while its confirmation was on its way', async () => {
-    // Seen in a Cluster soak (twenty-fourth session): a reclaim delivered a task whose hand-off reply was
-    // still on its way; its confirming renewal ran in Redis before the task arrived, and its answer ("still
-    // held") came back only after the task had run here and its outcome was stored. The same attempt ran
-    // a second time, and its second outcome was refused as of a lost lease.
-    const { app, lines } = appWithLog();
-    const runs: string[] = [];
-    app.task({ name: 't', run: (input: string) => (runs.push(input), 'done') });
-    const broker = await app.broker();
-    const inbox = fakeInbox(broker);
-    const renew = broker.renew.bind(broker);
+    // A reclaim delivers a task whose hand-off reply is still on its way; the renewal confirming it runs
+    // before the task arrives, and its answer ("still held") comes back only after the task has run here
+    // and its outcome was stored. Before the twenty-fourth session the same attempt then ran a second
+    // time, its second outcome refused as of a lost lease: what a Cluster soak saw that session.
+    const { app, lines, runs, broker, inbox, renew } = await recordingApp();
     const renewed = deferred();
     const answer = deferred();
     broker.renew = async (workerId, ids, leaseMs, now, attempts) => {
