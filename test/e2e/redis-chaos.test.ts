@@ -35,8 +35,8 @@ const TOTAL = Number(process.env.CHAOS_TASKS ?? 2_000);
 if (!(Number.isInteger(TOTAL / 10) && TOTAL > 0)) throw new Error(`CHAOS_TASKS must be a positive multiple of 10, got ${process.env.CHAOS_TASKS}`);
 const FAULT_EVERY = 150;
 /** Seeds of extra soaks ('16-22' or '3,9'), on one server and on a Cluster; none in `npm test`. */
-const SEEDS = parseSeeds(process.env.CHAOS_SEEDS ?? '');
-const CLUSTER_SEEDS = parseSeeds(process.env.CHAOS_CLUSTER_SEEDS ?? '');
+const SEEDS = parseSeeds('CHAOS_SEEDS');
+const CLUSTER_SEEDS = parseSeeds('CHAOS_CLUSTER_SEEDS');
 const silent = pino({ level: 'silent' });
 const dir = tempDir('celeriac-e2e-chaos-');
 const children = new Children();
@@ -56,10 +56,11 @@ function generator(seed: number): () => number {
   return () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
 }
 
-function parseSeeds(text: string): number[] {
-  return text.split(',').filter(Boolean).flatMap((part) => {
+/** The seeds an environment variable names, as '16-22' or '3,9'. */
+function parseSeeds(variable: string): number[] {
+  return (process.env[variable] ?? '').split(',').filter(Boolean).flatMap((part) => {
     const [from, to = from] = part.split('-').map(Number);
-    if (!Number.isInteger(from) || !Number.isInteger(to) || to! < from!) throw new Error(`CHAOS_SEEDS: bad part '${part}'`);
+    if (!Number.isInteger(from) || !Number.isInteger(to) || to! < from!) throw new Error(`${variable}: bad part '${part}'`);
     return Array.from({ length: to! - from! + 1 }, (_, k) => from! + k);
   });
 }

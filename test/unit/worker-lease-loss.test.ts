@@ -219,7 +219,7 @@ describe('a worker and its leases', () => {
     // A reclaim delivers a task whose hand-off reply is still on its way; the renewal confirming it runs
     // before the task arrives, and its answer ("still held") comes back only after the task has run here
     // and its outcome was stored. Before the twenty-fourth session the same attempt then ran a second
-    // time, its second outcome refused as of a lost lease: what a Cluster soak saw that session.
+    // time, its second outcome refused as of a lost lease, which fits what a Cluster soak saw that session.
     const { app, lines, runs, broker, inbox, renew } = await recordingApp();
     const renewed = deferred();
     const answer = deferred();
